@@ -1,0 +1,157 @@
+//! Java archives (jar, war, ear): `META-INF/maven/<group>/<artifact>/pom.properties`,
+//! including archives nested inside archives (Spring Boot, WEB-INF/lib).
+
+use std::io::{Cursor, Read};
+
+use crate::inventory::{Package, PackageType};
+use crate::limits::Limits;
+
+const SMALL_FILE: u64 = 64 * 1024;
+
+pub(crate) fn is_archive_name(name: &str) -> bool {
+    let lower = |ext: &str| {
+        name.len() > ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    };
+    lower(".jar") || lower(".war") || lower(".ear") || lower(".par") || lower(".hpi")
+}
+
+fn parse_pom_properties(text: &str) -> Option<Package> {
+    let (mut g, mut a, mut v) = (None, None, None);
+    for line in text.lines() {
+        let Some((k, val)) = line.split_once('=') else {
+            continue;
+        };
+        match k.trim() {
+            "groupId" => g = Some(val.trim()),
+            "artifactId" => a = Some(val.trim()),
+            "version" => v = Some(val.trim()),
+            _ => {}
+        }
+    }
+    Some(Package::new(
+        PackageType::Maven,
+        format!("{}:{}", g?, a?),
+        v?,
+    ))
+}
+
+/// Lists the Maven packages of the archive at `path` (`data` is its bytes). Archives that
+/// cannot be read, or nest deeper than the limit, leave a note.
+pub(crate) fn parse(
+    path: &str,
+    data: Vec<u8>,
+    limits: &Limits,
+    notes: &mut Vec<String>,
+) -> Vec<Package> {
+    let mut out = Vec::new();
+    walk(path, data, 0, limits, notes, &mut out);
+    out.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
+    out.dedup();
+    out
+}
+
+fn walk(
+    path: &str,
+    data: Vec<u8>,
+    depth: u32,
+    limits: &Limits,
+    notes: &mut Vec<String>,
+    out: &mut Vec<Package>,
+) {
+    let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
+        Ok(z) => z,
+        Err(e) => {
+            notes.push(format!("{path}: unreadable archive: {e}"));
+            return;
+        }
+    };
+    for i in 0..zip.len() {
+        let Ok(mut entry) = zip.by_index(i) else {
+            continue;
+        };
+        let Ok(name) = entry.name().map(|n| n.to_string()) else {
+            continue;
+        };
+        let is_pom = name.starts_with("META-INF/maven/") && name.ends_with("/pom.properties");
+        let is_nested = is_archive_name(&name);
+        if !is_pom && !is_nested {
+            continue;
+        }
+        let cap = if is_pom {
+            SMALL_FILE
+        } else {
+            limits.max_artifact_size
+        };
+        if entry.size() > cap {
+            notes.push(format!(
+                "{path}!/{name}: {} bytes, not inspected",
+                entry.size()
+            ));
+            continue;
+        }
+        let mut buf = Vec::new();
+        // The declared size may lie; the bound applies to what is actually inflated.
+        if entry.by_ref().take(cap).read_to_end(&mut buf).is_err() {
+            notes.push(format!("{path}!/{name}: unreadable entry"));
+            continue;
+        }
+        if is_pom {
+            if let Some(p) = parse_pom_properties(&String::from_utf8_lossy(&buf)) {
+                out.push(p);
+            }
+        } else if depth + 1 >= limits.max_archive_depth {
+            notes.push(format!("{path}!/{name}: nested too deep, not inspected"));
+        } else {
+            drop(entry);
+            walk(
+                &format!("{path}!/{name}"),
+                buf,
+                depth + 1,
+                limits,
+                notes,
+                out,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn jar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, data) in files {
+            w.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn nested_jars() {
+        let inner = jar(&[(
+            "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
+            b"groupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
+        )]);
+        let outer = jar(&[
+            ("BOOT-INF/lib/log4j-core-2.14.1.jar", &inner),
+            (
+                "META-INF/maven/com.example/app/pom.properties",
+                b"version=1.0\ngroupId=com.example\nartifactId=app\n",
+            ),
+        ]);
+        let mut notes = Vec::new();
+        let p = parse("app.jar", outer, &Limits::default(), &mut notes);
+        let names: Vec<_> = p.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["com.example:app", "org.apache.logging.log4j:log4j-core"]
+        );
+        assert!(notes.is_empty());
+        parse("bad.jar", b"nope".to_vec(), &Limits::default(), &mut notes);
+        assert_eq!(notes.len(), 1);
+    }
+}
