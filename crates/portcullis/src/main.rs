@@ -1,1 +1,50 @@
-fn main() {}
+//! `portcullis`: a secure OCI container registry in one binary.
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about = "A secure OCI container registry: OCI Distribution 1.1, Harbor's API v2.0, built-in vulnerability scanning.")]
+struct Cli {
+    /// Directory for all local state: SQLite database, blobs (filesystem backend), signing key,
+    /// vulnerability database [default: ./data].
+    #[arg(long, global = true, env = "PORTCULLIS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the registry. The first start creates the data directory, the database, the
+    /// token signing key and the `admin` user (password from PORTCULLIS_ADMIN_PASSWORD, or
+    /// generated and printed once).
+    Serve(config::ServeArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("portcullis: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(config::Config::load(args, cli.data_dir)?).await.map(|_| 0),
+        }
+    });
+    match result {
+        Ok(code) => std::process::ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("portcullis: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

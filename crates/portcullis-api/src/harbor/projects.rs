@@ -1,0 +1,174 @@
+//! `/api/v2.0/projects`: Harbor's project API.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::Registry;
+use portcullis_meta::{Project, ProjectQuery};
+use portcullis_types::ErrorCode;
+use serde::Deserialize;
+
+use super::{Caller, Paging, harbor_time};
+use crate::error::{ApiError, ApiResult};
+
+/// Harbor's project JSON.
+fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json::Value {
+    serde_json::json!({
+        "project_id": p.id.0,
+        "name": p.name,
+        "owner_id": p.owner_id.0,
+        "owner_name": owner_name.unwrap_or(""),
+        "creation_time": harbor_time(p.creation_time),
+        "update_time": harbor_time(p.update_time),
+        "deleted": false,
+        "registry_id": 0,
+        "repo_count": p.repo_count,
+        "togglable": true,
+        "metadata": p.metadata,
+        "cve_allowlist": {
+            "id": 0,
+            "project_id": p.id.0,
+            "items": [],
+            "creation_time": harbor_time(p.creation_time),
+            "update_time": harbor_time(p.update_time),
+        },
+    })
+}
+
+async fn owner_names(reg: &Registry, projects: &[Project]) -> HashMap<i64, String> {
+    let mut names = HashMap::new();
+    for p in projects {
+        if let std::collections::hash_map::Entry::Vacant(e) = names.entry(p.owner_id.0)
+            && let Ok(Some(u)) = reg.meta.get_user(p.owner_id).await
+        {
+            e.insert(u.username);
+        }
+    }
+    names
+}
+
+/// Harbor's `q` query: `key=value` (exact) or `key=~value` (fuzzy), comma separated.
+fn apply_q(q: &str, query: &mut ProjectQuery) -> ApiResult<()> {
+    for part in q.split(',').filter(|s| !s.trim().is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("invalid query {part:?}")))?;
+        let (fuzzy, v) = match v.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, v),
+        };
+        match k.trim() {
+            "name" if fuzzy => query.name_contains = Some(v.to_string()),
+            "name" => query.name_exact = Some(v.to_string()),
+            "public" => query.public = Some(parse_bool(v)?),
+            "owner" => query.owner = Some(v.to_string()),
+            other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unsupported query key {other:?}"))),
+        }
+    }
+    Ok(())
+}
+
+fn parse_bool(v: &str) -> ApiResult<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::new(ErrorCode::BadRequest, format!("invalid boolean {v:?}"))),
+    }
+}
+
+pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller, Query(params): Query<HashMap<String, String>>) -> ApiResult<Response> {
+    let paging = Paging::from_query(params.get("page").map(String::as_str), params.get("page_size").map(String::as_str))?;
+    let mut query = ProjectQuery::default();
+    if let Some(q) = params.get("q") {
+        apply_q(q, &mut query)?;
+    }
+    if let Some(n) = params.get("name").filter(|s| !s.is_empty()) {
+        query.name_contains = Some(n.clone());
+    }
+    if let Some(v) = params.get("public").filter(|s| !s.is_empty()) {
+        query.public = Some(parse_bool(v)?);
+    }
+    if let Some(o) = params.get("owner").filter(|s| !s.is_empty()) {
+        query.owner = Some(o.clone());
+    }
+    let (projects, total) = reg.list_projects(&p, query, paging.page, paging.page_size).await?;
+    let owners = owner_names(&reg, &projects).await;
+    let body: Vec<_> = projects.iter().map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str))).collect();
+    let mut resp = Json(body).into_response();
+    let extra: Vec<String> = ["name", "public", "owner", "q"]
+        .iter()
+        .filter_map(|k| params.get(*k).map(|v| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))))
+        .collect();
+    paging.headers(&mut resp, "/api/v2.0/projects", &extra.join("&"), total);
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectReq {
+    project_name: Option<String>,
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    storage_limit: Option<i64>,
+}
+
+pub async fn create(State(reg): State<Arc<Registry>>, Caller(p): Caller, body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+    let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let name = req.project_name.ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
+    if let Some(limit) = req.storage_limit
+        && limit < -1
+    {
+        return Err(ApiError::new(ErrorCode::BadRequest, "storage_limit must be -1 (unlimited) or a size in bytes"));
+    }
+    let metadata = req.metadata.unwrap_or_default();
+    let created = reg.create_project(&p, &name, req.public.unwrap_or(false), &metadata).await?;
+    let mut resp = StatusCode::CREATED.into_response();
+    resp.headers_mut().insert(
+        header::LOCATION,
+        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", created.id.0)).map_err(portcullis_core::Error::internal)?,
+    );
+    Ok(resp)
+}
+
+pub async fn head(State(reg): State<Arc<Registry>>, Caller(p): Caller, Query(params): Query<HashMap<String, String>>) -> ApiResult<Response> {
+    let name = params.get("project_name").ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
+    reg.find_project(&p, name, true).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+fn is_name(headers: &HeaderMap) -> bool {
+    headers.get("x-is-resource-name").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+pub async fn get_one(State(reg): State<Arc<Registry>>, Caller(p): Caller, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
+    Ok(Json(project_json(&project, owners.get(&project.owner_id.0).map(String::as_str))).into_response())
+}
+
+pub async fn update(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    let mut metadata = req.metadata.unwrap_or_default();
+    if let Some(public) = req.public {
+        metadata.entry("public".into()).or_insert_with(|| public.to_string());
+    }
+    reg.update_project(&p, &project, &metadata).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn delete(State(reg): State<Arc<Registry>>, Caller(p): Caller, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    reg.delete_project(&p, &project).await?;
+    Ok(StatusCode::OK.into_response())
+}

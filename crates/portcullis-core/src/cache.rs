@@ -1,0 +1,141 @@
+//! In-process caches on the pull path. Manifest bytes are content-addressed and so never
+//! stale; reference resolutions are dropped on any local write and expire after a short
+//! time so that writes made by other nodes show up promptly.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+use portcullis_types::Digest;
+
+/// Manifest bytes by digest, bounded by total size.
+pub struct ManifestBytes {
+    budget: usize,
+    inner: RwLock<(HashMap<Digest, Bytes>, usize)>,
+}
+
+impl ManifestBytes {
+    pub fn new(budget: usize) -> Self {
+        ManifestBytes { budget, inner: RwLock::new((HashMap::new(), 0)) }
+    }
+
+    pub fn get(&self, d: &Digest) -> Option<Bytes> {
+        self.inner.read().0.get(d).cloned()
+    }
+
+    pub fn put(&self, d: Digest, b: Bytes) {
+        if b.len() > self.budget / 8 {
+            return;
+        }
+        let mut g = self.inner.write();
+        if g.1 + b.len() > self.budget {
+            // Wholesale reset keeps this lock-cheap; the working set refills on demand.
+            g.0.clear();
+            g.1 = 0;
+        }
+        g.1 += b.len();
+        g.0.insert(d, b);
+    }
+}
+
+/// What a `(repository, reference)` resolves to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub artifact_id: i64,
+    pub repository_id: i64,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+pub struct Resolutions {
+    ttl: Duration,
+    generation: AtomicU64,
+    inner: RwLock<HashMap<(String, String), (Resolved, Instant, u64)>>,
+}
+
+impl Resolutions {
+    pub fn new(ttl: Duration) -> Self {
+        Resolutions { ttl, generation: AtomicU64::new(0), inner: RwLock::new(HashMap::new()) }
+    }
+
+    pub fn get(&self, repo: &str, reference: &str) -> Option<Resolved> {
+        let g = self.inner.read();
+        // Borrowed lookup without allocating a key would need a custom Borrow impl; the
+        // key is small and this path is already far cheaper than the database.
+        let (r, at, generation) = g.get(&(repo.to_string(), reference.to_string()))?;
+        (*generation == self.generation.load(Ordering::Acquire) && at.elapsed() < self.ttl).then(|| r.clone())
+    }
+
+    pub fn put(&self, repo: &str, reference: &str, r: Resolved) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut g = self.inner.write();
+        if g.len() > 100_000 {
+            g.clear();
+        }
+        g.insert((repo.to_string(), reference.to_string()), (r, Instant::now(), generation));
+    }
+
+    /// Called on every local write that can change what a reference means.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Projects by name for authorization, with a short expiry.
+pub struct Projects<T: Clone> {
+    ttl: Duration,
+    inner: RwLock<HashMap<String, (Option<T>, Instant)>>,
+}
+
+impl<T: Clone> Projects<T> {
+    pub fn new(ttl: Duration) -> Self {
+        Projects { ttl, inner: RwLock::new(HashMap::new()) }
+    }
+
+    /// `Some(None)` is a cached absence.
+    pub fn get(&self, name: &str) -> Option<Option<T>> {
+        let g = self.inner.read();
+        let (v, at) = g.get(name)?;
+        (at.elapsed() < self.ttl).then(|| v.clone())
+    }
+
+    pub fn put(&self, name: &str, v: Option<T>) {
+        let mut g = self.inner.write();
+        if g.len() > 10_000 {
+            g.clear();
+        }
+        g.insert(name.to_string(), (v, Instant::now()));
+    }
+
+    pub fn forget(&self, name: &str) {
+        self.inner.write().remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolutions_invalidate() {
+        let r = Resolutions::new(Duration::from_secs(60));
+        let d = Digest::sha256_of(b"x");
+        r.put("p/r", "latest", Resolved { artifact_id: 1, repository_id: 1, digest: d, media_type: "m".into(), size: 1 });
+        assert!(r.get("p/r", "latest").is_some());
+        r.invalidate();
+        assert!(r.get("p/r", "latest").is_none());
+    }
+
+    #[test]
+    fn manifest_budget() {
+        let m = ManifestBytes::new(80);
+        let a = Digest::sha256_of(b"a");
+        m.put(a.clone(), Bytes::from_static(b"0123456789"));
+        assert!(m.get(&a).is_some());
+        m.put(Digest::sha256_of(b"big"), Bytes::from(vec![0u8; 50]));
+        assert!(m.get(&Digest::sha256_of(b"big")).is_none());
+    }
+}

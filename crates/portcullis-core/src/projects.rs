@@ -1,0 +1,161 @@
+//! Projects (Harbor's namespaces) and user authentication.
+
+use std::collections::BTreeMap;
+
+use portcullis_meta::{NewProject, Project, ProjectId, ProjectQuery};
+use portcullis_types::{ErrorCode, ProjectName};
+
+use crate::auth::{Principal, UserPrincipal, verify_password};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+/// Harbor's project metadata keys whose values are "true"/"false".
+const BOOLEAN_KEYS: &[&str] = &[
+    "public",
+    "enable_content_trust",
+    "enable_content_trust_cosign",
+    "prevent_vul",
+    "auto_scan",
+    "auto_sbom_generation",
+    "reuse_sys_cve_allowlist",
+];
+const SEVERITIES: &[&str] = &["none", "low", "medium", "high", "critical"];
+
+/// Checks Harbor metadata and keeps only the keys Harbor knows, as Harbor does.
+pub fn clean_metadata(input: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (k, v) in input {
+        let v = v.trim();
+        if BOOLEAN_KEYS.contains(&k.as_str()) {
+            let v = v.to_ascii_lowercase();
+            if v != "true" && v != "false" {
+                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata {k}: {v:?} (expected \"true\" or \"false\")")));
+            }
+            out.insert(k.clone(), v);
+        } else if k == "severity" {
+            let v = v.to_ascii_lowercase();
+            if !SEVERITIES.contains(&v.as_str()) {
+                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata severity: {v:?}")));
+            }
+            out.insert(k.clone(), v);
+        } else if k == "retention_id" || k == "proxy_speed_kb" {
+            if v.parse::<i64>().is_err() {
+                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata {k}: {v:?}")));
+            }
+            out.insert(k.clone(), v.to_string());
+        }
+    }
+    Ok(out)
+}
+
+impl Registry {
+    /// Verifies Basic credentials. `Ok(None)`: wrong username or password.
+    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Option<UserPrincipal>> {
+        if let Some(u) = self.credentials.get(username, password) {
+            return Ok(Some(u));
+        }
+        let Some(user) = self.meta.get_user_by_name(username).await? else {
+            return Ok(None);
+        };
+        let hash = user.password_hash.clone();
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.map_err(Error::internal)?;
+        if !ok {
+            return Ok(None);
+        }
+        let p = UserPrincipal { id: user.id.0, name: user.username.clone(), sysadmin: user.sysadmin };
+        self.credentials.put(username, password, p.clone());
+        Ok(Some(p))
+    }
+
+    pub async fn create_project(&self, principal: &Principal, name: &str, public: bool, metadata: &BTreeMap<String, String>) -> Result<Project> {
+        let Principal::User(user) = principal else {
+            return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
+        };
+        if !user.sysadmin {
+            return Err(Error::new(ErrorCode::Forbidden, "only the system admin can create projects"));
+        }
+        let name = ProjectName::parse(name).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
+        let mut metadata = clean_metadata(metadata)?;
+        let public = metadata.get("public").map(|v| v == "true").unwrap_or(public);
+        metadata.insert("public".into(), public.to_string());
+        let created = self
+            .meta
+            .create_project(NewProject { name: name.clone(), owner_id: portcullis_meta::UserId(user.id), public, metadata })
+            .await
+            .map_err(|e| match e {
+                portcullis_meta::Error::Conflict(_) => Error::new(ErrorCode::Conflict, format!("The project named {} already exists", name)),
+                other => other.into(),
+            })?;
+        self.forget_project(name.as_str());
+        Ok(created)
+    }
+
+    /// A project by name or id, if the caller may see it.
+    pub async fn find_project(&self, principal: &Principal, name_or_id: &str, is_name: bool) -> Result<Project> {
+        let found = if !is_name && let Ok(id) = name_or_id.parse::<i64>() {
+            self.meta.get_project(ProjectId(id)).await?
+        } else {
+            self.meta.get_project_by_name(name_or_id).await?
+        };
+        match found {
+            Some(p) if p.public || principal.is_sysadmin() => Ok(p),
+            _ => Err(Error::new(ErrorCode::NotFound, format!("project {name_or_id} not found"))),
+        }
+    }
+
+    pub async fn list_projects(&self, principal: &Principal, mut q: ProjectQuery, page: u64, page_size: u64) -> Result<(Vec<Project>, u64)> {
+        if !principal.is_sysadmin() {
+            // Private projects do not exist for those who cannot see them.
+            match q.public {
+                Some(false) => return Ok((Vec::new(), 0)),
+                _ => q.public = Some(true),
+            }
+        }
+        Ok(self.meta.list_projects(&q, page, page_size).await?)
+    }
+
+    pub async fn update_project(&self, principal: &Principal, project: &Project, metadata: &BTreeMap<String, String>) -> Result<Project> {
+        if !principal.is_sysadmin() {
+            return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
+        }
+        let metadata = clean_metadata(metadata)?;
+        let p = self.meta.update_project_metadata(project.id, metadata).await?;
+        self.forget_project(&project.name);
+        Ok(p)
+    }
+
+    pub async fn delete_project(&self, principal: &Principal, project: &Project) -> Result<()> {
+        if !principal.is_sysadmin() {
+            return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
+        }
+        self.meta.delete_project(project.id).await.map_err(|e| match e {
+            portcullis_meta::Error::NotEmpty => Error::new(
+                ErrorCode::PreconditionFailed,
+                format!("the project {} contains repositories and cannot be deleted", project.name),
+            ),
+            other => other.into(),
+        })?;
+        self.forget_project(&project.name);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_rules() {
+        let mut m = BTreeMap::new();
+        m.insert("public".to_string(), "TRUE".to_string());
+        m.insert("severity".to_string(), "High".to_string());
+        m.insert("unknown".to_string(), "x".to_string());
+        let c = clean_metadata(&m).unwrap();
+        assert_eq!(c.get("public").unwrap(), "true");
+        assert_eq!(c.get("severity").unwrap(), "high");
+        assert!(!c.contains_key("unknown"));
+        m.insert("auto_scan".to_string(), "yes".to_string());
+        assert!(clean_metadata(&m).is_err());
+    }
+}

@@ -1,0 +1,63 @@
+//! Pull times are written in batches off the request path: a pull only pushes an id into
+//! a bounded channel; a background task writes what accumulated once a second.
+
+use std::time::Duration;
+
+use portcullis_meta::{ArtifactId, MetaStore};
+use tokio::sync::{mpsc, oneshot};
+
+enum Msg {
+    Pull(i64, time::OffsetDateTime),
+    Flush(oneshot::Sender<()>),
+}
+
+pub struct PullRecorder {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl PullRecorder {
+    pub fn start(meta: MetaStore) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Msg>(65_536);
+        tokio::spawn(async move {
+            let mut pending: std::collections::HashMap<i64, time::OffsetDateTime> = Default::default();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some(Msg::Pull(id, at)) => { pending.insert(id, at); }
+                        Some(Msg::Flush(done)) => {
+                            write(&meta, &mut pending).await;
+                            let _ = done.send(());
+                        }
+                        None => { write(&meta, &mut pending).await; break; }
+                    },
+                    _ = tick.tick() => write(&meta, &mut pending).await,
+                }
+            }
+        });
+        PullRecorder { tx }
+    }
+
+    /// Never blocks: when the backlog is full the pull time is dropped, which only
+    /// makes `pull_time` slightly stale.
+    pub fn record(&self, artifact_id: i64) {
+        let _ = self.tx.try_send(Msg::Pull(artifact_id, time::OffsetDateTime::now_utc()));
+    }
+
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn write(meta: &MetaStore, pending: &mut std::collections::HashMap<i64, time::OffsetDateTime>) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch: Vec<(ArtifactId, time::OffsetDateTime)> = pending.drain().map(|(id, at)| (ArtifactId(id), at)).collect();
+    if let Err(e) = meta.record_pulls(&batch).await {
+        tracing::warn!(error = %e, "recording pull times failed");
+    }
+}

@@ -1,0 +1,201 @@
+//! Settings: a TOML file < environment (`PORTCULLIS_…`) < flags. Every environment
+//! variable is declared here, on the flag it feeds.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct ServeArgs {
+    /// TOML settings file; its keys are the long flag names with '_' for '-'.
+    #[arg(long, env = "PORTCULLIS_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 0.0.0.0:5000].
+    #[arg(long, env = "PORTCULLIS_LISTEN")]
+    pub listen: Option<String>,
+    /// Metadata database: a `postgres://…` URL selects PostgreSQL [default: SQLite file `<data-dir>/portcullis.db`].
+    #[arg(long, env = "PORTCULLIS_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// URL clients reach the registry at, used in the token realm and `Location` headers
+    /// [default: taken from each request's Host header].
+    #[arg(long, env = "PORTCULLIS_EXTERNAL_URL")]
+    pub external_url: Option<String>,
+    /// Blob storage backend: `filesystem` (under `<data-dir>/storage`) or `s3` [default: filesystem].
+    #[arg(long, env = "PORTCULLIS_STORAGE")]
+    pub storage: Option<String>,
+    /// S3 endpoint URL (MinIO, Ceph, moto, …); omit for AWS.
+    #[arg(long, env = "PORTCULLIS_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region [default: us-east-1].
+    #[arg(long, env = "PORTCULLIS_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// S3 bucket.
+    #[arg(long, env = "PORTCULLIS_S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// S3 access key id.
+    #[arg(long, env = "PORTCULLIS_S3_ACCESS_KEY")]
+    pub s3_access_key: Option<String>,
+    /// S3 secret key.
+    #[arg(long, env = "PORTCULLIS_S3_SECRET_KEY", hide_env_values = true)]
+    pub s3_secret_key: Option<String>,
+    /// File holding the S3 secret key (must not be readable by group or others).
+    #[arg(long, env = "PORTCULLIS_S3_SECRET_KEY_FILE")]
+    pub s3_secret_key_file: Option<PathBuf>,
+    /// Use path-style S3 URLs (needed by most self-hosted servers).
+    #[arg(long, env = "PORTCULLIS_S3_PATH_STYLE")]
+    pub s3_path_style: Option<bool>,
+    /// Key prefix inside the bucket.
+    #[arg(long, env = "PORTCULLIS_S3_PREFIX")]
+    pub s3_prefix: Option<String>,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, env = "PORTCULLIS_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "PORTCULLIS_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest manifest accepted, in bytes [default: 4194304].
+    #[arg(long, env = "PORTCULLIS_MAX_MANIFEST_SIZE")]
+    pub max_manifest_size: Option<usize>,
+    /// Hours after which an unfinished upload is removed [default: 24].
+    #[arg(long, env = "PORTCULLIS_UPLOAD_EXPIRY_HOURS")]
+    pub upload_expiry_hours: Option<u64>,
+    /// Lifetime of registry bearer tokens, in minutes [default: 30].
+    #[arg(long, env = "PORTCULLIS_TOKEN_TTL_MINUTES")]
+    pub token_ttl_minutes: Option<u64>,
+    /// Log as JSON lines instead of readable text.
+    #[arg(long, env = "PORTCULLIS_LOG_JSON")]
+    pub log_json: Option<bool>,
+}
+
+/// The file layer: the same names as the flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    external_url: Option<String>,
+    storage: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_bucket: Option<String>,
+    s3_access_key: Option<String>,
+    s3_secret_key: Option<String>,
+    s3_secret_key_file: Option<PathBuf>,
+    s3_path_style: Option<bool>,
+    s3_prefix: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    max_manifest_size: Option<usize>,
+    upload_expiry_hours: Option<u64>,
+    token_ttl_minutes: Option<u64>,
+    log_json: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Storage {
+    Filesystem(PathBuf),
+    S3(portcullis_blob::S3Config),
+}
+
+/// Settings after all layers are merged and checked.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub external_url: Option<String>,
+    pub storage: Storage,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_manifest_size: usize,
+    pub upload_expiry_hours: u64,
+    pub token_ttl_minutes: u64,
+    pub log_json: bool,
+}
+
+impl Config {
+    pub fn load(args: ServeArgs, data_dir_flag: Option<PathBuf>) -> anyhow::Result<Config> {
+        let file: FileConfig = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = data_dir_flag.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("portcullis.db").display()));
+        let storage_kind = args.storage.or(file.storage).unwrap_or_else(|| "filesystem".into());
+        let storage = match storage_kind.as_str() {
+            "filesystem" | "fs" => Storage::Filesystem(data_dir.join("storage")),
+            "s3" => {
+                let secret = match (args.s3_secret_key.or(file.s3_secret_key), args.s3_secret_key_file.or(file.s3_secret_key_file)) {
+                    (Some(s), _) => s,
+                    (None, Some(path)) => read_secret_file(&path)?,
+                    (None, None) => anyhow::bail!("--storage s3 needs --s3-secret-key or --s3-secret-key-file"),
+                };
+                let endpoint = args.s3_endpoint.or(file.s3_endpoint);
+                Storage::S3(portcullis_blob::S3Config {
+                    allow_http: endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+                    endpoint,
+                    region: args.s3_region.or(file.s3_region).unwrap_or_else(|| "us-east-1".into()),
+                    bucket: args.s3_bucket.or(file.s3_bucket).context("--storage s3 needs --s3-bucket")?,
+                    access_key: args.s3_access_key.or(file.s3_access_key).context("--storage s3 needs --s3-access-key")?,
+                    secret_key: secret,
+                    path_style: args.s3_path_style.or(file.s3_path_style).unwrap_or(true),
+                    prefix: args.s3_prefix.or(file.s3_prefix),
+                })
+            }
+            other => anyhow::bail!("unknown storage backend {other:?}: use filesystem or s3"),
+        };
+        let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+        };
+        Ok(Config {
+            listen: args.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:5000".into()),
+            data_dir,
+            database_url,
+            external_url: args.external_url.or(file.external_url).map(|u| u.trim_end_matches('/').to_string()),
+            storage,
+            tls,
+            max_manifest_size: args.max_manifest_size.or(file.max_manifest_size).unwrap_or(4 * 1024 * 1024),
+            upload_expiry_hours: args.upload_expiry_hours.or(file.upload_expiry_hours).unwrap_or(24),
+            token_ttl_minutes: args.token_ttl_minutes.or(file.token_ttl_minutes).unwrap_or(30),
+            log_json: args.log_json.or(file.log_json).unwrap_or(false),
+        })
+    }
+}
+
+/// Reads a secret from a file that only its owner may read.
+fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    portcullis_core::setup::check_private(path)?;
+    Ok(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nmax_manifest_size = 100\n").unwrap();
+        let args = ServeArgs { config: Some(file.clone()), max_manifest_size: Some(200), ..Default::default() };
+        let c = Config::load(args, Some(dir.path().to_path_buf())).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:7000");
+        assert_eq!(c.max_manifest_size, 200);
+        assert!(c.database_url.starts_with("sqlite://"));
+        assert!(matches!(c.storage, Storage::Filesystem(_)));
+        std::fs::write(&file, "bogus = 1\n").unwrap();
+        let args = ServeArgs { config: Some(file), ..Default::default() };
+        assert!(Config::load(args, None).is_err());
+        let args = ServeArgs { storage: Some("s3".into()), ..Default::default() };
+        assert!(Config::load(args, None).is_err());
+    }
+}

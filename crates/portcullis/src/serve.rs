@@ -1,0 +1,99 @@
+//! `portcullis serve`: open the stores, bootstrap, serve until SIGINT/SIGTERM.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use portcullis_blob::{BlobStore, FsConfig};
+use portcullis_core::auth::TokenService;
+use portcullis_core::{Registry, Settings, setup};
+use portcullis_meta::MetaStore;
+
+use crate::config::{Config, Storage};
+
+fn init_logging(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    init_logging(cfg.log_json);
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let meta = MetaStore::connect(&cfg.database_url).await.context("opening the metadata database")?;
+    let blobs = match &cfg.storage {
+        Storage::Filesystem(root) => BlobStore::open_fs(FsConfig { root: root.clone() }).await,
+        Storage::S3(s3) => BlobStore::open_s3(s3.clone()).await,
+    }
+    .context("opening blob storage")?;
+    let key = setup::token_key(&cfg.data_dir).context("loading the token signing key")?;
+    let admin_password = std::env::var("PORTCULLIS_ADMIN_PASSWORD").ok();
+    setup::ensure_admin(&meta, admin_password.as_deref()).await.context("creating the admin user")?;
+    let tokens = TokenService::new(&key, "harbor-registry", Duration::from_secs(cfg.token_ttl_minutes * 60));
+    let settings = Settings {
+        max_manifest_size: cfg.max_manifest_size,
+        external_url: cfg.external_url.clone(),
+        ..Settings::default()
+    };
+    let reg = Registry::new(meta, blobs, tokens, settings);
+    spawn_upload_expiry(reg.clone(), Duration::from_secs(cfg.upload_expiry_hours * 3600));
+    let app = portcullis_api::app(reg.clone());
+
+    let listener = std::net::TcpListener::bind(&cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(Duration::from_secs(20)));
+    });
+    let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+    eprintln!("portcullis: listening on {scheme}://{addr} (database: {}, storage: {})", reg.meta.backend_name(), reg.blobs.backend_name());
+    let service = app.into_make_service();
+    match &cfg.tls {
+        Some((cert, key)) => {
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.context("loading TLS certificate and key")?;
+            axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await?;
+        }
+        None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await?,
+    }
+    reg.flush().await;
+    Ok(())
+}
+
+/// Removes abandoned upload sessions once an hour.
+fn spawn_upload_expiry(reg: Arc<Registry>, older_than: Duration) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match reg.blobs.expire_uploads(older_than).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "expired abandoned uploads"),
+                Err(e) => tracing::warn!(error = %e, "expiring uploads failed"),
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

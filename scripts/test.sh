@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit tests, and the end-to-end tests with real
+# clients on both metadata backends (SQLite, PostgreSQL) and both blob backends
+# (filesystem, S3 via moto_server). Installs whatever is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+
+ensure_apt skopeo umoci ca-certificates
+ensure_moto
+ensure_postgres
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test (SQLite + filesystem, PostgreSQL + S3)"
+cargo test --workspace --locked -- --test-threads "${PORTCULLIS_TEST_THREADS:-4}"
