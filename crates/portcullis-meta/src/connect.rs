@@ -1,0 +1,149 @@
+//! Opening the store: URL parsing, pool settings and migrations.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::{Backend, Error, MetaStore, Result};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// How long a SQLite connection waits for a lock held by another process.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Readers beside the single SQLite writer.
+const SQLITE_READERS: u32 = 4;
+/// PostgreSQL connections per node.
+const POSTGRES_CONNECTIONS: u32 = 16;
+
+impl MetaStore {
+    /// Opens the store at `url` and brings its schema up to date.
+    ///
+    /// `sqlite:path`, `sqlite://path?mode=rwc` or `sqlite::memory:` open (and create)
+    /// a SQLite database; `postgres://…` or `postgresql://…` a PostgreSQL one.
+    pub async fn connect(url: &str) -> Result<MetaStore> {
+        if url.starts_with("sqlite:") {
+            connect_sqlite(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            connect_postgres(url).await
+        } else {
+            Err(Error::Invalid(
+                "database URL must start with sqlite: or postgres://".to_string(),
+            ))
+        }
+    }
+}
+
+async fn connect_sqlite(url: &str) -> Result<MetaStore> {
+    let base = SqliteConnectOptions::from_str(url)?
+        .foreign_keys(true)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        // A registry that acknowledged a push must not lose it to a power cut.
+        .synchronous(SqliteSynchronous::Full);
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory {
+        create_parent_dir(base.get_filename()).await?;
+    }
+    let writer_options = base
+        .clone()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .min_connections(1)
+        .connect_with(writer_options)
+        .await?;
+    SQLITE_MIGRATIONS.run(&writer).await?;
+    // An in-memory database exists only inside the writer's connection.
+    let reader = if in_memory {
+        writer.clone()
+    } else {
+        SqlitePoolOptions::new()
+            .max_connections(SQLITE_READERS)
+            .connect_with(base.read_only(true))
+            .await?
+    };
+    Ok(MetaStore {
+        backend: Backend::Sqlite { writer, reader },
+    })
+}
+
+async fn create_parent_dir(file: &Path) -> Result<()> {
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| Error::Database(sqlx::Error::Io(e))),
+        _ => Ok(()),
+    }
+}
+
+async fn connect_postgres(url: &str) -> Result<MetaStore> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_with(options)
+        .await?;
+    // The migrator takes an advisory lock, so nodes starting together migrate once.
+    POSTGRES_MIGRATIONS.run(&pool).await?;
+    Ok(MetaStore {
+        backend: Backend::Postgres(pool),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_runs_wal_with_full_sync_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("nested/meta.db").display());
+        let store = MetaStore::connect(&url).await.unwrap();
+        let Backend::Sqlite { writer, reader } = &store.backend else {
+            panic!("expected sqlite");
+        };
+        for pool in [writer, reader] {
+            let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(mode, "wal");
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous=FULL");
+            let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(fk, 1);
+        }
+        assert_eq!(writer.options().get_max_connections(), 1);
+        assert!(reader.options().get_max_connections() > 1);
+        let err = sqlx::query("CREATE TABLE nope (x INTEGER)")
+            .execute(reader)
+            .await;
+        assert!(err.is_err(), "reader pool must be read-only");
+        store.health().await.unwrap();
+        assert_eq!(store.backend_name(), "sqlite");
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_shares_one_database() {
+        let store = MetaStore::connect("sqlite::memory:").await.unwrap();
+        store.health().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unknown_schemes_are_refused() {
+        let err = MetaStore::connect("mysql://x").await.unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+    }
+}
