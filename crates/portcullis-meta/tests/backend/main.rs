@@ -1,0 +1,92 @@
+//! One test suite for the metadata store, run against every backend: SQLite (a temporary
+//! file) and PostgreSQL (a throwaway database on `PORTCULLIS_TEST_PG_URL`).
+
+mod artifacts;
+mod concurrency;
+mod fixtures;
+mod projects;
+mod repositories;
+
+use std::future::Future;
+
+use portcullis_meta::MetaStore;
+use portcullis_meta::testing::temp_pg_database_or_panic;
+
+/// Runs `case` on a fresh SQLite store in a temporary directory.
+pub async fn on_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(MetaStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite:{}", dir.path().join("meta.db").display());
+    let store = MetaStore::connect(&url).await.expect("open SQLite store");
+    assert_eq!(store.backend_name(), "sqlite");
+    case(store.clone()).await;
+    store.close().await;
+}
+
+/// Runs `case` on a fresh PostgreSQL database, dropped afterwards (also on panic).
+pub async fn on_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(MetaStore) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let Some((url, guard)) = temp_pg_database_or_panic().await else {
+        return;
+    };
+    let store = MetaStore::connect(&url)
+        .await
+        .expect("open PostgreSQL store");
+    assert_eq!(store.backend_name(), "postgres");
+    case(store.clone()).await;
+    store.close().await;
+    guard.drop_database().await.expect("drop test database");
+}
+
+/// Declares each case once per backend: `sqlite::<case>` and `postgres::<case>`.
+macro_rules! backend_suite {
+    ($($module:ident :: $case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::on_sqlite(crate::$module::$case).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    crate::on_postgres(crate::$module::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+backend_suite!(
+    projects::users_are_unique_and_editable,
+    projects::users_page_with_totals,
+    projects::projects_are_unique,
+    projects::project_listing_filters_and_pages,
+    projects::project_metadata_merges_and_syncs_public,
+    projects::delete_project_refuses_non_empty,
+    repositories::ensure_repository_is_idempotent,
+    repositories::repository_listing_filters_and_pages,
+    repositories::catalog_pages_in_byte_order,
+    repositories::blobs_are_linked_per_repository,
+    repositories::delete_repository_cascades,
+    artifacts::put_manifest_records_and_resolves,
+    artifacts::put_manifest_again_keeps_the_row,
+    artifacts::put_manifest_missing_blob_writes_nothing,
+    artifacts::tags_move_and_page,
+    artifacts::referrers_filter_by_artifact_type,
+    artifacts::index_children_block_deletion,
+    artifacts::artifacts_page_newest_first,
+    artifacts::pulls_are_recorded_in_batches,
+    concurrency::concurrent_ensure_repository,
+    concurrency::concurrent_put_of_one_digest,
+    concurrency::concurrent_tag_moves_are_serialised,
+);
