@@ -143,8 +143,7 @@ impl ImageInventory {
                 let origins = match view.get(&f.path) {
                     Some(old) => new
                         .iter()
-                        .enumerate()
-                        .map(|(_, p)| {
+                        .map(|p| {
                             package_list(old.content)
                                 .iter()
                                 .position(|q| same(p, q))
