@@ -1,1 +1,3 @@
-//! portcullis-vulndb
+//! Offline OSV vulnerability database for Portcullis.
+
+pub mod version;
