@@ -1,0 +1,189 @@
+//! Blocking file work for the filesystem backend, run off the async threads.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use portcullis_types::{Algorithm, Hasher};
+
+use crate::BlobError;
+
+/// Writes go to disk in pieces of about this size: few syscalls, little memory.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// Runs blocking file work on tokio's blocking pool.
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, BlobError>
+where
+    F: FnOnce() -> io::Result<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| BlobError::Io(io::Error::other(e)))?
+        .map_err(BlobError::Io)
+}
+
+/// Streams `body` to the end of `file` while hashing it, then flushes the file to disk.
+///
+/// The body is hashed on this task while a blocking thread writes the previous piece, so
+/// hashing and disk writes overlap. Returns the number of bytes written.
+pub(crate) async fn write_stream<S>(
+    file: File,
+    mut body: S,
+    hasher: &mut Hasher,
+) -> Result<u64, BlobError>
+where
+    S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
+        let mut file = file;
+        while let Some(buf) = rx.blocking_recv() {
+            file.write_all(&buf)?;
+        }
+        file.sync_data()
+    });
+
+    let mut total = 0u64;
+    let mut piece = BytesMut::new();
+    let mut fed: Result<(), BlobError> = Ok(());
+    while let Some(frame) = body.next().await {
+        let frame = match frame {
+            Ok(f) => f,
+            Err(e) => {
+                fed = Err(BlobError::Body(e));
+                break;
+            }
+        };
+        hasher.update(&frame);
+        total += frame.len() as u64;
+        let out = if piece.is_empty() && frame.len() >= WRITE_CHUNK {
+            Some(frame)
+        } else {
+            if piece.capacity() == 0 {
+                piece.reserve(WRITE_CHUNK);
+            }
+            piece.extend_from_slice(&frame);
+            (piece.len() >= WRITE_CHUNK).then(|| piece.split().freeze())
+        };
+        // A closed channel means the writer failed; its error is reported below.
+        if let Some(out) = out
+            && tx.send(out).await.is_err()
+        {
+            break;
+        }
+    }
+    if fed.is_ok() && !piece.is_empty() {
+        // Failure here surfaces as the writer's error.
+        let _ = tx.send(piece.freeze()).await;
+    }
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| BlobError::Io(io::Error::other(e)))?;
+    fed?;
+    written?;
+    Ok(total)
+}
+
+/// Writes `data` to a new file at `path` and flushes it to disk.
+pub(crate) fn write_file_synced(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = File::create(path)?;
+    f.write_all(data)?;
+    f.sync_data()
+}
+
+/// Digest of the first `len` bytes of the file at `path`.
+pub(crate) async fn hash_file(
+    path: PathBuf,
+    algo: Algorithm,
+    len: u64,
+) -> Result<Hasher, BlobError> {
+    blocking(move || {
+        let mut h = Hasher::new(algo);
+        let mut f = File::open(&path)?.take(len);
+        let mut buf = vec![0u8; WRITE_CHUNK];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(h)
+    })
+    .await
+}
+
+/// Makes a completed rename or creation inside `dir` survive a crash.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Moves a fully written, flushed file to its content address, creating the fan-out
+/// directory if needed, and makes the move durable.
+pub(crate) fn publish(tmp: &Path, dest: &Path) -> io::Result<()> {
+    let parent = dest.parent().expect("blob paths have a parent");
+    if !parent.is_dir() {
+        std::fs::create_dir_all(parent)?;
+        if let Some(grand) = parent.parent() {
+            sync_dir(grand)?;
+        }
+    }
+    // Same content under the same name: a concurrent publish of this digest is harmless.
+    std::fs::rename(tmp, dest)?;
+    sync_dir(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use portcullis_types::Digest;
+
+    #[tokio::test]
+    async fn write_stream_coalesces_and_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let frames: Vec<io::Result<Bytes>> = (0..300u32)
+            .map(|i| Ok(Bytes::from(vec![(i % 251) as u8; 7001])))
+            .chain(std::iter::once(Ok(Bytes::from(vec![9u8; 3 << 20]))))
+            .collect();
+        let expected: Vec<u8> = frames
+            .iter()
+            .flat_map(|f| f.as_ref().unwrap().to_vec())
+            .collect();
+        let mut h = Hasher::new(Algorithm::Sha256);
+        let n = write_stream(
+            File::create(&path).unwrap(),
+            futures::stream::iter(frames),
+            &mut h,
+        )
+        .await
+        .unwrap();
+        assert_eq!(n, expected.len() as u64);
+        assert_eq!(std::fs::read(&path).unwrap(), expected);
+        assert_eq!(h.finish(), Digest::sha256_of(&expected));
+        let again = hash_file(path, Algorithm::Sha256, 7001).await.unwrap();
+        assert_eq!(again.finish(), Digest::sha256_of(&expected[..7001]));
+    }
+
+    #[tokio::test]
+    async fn write_stream_reports_body_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let frames = vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(io::Error::other("client went away")),
+        ];
+        let mut h = Hasher::new(Algorithm::Sha256);
+        let err = write_stream(
+            File::create(dir.path().join("f")).unwrap(),
+            futures::stream::iter(frames),
+            &mut h,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, BlobError::Body(_)), "{err:?}");
+    }
+}

@@ -1,0 +1,182 @@
+//! Filesystem backend: blobs under `root/blobs`, sessions under `root/uploads`, and
+//! monolithic uploads staged in `root/tmp` (same filesystem, so publishing is a rename).
+
+mod io;
+mod upload;
+
+use std::fs::File;
+use std::io::{ErrorKind, SeekFrom};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use portcullis_types::{Digest, Hasher};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use crate::session::Sessions;
+use crate::{BlobError, BlobReader, FsConfig, hashing, layout};
+
+/// Reads are streamed in pieces of this size.
+const READ_CHUNK: usize = 256 << 10;
+
+pub(crate) struct FsBackend {
+    root: PathBuf,
+    sessions: Sessions,
+}
+
+/// Removes a staged file unless it was published; covers errors and cancelled uploads.
+struct Staged(Option<PathBuf>);
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            // Best effort: `expire_uploads` sweeps whatever is left behind.
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn not_found_as<T>(e: std::io::Error, err: BlobError) -> Result<T, BlobError> {
+    if e.kind() == ErrorKind::NotFound {
+        Err(err)
+    } else {
+        Err(BlobError::Io(e))
+    }
+}
+
+impl FsBackend {
+    pub async fn open(cfg: FsConfig) -> Result<Self, BlobError> {
+        let root = cfg.root;
+        for sub in ["blobs", layout::UPLOADS, "tmp"] {
+            tokio::fs::create_dir_all(root.join(sub)).await?;
+        }
+        Ok(FsBackend {
+            root,
+            sessions: Sessions::default(),
+        })
+    }
+
+    fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root.join(layout::blob_key(d))
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        self.root.join("tmp").join(uuid::Uuid::new_v4().to_string())
+    }
+
+    pub async fn health(&self) -> Result<(), BlobError> {
+        let probe = self.tmp_path();
+        io::blocking(move || {
+            let _staged = Staged(Some(probe.clone()));
+            io::write_file_synced(&probe, b"ok")
+        })
+        .await
+    }
+
+    pub async fn stat(&self, d: &Digest) -> Result<Option<u64>, BlobError> {
+        match tokio::fs::metadata(self.blob_path(d)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn get(
+        &self,
+        d: &Digest,
+        range: Option<Range<u64>>,
+    ) -> Result<BlobReader, BlobError> {
+        let mut file = match tokio::fs::File::open(self.blob_path(d)).await {
+            Ok(f) => f,
+            Err(e) => return not_found_as(e, BlobError::NotFound),
+        };
+        let size = file.metadata().await?.len();
+        let stream = match range {
+            None => ReaderStream::with_capacity(file, READ_CHUNK).boxed(),
+            Some(r) => {
+                crate::check_range(&r, size)?;
+                file.seek(SeekFrom::Start(r.start)).await?;
+                ReaderStream::with_capacity(file.take(r.end - r.start), READ_CHUNK).boxed()
+            }
+        };
+        Ok(BlobReader { size, stream })
+    }
+
+    pub async fn get_bytes(&self, d: &Digest) -> Result<Bytes, BlobError> {
+        match tokio::fs::read(self.blob_path(d)).await {
+            Ok(v) => Ok(Bytes::from(v)),
+            Err(e) => not_found_as(e, BlobError::NotFound),
+        }
+    }
+
+    pub async fn put_bytes(&self, d: &Digest, data: Bytes) -> Result<(), BlobError> {
+        let mut h = Hasher::new(d.algorithm());
+        h.update(&data);
+        hashing::verify(d, h.finish())?;
+        if self.stat(d).await?.is_some() {
+            return Ok(());
+        }
+        let tmp = self.tmp_path();
+        let dest = self.blob_path(d);
+        io::blocking(move || {
+            let mut staged = Staged(Some(tmp.clone()));
+            io::write_file_synced(&tmp, &data)?;
+            io::publish(&tmp, &dest)?;
+            staged.0 = None;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn put_stream<S>(&self, expected: &Digest, body: S) -> Result<u64, BlobError>
+    where
+        S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
+    {
+        let tmp = self.tmp_path();
+        let file = {
+            let tmp = tmp.clone();
+            io::blocking(move || File::create(tmp)).await?
+        };
+        let mut staged = Staged(Some(tmp.clone()));
+        let mut hasher = Hasher::new(expected.algorithm());
+        let size = io::write_stream(file, body, &mut hasher).await?;
+        hashing::verify(expected, hasher.finish())?;
+        if self.stat(expected).await?.is_none() {
+            let dest = self.blob_path(expected);
+            io::blocking(move || io::publish(&tmp, &dest)).await?;
+            staged.0 = None;
+        }
+        Ok(size)
+    }
+
+    pub async fn delete(&self, d: &Digest) -> Result<(), BlobError> {
+        match tokio::fs::remove_file(self.blob_path(d)).await {
+            Ok(()) => Ok(()),
+            Err(e) => not_found_as(e, BlobError::NotFound),
+        }
+    }
+
+    /// Removes staged files of monolithic uploads abandoned before `cutoff`.
+    async fn sweep_tmp(&self, cutoff: std::time::SystemTime) -> Result<(), BlobError> {
+        let dir = self.root.join("tmp");
+        io::blocking(move || {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                if modified_before(&entry.path(), cutoff) {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Whether the file or directory at `p` was last changed before `cutoff`.
+fn modified_before(p: &Path, cutoff: std::time::SystemTime) -> bool {
+    std::fs::metadata(p)
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t < cutoff)
+}
