@@ -1,3 +1,4 @@
 //! Offline OSV vulnerability database for Portcullis.
 
+pub mod cvss;
 pub mod version;
