@@ -60,26 +60,29 @@ impl MotoServer {
     fn try_start() -> io::Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let log = std::env::temp_dir().join(format!("portcullis-moto-{port}.log"));
-        let child = Command::new("moto_server")
+        let spawned = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
-            .spawn()
-            .map_err(|e| {
-                if e.kind() == io::ErrorKind::NotFound {
-                    io::Error::new(
-                        e.kind(),
-                        format!(
-                            "moto_server is not installed, so the S3 tests cannot run: \
+            .spawn();
+        if spawned.is_err() {
+            let _ = std::fs::remove_file(&log);
+        }
+        let child = spawned.map_err(|e| {
+            if e.kind() == io::ErrorKind::NotFound {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "moto_server is not installed, so the S3 tests cannot run: \
                              install it with `pip install 'moto[server]'`, \
                              or set {SKIP_S3_ENV}=1 to skip them"
-                        ),
-                    )
-                } else {
-                    e
-                }
-            })?;
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         let mut server = MotoServer { child, port, log };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
