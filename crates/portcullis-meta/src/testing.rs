@@ -67,6 +67,27 @@ pub async fn temp_pg_database_or_panic() -> Option<(String, PgDatabaseGuard)> {
     }
 }
 
+/// A throwaway database on [`pg_server_url`] that owns its own drop guard: what
+/// end-to-end tests keep alive for as long as a server uses the database.
+#[derive(Debug)]
+pub struct TestDatabase {
+    url: String,
+    _guard: PgDatabaseGuard,
+}
+
+impl TestDatabase {
+    /// Creates the database on [`pg_server_url`].
+    pub async fn create() -> Result<TestDatabase> {
+        let (url, guard) = temp_pg_database(&pg_server_url()).await?;
+        Ok(TestDatabase { url, _guard: guard })
+    }
+
+    /// The database's `postgres://` URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
 /// Drops its database when dropped (or when [`PgDatabaseGuard::drop_database`] is awaited).
 #[derive(Debug)]
 pub struct PgDatabaseGuard {
