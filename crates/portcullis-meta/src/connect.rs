@@ -52,9 +52,13 @@ async fn connect_sqlite(url: &str) -> Result<MetaStore> {
         .clone()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);
+    // The writer is never recycled: an in-memory database lives only as long as its
+    // connection, and a file database loses nothing by keeping one connection open.
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .min_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
         .connect_with(writer_options)
         .await?;
     SQLITE_MIGRATIONS.run(&writer).await?;
@@ -133,6 +137,24 @@ mod tests {
         store.health().await.unwrap();
         assert_eq!(store.backend_name(), "sqlite");
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_data_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
+        let store = MetaStore::connect(&url).await.unwrap();
+        let user = store
+            .create_user(crate::NewUser {
+                username: "kept".into(),
+                password_hash: "h".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        store.close().await;
+        let reopened = MetaStore::connect(&url).await.unwrap();
+        assert_eq!(reopened.get_user(user.id).await.unwrap(), Some(user));
     }
 
     #[tokio::test]

@@ -63,3 +63,31 @@ async fn test_database_lives_as_long_as_its_value() {
     drop(db);
     assert!(!database_exists(&name).await);
 }
+
+#[tokio::test]
+async fn nodes_starting_together_migrate_once() {
+    if skip_pg() {
+        return;
+    }
+    let db = TestDatabase::create()
+        .await
+        .expect("PostgreSQL for tests (set PORTCULLIS_SKIP_PG=1 to skip)");
+    let (a, b, c) = tokio::join!(
+        MetaStore::connect(db.url()),
+        MetaStore::connect(db.url()),
+        MetaStore::connect(db.url()),
+    );
+    let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
+    let user = a
+        .create_user(portcullis_meta::NewUser {
+            username: "shared".into(),
+            password_hash: "h".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(b.get_user_by_name("shared").await.unwrap(), Some(user));
+    for store in [a, b, c] {
+        store.close().await;
+    }
+}
