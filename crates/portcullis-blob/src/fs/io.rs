@@ -1,7 +1,7 @@
 //! Blocking file work for the filesystem backend, run off the async threads.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
@@ -25,10 +25,66 @@ where
         .map_err(BlobError::Io)
 }
 
+/// Frames at least this large are written from where they are; smaller ones are copied
+/// together first, so that a body of tiny frames does not become tiny writes.
+const SMALL_FRAME: usize = 16 << 10;
+
+/// Groups incoming frames into batches of about [`WRITE_CHUNK`] bytes for one `writev`.
+#[derive(Default)]
+struct Batcher {
+    batch: Vec<Bytes>,
+    len: usize,
+    small: BytesMut,
+}
+
+impl Batcher {
+    /// Adds a frame; returns a batch when one is full.
+    fn push(&mut self, frame: Bytes) -> Option<Vec<Bytes>> {
+        self.len += frame.len();
+        if frame.len() < SMALL_FRAME {
+            self.small.extend_from_slice(&frame);
+            if self.small.len() >= SMALL_FRAME {
+                self.batch.push(self.small.split().freeze());
+            }
+        } else {
+            if !self.small.is_empty() {
+                self.batch.push(self.small.split().freeze());
+            }
+            self.batch.push(frame);
+        }
+        (self.len >= WRITE_CHUNK).then(|| self.take())
+    }
+
+    /// Whatever is left, at the end of the body.
+    fn take(&mut self) -> Vec<Bytes> {
+        if !self.small.is_empty() {
+            self.batch.push(self.small.split().freeze());
+        }
+        self.len = 0;
+        std::mem::take(&mut self.batch)
+    }
+}
+
+/// Writes every buffer of `bufs`, in order, with as few syscalls as the kernel allows.
+fn write_all_vectored(file: &mut File, bufs: &[Bytes]) -> io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = bufs.iter().map(|b| IoSlice::new(b)).collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        match file.write_vectored(rest) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut rest, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Streams `body` to the end of `file` while hashing it, then flushes the file to disk.
 ///
-/// The body is hashed on this task while a blocking thread writes the previous piece, so
-/// hashing and disk writes overlap. Returns the number of bytes written.
+/// The body is hashed on this task while a blocking thread writes the previous batch, so
+/// hashing and disk writes overlap; frames are not copied except small ones. Returns the
+/// number of bytes written.
 pub(crate) async fn write_stream<S>(
     file: File,
     mut body: S,
@@ -37,17 +93,17 @@ pub(crate) async fn write_stream<S>(
 where
     S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(4);
     let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
         let mut file = file;
-        while let Some(buf) = rx.blocking_recv() {
-            file.write_all(&buf)?;
+        while let Some(bufs) = rx.blocking_recv() {
+            write_all_vectored(&mut file, &bufs)?;
         }
         file.sync_data()
     });
 
     let mut total = 0u64;
-    let mut piece = BytesMut::new();
+    let mut batcher = Batcher::default();
     let mut fed: Result<(), BlobError> = Ok(());
     while let Some(frame) = body.next().await {
         let frame = match frame {
@@ -59,25 +115,17 @@ where
         };
         hasher.update(&frame);
         total += frame.len() as u64;
-        let out = if piece.is_empty() && frame.len() >= WRITE_CHUNK {
-            Some(frame)
-        } else {
-            if piece.capacity() == 0 {
-                piece.reserve(WRITE_CHUNK);
-            }
-            piece.extend_from_slice(&frame);
-            (piece.len() >= WRITE_CHUNK).then(|| piece.split().freeze())
-        };
         // A closed channel means the writer failed; its error is reported below.
-        if let Some(out) = out
-            && tx.send(out).await.is_err()
+        if let Some(batch) = batcher.push(frame)
+            && tx.send(batch).await.is_err()
         {
             break;
         }
     }
-    if fed.is_ok() && !piece.is_empty() {
+    let rest = batcher.take();
+    if fed.is_ok() && !rest.is_empty() {
         // Failure here surfaces as the writer's error.
-        let _ = tx.send(piece.freeze()).await;
+        let _ = tx.send(rest).await;
     }
     drop(tx);
     let written = writer
@@ -146,8 +194,14 @@ mod tests {
     async fn write_stream_coalesces_and_hashes() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
+        // Small frames, large frames, and a mix that crosses batch boundaries.
         let frames: Vec<io::Result<Bytes>> = (0..300u32)
-            .map(|i| Ok(Bytes::from(vec![(i % 251) as u8; 7001])))
+            .map(|i| {
+                Ok(Bytes::from(vec![
+                    (i % 251) as u8;
+                    [7001, 100, 70_000][i as usize % 3]
+                ]))
+            })
             .chain(std::iter::once(Ok(Bytes::from(vec![9u8; 3 << 20]))))
             .collect();
         let expected: Vec<u8> = frames
