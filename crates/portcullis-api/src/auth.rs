@@ -16,7 +16,9 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(rest.trim())
+        .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (u, p) = text.split_once(':')?;
     Some((u.to_string(), p.to_string()))
@@ -51,8 +53,14 @@ pub fn base_url(reg: &Registry, headers: &HeaderMap) -> String {
     if let Some(u) = &reg.settings.external_url {
         return u.trim_end_matches('/').to_string();
     }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
     format!("{scheme}://{host}")
 }
 
@@ -60,7 +68,13 @@ pub fn base_url(reg: &Registry, headers: &HeaderMap) -> String {
 pub fn challenge(reg: &Registry, headers: &HeaderMap, scope: Option<&str>) -> String {
     let realm = format!("{}/service/token", base_url(reg, headers));
     match scope {
-        Some(s) => format!(r#"Bearer realm="{realm}",service="{}",scope="{s}""#, reg.tokens.service()),
-        None => format!(r#"Bearer realm="{realm}",service="{}""#, reg.tokens.service()),
+        Some(s) => format!(
+            r#"Bearer realm="{realm}",service="{}",scope="{s}""#,
+            reg.tokens.service()
+        ),
+        None => format!(
+            r#"Bearer realm="{realm}",service="{}""#,
+            reg.tokens.service()
+        ),
     }
 }

@@ -39,7 +39,11 @@ impl ApiError {
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        ApiError { error, challenge: None, headers: Vec::new() }
+        ApiError {
+            error,
+            challenge: None,
+            headers: Vec::new(),
+        }
     }
 }
 
@@ -47,13 +51,21 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = self.error;
         if let Some(cause) = &e.cause {
-            tracing::error!(code = e.code.as_str(), error = format!("{cause:#}"), "request failed");
+            tracing::error!(
+                code = e.code.as_str(),
+                error = format!("{cause:#}"),
+                "request failed"
+            );
         }
-        let status = StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(e.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody::single(e.code, e.message, e.detail);
         let mut resp = (status, axum::Json(body)).into_response();
         let h = resp.headers_mut();
-        h.insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+        h.insert(
+            "docker-distribution-api-version",
+            HeaderValue::from_static("registry/2.0"),
+        );
         if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(header::WWW_AUTHENTICATE, c);
         }

@@ -14,7 +14,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::v2::parse_query;
 
 pub async fn token(State(reg): State<Arc<Registry>>, req: Request) -> Response {
-    issue(&reg, req).await.unwrap_or_else(IntoResponse::into_response)
+    issue(&reg, req)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
@@ -26,37 +28,68 @@ async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
     })?;
     // A bearer token cannot mint another token.
     if matches!(principal, Principal::Token { .. }) {
-        return Err(ApiError::new(ErrorCode::Unauthorized, "present a username and password to obtain a token"));
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "present a username and password to obtain a token",
+        ));
     }
     let query = parse_query(req.uri().query());
     if let Some(service) = query.get("service").and_then(|v| v.first())
         && service != reg.tokens.service()
     {
-        return Err(ApiError::new(ErrorCode::BadRequest, format!("unknown service {service:?}")));
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("unknown service {service:?}"),
+        ));
     }
     let mut access = Vec::new();
-    for raw in query.get("scope").into_iter().flatten().flat_map(|s| s.split(' ')) {
+    for raw in query
+        .get("scope")
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.split(' '))
+    {
         let Some(scope) = Scope::parse(raw) else {
-            return Err(ApiError::new(ErrorCode::BadRequest, format!("invalid scope {raw:?}")));
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("invalid scope {raw:?}"),
+            ));
         };
         let requested = Actions::parse_list(&scope.actions.join(","));
         let granted = match scope.kind.as_str() {
             "repository" => match RepoName::parse(&scope.name) {
-                Ok(repo) => reg.allowed_on(&principal, &repo).await?.intersect(requested),
+                Ok(repo) => reg
+                    .allowed_on(&principal, &repo)
+                    .await?
+                    .intersect(requested),
                 Err(_) => Actions::NONE,
             },
             "registry" if scope.name == "catalog" && principal.is_sysadmin() => {
-                access.push(AccessEntry { kind: "registry".into(), name: "catalog".into(), actions: vec!["*".into()] });
+                access.push(AccessEntry {
+                    kind: "registry".into(),
+                    name: "catalog".into(),
+                    actions: vec!["*".into()],
+                });
                 continue;
             }
             _ => Actions::NONE,
         };
         if !granted.is_empty() {
-            access.push(AccessEntry { kind: scope.kind, name: scope.name, actions: granted.names() });
+            access.push(AccessEntry {
+                kind: scope.kind,
+                name: scope.name,
+                actions: granted.names(),
+            });
         }
     }
-    let issued = reg.tokens.issue(principal.username(), access).map_err(portcullis_core::Error::internal)?;
-    let issued_at = issued.issued_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let issued = reg
+        .tokens
+        .issue(principal.username(), access)
+        .map_err(portcullis_core::Error::internal)?;
+    let issued_at = issued
+        .issued_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     Ok(axum::Json(serde_json::json!({
         "token": issued.token,
         "access_token": issued.token,

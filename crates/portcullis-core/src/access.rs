@@ -34,13 +34,22 @@ impl Registry {
             return Ok(hit);
         }
         let p = self.meta.get_project_by_name(name).await?;
-        let info = p.map(|p| ProjectInfo { id: p.id.0, name: p.name.clone(), public: p.public });
+        let info = p.map(|p| ProjectInfo {
+            id: p.id.0,
+            name: p.name.to_string(),
+            public: p.public,
+        });
         self.project_cache.put(name, info.clone());
         Ok(info)
     }
 
     /// What `principal` may do in a project (`None`: the project does not exist).
-    pub fn actions_in(&self, principal: &Principal, project: &ProjectInfo, repo: Option<&str>) -> Actions {
+    pub fn actions_in(
+        &self,
+        principal: &Principal,
+        project: &ProjectInfo,
+        repo: Option<&str>,
+    ) -> Actions {
         if let Some(granted) = repo.and_then(|r| principal.token_actions("repository", r)) {
             return granted;
         }
@@ -50,7 +59,11 @@ impl Registry {
         if principal.is_sysadmin() {
             return Actions::ALL;
         }
-        if project.public { Actions::PULL } else { Actions::NONE }
+        if project.public {
+            Actions::PULL
+        } else {
+            Actions::NONE
+        }
     }
 
     /// What the caller may do on `repo` right now, for the token service: the
@@ -63,11 +76,22 @@ impl Registry {
     }
 
     /// Checks that `principal` may do `needed` on `repo`.
-    pub async fn authorize(&self, principal: &Principal, repo: &RepoName, needed: Actions) -> Result<ProjectInfo, Refusal> {
-        let project = self.project_info(repo.project()).await.map_err(Refusal::NotFound)?;
+    pub async fn authorize(
+        &self,
+        principal: &Principal,
+        repo: &RepoName,
+        needed: Actions,
+    ) -> Result<ProjectInfo, Refusal> {
+        let project = self
+            .project_info(repo.project())
+            .await
+            .map_err(Refusal::NotFound)?;
         let unknown = || {
-            Error::new(ErrorCode::NameUnknown, format!("repository name not known to registry: {}", repo))
-                .with_detail(serde_json::json!({ "name": repo.as_str() }))
+            Error::new(
+                ErrorCode::NameUnknown,
+                format!("repository name not known to registry: {}", repo),
+            )
+            .with_detail(serde_json::json!({ "name": repo.as_str() }))
         };
         let Some(project) = project else {
             if principal.is_anonymous() {
@@ -75,8 +99,14 @@ impl Registry {
             }
             // Only someone who could create it learns that the project itself is missing.
             let err = if principal.is_sysadmin() || matches!(principal, Principal::Token { .. }) {
-                Error::new(ErrorCode::NameUnknown, format!("project {} not found: create it before pushing", repo.project()))
-                    .with_detail(serde_json::json!({ "name": repo.as_str() }))
+                Error::new(
+                    ErrorCode::NameUnknown,
+                    format!(
+                        "project {} not found: create it before pushing",
+                        repo.project()
+                    ),
+                )
+                .with_detail(serde_json::json!({ "name": repo.as_str() }))
             } else {
                 unknown()
             };
@@ -99,10 +129,17 @@ impl Registry {
 impl Registry {
     /// Projects whose repositories the caller may list; `None` means all of them.
     pub async fn visible_project_ids(&self, principal: &Principal) -> Result<Option<Vec<i64>>> {
-        if principal.is_sysadmin() || principal.token_actions("registry", "catalog").is_some_and(|a| !a.is_empty()) {
+        if principal.is_sysadmin()
+            || principal
+                .token_actions("registry", "catalog")
+                .is_some_and(|a| !a.is_empty())
+        {
             return Ok(None);
         }
-        let query = portcullis_meta::ProjectQuery { public: Some(true), ..Default::default() };
+        let query = portcullis_meta::ProjectQuery {
+            public: Some(true),
+            ..Default::default()
+        };
         let mut ids = Vec::new();
         let mut page = 1;
         loop {

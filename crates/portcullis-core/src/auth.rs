@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Argon2, PasswordHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use parking_lot::Mutex;
@@ -97,7 +97,11 @@ impl Scope {
         Some(Scope {
             kind,
             name: name.to_string(),
-            actions: actions.split(',').filter(|a| !a.is_empty()).map(str::to_string).collect(),
+            actions: actions
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_string)
+                .collect(),
         })
     }
 }
@@ -125,7 +129,10 @@ pub enum Principal {
     Anonymous,
     User(UserPrincipal),
     /// A bearer token: it carries exactly what it grants.
-    Token { subject: Option<String>, access: Vec<AccessEntry> },
+    Token {
+        subject: Option<String>,
+        access: Vec<AccessEntry>,
+    },
 }
 
 impl Principal {
@@ -158,7 +165,9 @@ impl Principal {
                 access
                     .iter()
                     .filter(|a| a.kind == kind && a.name == name)
-                    .fold(Actions::NONE, |acc, a| acc.union(Actions::parse_list(&a.actions.join(",")))),
+                    .fold(Actions::NONE, |acc, a| {
+                        acc.union(Actions::parse_list(&a.actions.join(",")))
+                    }),
             ),
             _ => None,
         }
@@ -167,11 +176,9 @@ impl Principal {
 
 /// Hashes a password or secret with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
-    let mut salt_bytes = [0u8; 16];
-    rand::fill(&mut salt_bytes);
-    let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    // argon2's default salt comes from the operating system's random source.
     let hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(password.as_bytes())
         .map_err(|e| anyhow::anyhow!("argon2: {e}"))?;
     Ok(hash.to_string())
 }
@@ -179,7 +186,9 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 /// Checks a password against a PHC string; argon2's verifier compares in constant time.
 pub fn verify_password(phc: &str, password: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -190,7 +199,10 @@ pub fn random_secret(len: usize) -> String {
     let mut bytes = vec![0u8; len];
     rand::fill(&mut bytes[..]);
     // Guarantee Harbor's password rule (upper, lower, digit) regardless of the draw.
-    let mut s: String = bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect();
+    let mut s: String = bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect();
     if len >= 3 {
         s.replace_range(0..3, "Aa2");
     }
@@ -207,7 +219,10 @@ pub struct CredentialCache {
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
-        CredentialCache { ttl, entries: Mutex::new(HashMap::new()) }
+        CredentialCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     fn fingerprint(password: &str) -> Vec<u8> {
@@ -226,7 +241,10 @@ impl CredentialCache {
         if entries.len() > 10_000 {
             entries.clear();
         }
-        entries.insert(username.to_string(), (Self::fingerprint(password), Instant::now(), user));
+        entries.insert(
+            username.to_string(),
+            (Self::fingerprint(password), Instant::now(), user),
+        );
     }
 
     /// Forget a user's cached credential (password changed, user deleted).
@@ -288,7 +306,11 @@ impl TokenService {
         &self.service
     }
 
-    pub fn issue(&self, subject: Option<&str>, access: Vec<AccessEntry>) -> anyhow::Result<IssuedToken> {
+    pub fn issue(
+        &self,
+        subject: Option<&str>,
+        access: Vec<AccessEntry>,
+    ) -> anyhow::Result<IssuedToken> {
         let now = time::OffsetDateTime::now_utc();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -301,14 +323,21 @@ impl TokenService {
             access,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok(IssuedToken { token, expires_in: self.ttl.as_secs(), issued_at: now })
+        Ok(IssuedToken {
+            token,
+            expires_in: self.ttl.as_secs(),
+            issued_at: now,
+        })
     }
 
     /// The principal a token stands for, or `None` when it is invalid or expired.
     pub fn verify(&self, token: &str) -> Option<Principal> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?;
         let c = data.claims;
-        Some(Principal::Token { subject: (!c.sub.is_empty()).then_some(c.sub), access: c.access })
+        Some(Principal::Token {
+            subject: (!c.sub.is_empty()).then_some(c.sub),
+            access: c.access,
+        })
     }
 }
 
@@ -345,14 +374,29 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_reject_tampering() {
-        let ts = TokenService::new(b"0123456789abcdef0123456789abcdef", "harbor-registry", Duration::from_secs(60));
-        let access = vec![AccessEntry { kind: "repository".into(), name: "p/r".into(), actions: vec!["pull".into()] }];
+        let ts = TokenService::new(
+            b"0123456789abcdef0123456789abcdef",
+            "harbor-registry",
+            Duration::from_secs(60),
+        );
+        let access = vec![AccessEntry {
+            kind: "repository".into(),
+            name: "p/r".into(),
+            actions: vec!["pull".into()],
+        }];
         let t = ts.issue(Some("admin"), access).unwrap();
         let p = ts.verify(&t.token).unwrap();
         assert_eq!(p.username(), Some("admin"));
         assert_eq!(p.token_actions("repository", "p/r"), Some(Actions::PULL));
-        assert_eq!(p.token_actions("repository", "p/other"), Some(Actions::NONE));
-        let other = TokenService::new(b"another key another key another!", "harbor-registry", Duration::from_secs(60));
+        assert_eq!(
+            p.token_actions("repository", "p/other"),
+            Some(Actions::NONE)
+        );
+        let other = TokenService::new(
+            b"another key another key another!",
+            "harbor-registry",
+            Duration::from_secs(60),
+        );
         assert!(other.verify(&t.token).is_none());
         let anon = ts.issue(None, vec![]).unwrap();
         assert!(ts.verify(&anon.token).unwrap().is_anonymous());
@@ -361,7 +405,11 @@ mod tests {
     #[test]
     fn credential_cache() {
         let c = CredentialCache::new(Duration::from_secs(60));
-        let u = UserPrincipal { id: 1, name: "admin".into(), sysadmin: true };
+        let u = UserPrincipal {
+            id: 1,
+            name: "admin".into(),
+            sysadmin: true,
+        };
         c.put("admin", "pw", u.clone());
         assert_eq!(c.get("admin", "pw"), Some(u));
         assert_eq!(c.get("admin", "other"), None);

@@ -18,7 +18,10 @@ pub struct ManifestBytes {
 
 impl ManifestBytes {
     pub fn new(budget: usize) -> Self {
-        ManifestBytes { budget, inner: RwLock::new((HashMap::new(), 0)) }
+        ManifestBytes {
+            budget,
+            inner: RwLock::new((HashMap::new(), 0)),
+        }
     }
 
     pub fn get(&self, d: &Digest) -> Option<Bytes> {
@@ -58,7 +61,11 @@ pub struct Resolutions {
 
 impl Resolutions {
     pub fn new(ttl: Duration) -> Self {
-        Resolutions { ttl, generation: AtomicU64::new(0), inner: RwLock::new(HashMap::new()) }
+        Resolutions {
+            ttl,
+            generation: AtomicU64::new(0),
+            inner: RwLock::new(HashMap::new()),
+        }
     }
 
     pub fn get(&self, repo: &str, reference: &str) -> Option<Resolved> {
@@ -66,7 +73,8 @@ impl Resolutions {
         // Borrowed lookup without allocating a key would need a custom Borrow impl; the
         // key is small and this path is already far cheaper than the database.
         let (r, at, generation) = g.get(&(repo.to_string(), reference.to_string()))?;
-        (*generation == self.generation.load(Ordering::Acquire) && at.elapsed() < self.ttl).then(|| r.clone())
+        (*generation == self.generation.load(Ordering::Acquire) && at.elapsed() < self.ttl)
+            .then(|| r.clone())
     }
 
     pub fn put(&self, repo: &str, reference: &str, r: Resolved) {
@@ -75,7 +83,10 @@ impl Resolutions {
         if g.len() > 100_000 {
             g.clear();
         }
-        g.insert((repo.to_string(), reference.to_string()), (r, Instant::now(), generation));
+        g.insert(
+            (repo.to_string(), reference.to_string()),
+            (r, Instant::now(), generation),
+        );
     }
 
     /// Called on every local write that can change what a reference means.
@@ -92,7 +103,10 @@ pub struct Projects<T: Clone> {
 
 impl<T: Clone> Projects<T> {
     pub fn new(ttl: Duration) -> Self {
-        Projects { ttl, inner: RwLock::new(HashMap::new()) }
+        Projects {
+            ttl,
+            inner: RwLock::new(HashMap::new()),
+        }
     }
 
     /// `Some(None)` is a cached absence.
@@ -123,7 +137,17 @@ mod tests {
     fn resolutions_invalidate() {
         let r = Resolutions::new(Duration::from_secs(60));
         let d = Digest::sha256_of(b"x");
-        r.put("p/r", "latest", Resolved { artifact_id: 1, repository_id: 1, digest: d, media_type: "m".into(), size: 1 });
+        r.put(
+            "p/r",
+            "latest",
+            Resolved {
+                artifact_id: 1,
+                repository_id: 1,
+                digest: d,
+                media_type: "m".into(),
+                size: 1,
+            },
+        );
         assert!(r.get("p/r", "latest").is_some());
         r.invalidate();
         assert!(r.get("p/r", "latest").is_none());

@@ -18,7 +18,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error { code, message: message.into(), detail: None, cause: None }
+        Error {
+            code,
+            message: message.into(),
+            detail: None,
+            cause: None,
+        }
     }
 
     pub fn code(code: ErrorCode) -> Self {
@@ -31,7 +36,12 @@ impl Error {
     }
 
     pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
-        Error { code: ErrorCode::Internal, message: ErrorCode::Internal.default_message().into(), detail: None, cause: Some(cause.into()) }
+        Error {
+            code: ErrorCode::Internal,
+            message: ErrorCode::Internal.default_message().into(),
+            detail: None,
+            cause: Some(cause.into()),
+        }
     }
 }
 
@@ -53,6 +63,7 @@ impl From<portcullis_meta::Error> for Error {
         match e {
             M::NotFound => Error::code(ErrorCode::NotFound),
             M::Conflict(m) => Error::new(ErrorCode::Conflict, m),
+            M::Invalid(m) => Error::new(ErrorCode::BadRequest, m),
             M::NotEmpty => Error::new(ErrorCode::PreconditionFailed, "the resource is not empty"),
             M::MissingBlobs(d) => Error::code(ErrorCode::ManifestBlobUnknown)
                 .with_detail(serde_json::json!({ "digest": d.first().map(|x| x.to_string()) })),
@@ -77,7 +88,9 @@ impl From<portcullis_blob::BlobError> for Error {
             B::RangeMismatch { expected_offset } => Error::code(ErrorCode::RangeInvalid)
                 .with_detail(serde_json::json!({ "expected_offset": expected_offset })),
             B::DigestMismatch { .. } => Error::code(ErrorCode::DigestInvalid),
-            B::InvalidRange => Error::new(ErrorCode::RangeInvalid, "requested range not satisfiable"),
+            B::InvalidRange => {
+                Error::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+            }
             other => Error::internal(other),
         }
     }

@@ -29,18 +29,29 @@ pub fn clean_metadata(input: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
         if BOOLEAN_KEYS.contains(&k.as_str()) {
             let v = v.to_ascii_lowercase();
             if v != "true" && v != "false" {
-                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata {k}: {v:?} (expected \"true\" or \"false\")")));
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "invalid value of metadata {k}: {v:?} (expected \"true\" or \"false\")"
+                    ),
+                ));
             }
             out.insert(k.clone(), v);
         } else if k == "severity" {
             let v = v.to_ascii_lowercase();
             if !SEVERITIES.contains(&v.as_str()) {
-                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata severity: {v:?}")));
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    format!("invalid value of metadata severity: {v:?}"),
+                ));
             }
             out.insert(k.clone(), v);
         } else if k == "retention_id" || k == "proxy_speed_kb" {
             if v.parse::<i64>().is_err() {
-                return Err(Error::new(ErrorCode::BadRequest, format!("invalid value of metadata {k}: {v:?}")));
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    format!("invalid value of metadata {k}: {v:?}"),
+                ));
             }
             out.insert(k.clone(), v.to_string());
         }
@@ -50,7 +61,11 @@ pub fn clean_metadata(input: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
 
 impl Registry {
     /// Verifies Basic credentials. `Ok(None)`: wrong username or password.
-    pub async fn authenticate_basic(&self, username: &str, password: &str) -> Result<Option<UserPrincipal>> {
+    pub async fn authenticate_basic(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<UserPrincipal>> {
         if let Some(u) = self.credentials.get(username, password) {
             return Ok(Some(u));
         }
@@ -59,32 +74,59 @@ impl Registry {
         };
         let hash = user.password_hash.clone();
         let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw)).await.map_err(Error::internal)?;
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
+            .await
+            .map_err(Error::internal)?;
         if !ok {
             return Ok(None);
         }
-        let p = UserPrincipal { id: user.id.0, name: user.username.clone(), sysadmin: user.sysadmin };
+        let p = UserPrincipal {
+            id: user.id.0,
+            name: user.username.clone(),
+            sysadmin: user.sysadmin,
+        };
         self.credentials.put(username, password, p.clone());
         Ok(Some(p))
     }
 
-    pub async fn create_project(&self, principal: &Principal, name: &str, public: bool, metadata: &BTreeMap<String, String>) -> Result<Project> {
+    pub async fn create_project(
+        &self,
+        principal: &Principal,
+        name: &str,
+        public: bool,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Project> {
         let Principal::User(user) = principal else {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         };
         if !user.sysadmin {
-            return Err(Error::new(ErrorCode::Forbidden, "only the system admin can create projects"));
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "only the system admin can create projects",
+            ));
         }
-        let name = ProjectName::parse(name).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
+        let name = ProjectName::parse(name)
+            .map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
         let mut metadata = clean_metadata(metadata)?;
-        let public = metadata.get("public").map(|v| v == "true").unwrap_or(public);
+        let public = metadata
+            .get("public")
+            .map(|v| v == "true")
+            .unwrap_or(public);
         metadata.insert("public".into(), public.to_string());
         let created = self
             .meta
-            .create_project(NewProject { name: name.clone(), owner_id: portcullis_meta::UserId(user.id), public, metadata })
+            .create_project(NewProject {
+                name: name.clone(),
+                owner_id: portcullis_meta::UserId(user.id),
+                public,
+                metadata,
+            })
             .await
             .map_err(|e| match e {
-                portcullis_meta::Error::Conflict(_) => Error::new(ErrorCode::Conflict, format!("The project named {} already exists", name)),
+                portcullis_meta::Error::Conflict(_) => Error::new(
+                    ErrorCode::Conflict,
+                    format!("The project named {} already exists", name),
+                ),
                 other => other.into(),
             })?;
         self.forget_project(name.as_str());
@@ -92,7 +134,12 @@ impl Registry {
     }
 
     /// A project by name or id, if the caller may see it.
-    pub async fn find_project(&self, principal: &Principal, name_or_id: &str, is_name: bool) -> Result<Project> {
+    pub async fn find_project(
+        &self,
+        principal: &Principal,
+        name_or_id: &str,
+        is_name: bool,
+    ) -> Result<Project> {
         let found = if !is_name && let Ok(id) = name_or_id.parse::<i64>() {
             self.meta.get_project(ProjectId(id)).await?
         } else {
@@ -100,11 +147,20 @@ impl Registry {
         };
         match found {
             Some(p) if p.public || principal.is_sysadmin() => Ok(p),
-            _ => Err(Error::new(ErrorCode::NotFound, format!("project {name_or_id} not found"))),
+            _ => Err(Error::new(
+                ErrorCode::NotFound,
+                format!("project {name_or_id} not found"),
+            )),
         }
     }
 
-    pub async fn list_projects(&self, principal: &Principal, mut q: ProjectQuery, page: u64, page_size: u64) -> Result<(Vec<Project>, u64)> {
+    pub async fn list_projects(
+        &self,
+        principal: &Principal,
+        mut q: ProjectQuery,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Project>, u64)> {
         if !principal.is_sysadmin() {
             // Private projects do not exist for those who cannot see them.
             match q.public {
@@ -115,13 +171,21 @@ impl Registry {
         Ok(self.meta.list_projects(&q, page, page_size).await?)
     }
 
-    pub async fn update_project(&self, principal: &Principal, project: &Project, metadata: &BTreeMap<String, String>) -> Result<Project> {
+    pub async fn update_project(
+        &self,
+        principal: &Principal,
+        project: &Project,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<Project> {
         if !principal.is_sysadmin() {
             return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
         }
         let metadata = clean_metadata(metadata)?;
-        let p = self.meta.update_project_metadata(project.id, metadata).await?;
-        self.forget_project(&project.name);
+        let p = self
+            .meta
+            .update_project_metadata(project.id, metadata)
+            .await?;
+        self.forget_project(project.name.as_str());
         Ok(p)
     }
 
@@ -129,14 +193,20 @@ impl Registry {
         if !principal.is_sysadmin() {
             return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
         }
-        self.meta.delete_project(project.id).await.map_err(|e| match e {
-            portcullis_meta::Error::NotEmpty => Error::new(
-                ErrorCode::PreconditionFailed,
-                format!("the project {} contains repositories and cannot be deleted", project.name),
-            ),
-            other => other.into(),
-        })?;
-        self.forget_project(&project.name);
+        self.meta
+            .delete_project(project.id)
+            .await
+            .map_err(|e| match e {
+                portcullis_meta::Error::NotEmpty => Error::new(
+                    ErrorCode::PreconditionFailed,
+                    format!(
+                        "the project {} contains repositories and cannot be deleted",
+                        project.name
+                    ),
+                ),
+                other => other.into(),
+            })?;
+        self.forget_project(project.name.as_str());
         Ok(())
     }
 }

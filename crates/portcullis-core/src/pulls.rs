@@ -19,12 +19,12 @@ impl PullRecorder {
     pub fn start(meta: MetaStore) -> Self {
         let (tx, mut rx) = mpsc::channel::<Msg>(65_536);
         tokio::spawn(async move {
-            let mut pending: std::collections::HashMap<i64, time::OffsetDateTime> = Default::default();
+            let mut pending: Vec<(ArtifactId, time::OffsetDateTime)> = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
-                        Some(Msg::Pull(id, at)) => { pending.insert(id, at); }
+                        Some(Msg::Pull(id, at)) => pending.push((ArtifactId(id), at)),
                         Some(Msg::Flush(done)) => {
                             write(&meta, &mut pending).await;
                             let _ = done.send(());
@@ -41,7 +41,9 @@ impl PullRecorder {
     /// Never blocks: when the backlog is full the pull time is dropped, which only
     /// makes `pull_time` slightly stale.
     pub fn record(&self, artifact_id: i64) {
-        let _ = self.tx.try_send(Msg::Pull(artifact_id, time::OffsetDateTime::now_utc()));
+        let _ = self
+            .tx
+            .try_send(Msg::Pull(artifact_id, time::OffsetDateTime::now_utc()));
     }
 
     pub async fn flush(&self) {
@@ -52,11 +54,12 @@ impl PullRecorder {
     }
 }
 
-async fn write(meta: &MetaStore, pending: &mut std::collections::HashMap<i64, time::OffsetDateTime>) {
+/// One entry per pull, so that a repository's pull count rises once per pull.
+async fn write(meta: &MetaStore, pending: &mut Vec<(ArtifactId, time::OffsetDateTime)>) {
     if pending.is_empty() {
         return;
     }
-    let batch: Vec<(ArtifactId, time::OffsetDateTime)> = pending.drain().map(|(id, at)| (ArtifactId(id), at)).collect();
+    let batch = std::mem::take(pending);
     if let Err(e) = meta.record_pulls(&batch).await {
         tracing::warn!(error = %e, "recording pull times failed");
     }

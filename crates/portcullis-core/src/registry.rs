@@ -26,11 +26,18 @@ pub struct Settings {
     pub external_url: Option<String>,
     /// How long a cached reference resolution or project may be served.
     pub cache_ttl: Duration,
+    /// Name of the blob storage backend, as `systeminfo` reports it.
+    pub storage_name: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { max_manifest_size: 4 * 1024 * 1024, external_url: None, cache_ttl: Duration::from_secs(2) }
+        Settings {
+            max_manifest_size: 4 * 1024 * 1024,
+            external_url: None,
+            cache_ttl: Duration::from_secs(2),
+            storage_name: "filesystem".into(),
+        }
     }
 }
 
@@ -76,7 +83,12 @@ pub struct ReferrerDescriptor {
 }
 
 impl Registry {
-    pub fn new(meta: MetaStore, blobs: BlobStore, tokens: TokenService, settings: Settings) -> Arc<Self> {
+    pub fn new(
+        meta: MetaStore,
+        blobs: BlobStore,
+        tokens: TokenService,
+        settings: Settings,
+    ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
         Arc::new(Registry {
             meta,
@@ -108,11 +120,17 @@ impl Registry {
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         match self.meta.blob_in_repository(repo, digest).await? {
             Some(b) => Ok(b.size),
-            None => Err(Error::code(ErrorCode::BlobUnknown).with_detail(serde_json::json!({ "digest": digest.as_str() }))),
+            None => Err(Error::code(ErrorCode::BlobUnknown)
+                .with_detail(serde_json::json!({ "digest": digest.as_str() }))),
         }
     }
 
-    pub async fn open_blob(&self, repo: &RepoName, digest: &Digest, range: Option<std::ops::Range<u64>>) -> Result<BlobReader> {
+    pub async fn open_blob(
+        &self,
+        repo: &RepoName,
+        digest: &Digest,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<BlobReader> {
         self.blob_size(repo, digest).await?;
         Ok(self.blobs.get(digest, range).await?)
     }
@@ -130,20 +148,38 @@ impl Registry {
 
     async fn repository(&self, repo: &RepoName) -> Result<portcullis_meta::Repository> {
         self.meta.get_repository(repo).await?.ok_or_else(|| {
-            Error::new(ErrorCode::NameUnknown, format!("repository name not known to registry: {repo}"))
-                .with_detail(serde_json::json!({ "name": repo.as_str() }))
+            Error::new(
+                ErrorCode::NameUnknown,
+                format!("repository name not known to registry: {repo}"),
+            )
+            .with_detail(serde_json::json!({ "name": repo.as_str() }))
         })
     }
 
-    async fn adopt_blob(&self, project: &ProjectInfo, repo: &RepoName, digest: &Digest, size: u64) -> Result<()> {
-        let r = self.meta.ensure_repository(portcullis_meta::ProjectId(project.id), repo).await?;
+    async fn adopt_blob(
+        &self,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<()> {
+        let r = self
+            .meta
+            .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
+            .await?;
         self.meta.record_blob(digest, size, None).await?;
         self.meta.link_blob(r.id, digest).await?;
         Ok(())
     }
 
     /// Cross-repository mount: `Ok(true)` when the blob now belongs to `repo`.
-    pub async fn mount(&self, project: &ProjectInfo, repo: &RepoName, from: &RepoName, digest: &Digest) -> Result<bool> {
+    pub async fn mount(
+        &self,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        from: &RepoName,
+        digest: &Digest,
+    ) -> Result<bool> {
         let Some(b) = self.meta.blob_in_repository(from, digest).await? else {
             return Ok(false);
         };
@@ -155,7 +191,13 @@ impl Registry {
     }
 
     /// Monolithic upload in one request.
-    pub async fn put_blob<S>(&self, project: &ProjectInfo, repo: &RepoName, digest: &Digest, body: S) -> Result<u64>
+    pub async fn put_blob<S>(
+        &self,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        digest: &Digest,
+        body: S,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
@@ -177,7 +219,13 @@ impl Registry {
         Ok(st)
     }
 
-    pub async fn append_upload<S>(&self, repo: &RepoName, id: &UploadId, offset: Option<u64>, body: S) -> Result<u64>
+    pub async fn append_upload<S>(
+        &self,
+        repo: &RepoName,
+        id: &UploadId,
+        offset: Option<u64>,
+        body: S,
+    ) -> Result<u64>
     where
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
@@ -186,7 +234,13 @@ impl Registry {
         Ok(self.blobs.upload_append(id, offset, body).await?)
     }
 
-    pub async fn complete_upload(&self, project: &ProjectInfo, repo: &RepoName, id: &UploadId, digest: &Digest) -> Result<u64> {
+    pub async fn complete_upload(
+        &self,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        id: &UploadId,
+        digest: &Digest,
+    ) -> Result<u64> {
         self.upload_status(repo, id).await?;
         let size = self.blobs.upload_complete(id, digest).await?;
         self.adopt_blob(project, repo, digest, size).await?;
@@ -206,7 +260,8 @@ impl Registry {
             return Ok(r);
         }
         let Some(a) = self.meta.resolve(repo, reference).await? else {
-            return Err(Error::code(ErrorCode::ManifestUnknown).with_detail(serde_json::json!({ "reference": reference.as_str() })));
+            return Err(Error::code(ErrorCode::ManifestUnknown)
+                .with_detail(serde_json::json!({ "reference": reference.as_str() })));
         };
         let r = Resolved {
             artifact_id: a.id.0,
@@ -215,12 +270,18 @@ impl Registry {
             media_type: a.media_type.clone(),
             size: a.manifest_size,
         };
-        self.resolutions.put(repo.as_str(), reference.as_str(), r.clone());
+        self.resolutions
+            .put(repo.as_str(), reference.as_str(), r.clone());
         Ok(r)
     }
 
     /// Reads a manifest; `record_pull` marks a real pull (GET, not HEAD).
-    pub async fn get_manifest(&self, repo: &RepoName, reference: &Reference, record_pull: bool) -> Result<(Resolved, Bytes)> {
+    pub async fn get_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        record_pull: bool,
+    ) -> Result<(Resolved, Bytes)> {
         let r = self.resolve(repo, reference).await?;
         let bytes = match self.manifests.get(&r.digest) {
             Some(b) => b,
@@ -248,12 +309,18 @@ impl Registry {
         if body.len() > self.settings.max_manifest_size {
             return Err(Error::new(
                 ErrorCode::ManifestTooLarge,
-                format!("manifest is {} bytes; the limit is {} bytes", body.len(), self.settings.max_manifest_size),
+                format!(
+                    "manifest is {} bytes; the limit is {} bytes",
+                    body.len(),
+                    self.settings.max_manifest_size
+                ),
             ));
         }
         let parsed = ParsedManifest::parse(&body, content_type).map_err(|e| {
             let code = match e {
-                portcullis_types::ManifestError::UnsupportedMediaType(_) => ErrorCode::ManifestInvalid,
+                portcullis_types::ManifestError::UnsupportedMediaType(_) => {
+                    ErrorCode::ManifestInvalid
+                }
                 _ => ErrorCode::ManifestInvalid,
             };
             Error::new(code, format!("manifest invalid: {e}"))
@@ -261,14 +328,20 @@ impl Registry {
         let digest = match reference {
             Reference::Digest(d) => {
                 if !d.verify(&body) {
-                    return Err(Error::new(ErrorCode::DigestInvalid, "the manifest's content does not match the digest in the URL")
-                        .with_detail(serde_json::json!({ "digest": d.as_str() })));
+                    return Err(Error::new(
+                        ErrorCode::DigestInvalid,
+                        "the manifest's content does not match the digest in the URL",
+                    )
+                    .with_detail(serde_json::json!({ "digest": d.as_str() })));
                 }
                 d.clone()
             }
             Reference::Tag(_) => Digest::sha256_of(&body),
         };
-        let repository = self.meta.ensure_repository(portcullis_meta::ProjectId(project.id), repo).await?;
+        let repository = self
+            .meta
+            .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
+            .await?;
         // Stored first: a manifest row never points at missing bytes. A crash between the
         // two leaves only an unreferenced blob, which garbage collection removes.
         if self.blobs.stat(&digest).await?.is_none() {
@@ -289,7 +362,14 @@ impl Registry {
             blobs: parsed.required_blobs().map(|d| d.digest.clone()).collect(),
             children: parsed
                 .required_children()
-                .map(|d| (d.digest.clone(), d.platform.as_ref().and_then(|p| serde_json::to_value(p).ok())))
+                .map(|d| {
+                    (
+                        d.digest.clone(),
+                        d.platform
+                            .as_ref()
+                            .and_then(|p| serde_json::to_value(p).ok()),
+                    )
+                })
                 .collect(),
             tag: match reference {
                 Reference::Tag(t) => Some(t.clone()),
@@ -299,7 +379,11 @@ impl Registry {
         let outcome = self.meta.put_manifest(put).await?;
         self.resolutions.invalidate();
         self.manifests.put(digest.clone(), body);
-        Ok(Pushed { digest, subject: parsed.subject.map(|s| s.digest), artifact: outcome.artifact })
+        Ok(Pushed {
+            digest,
+            subject: parsed.subject.map(|s| s.digest),
+            artifact: outcome.artifact,
+        })
     }
 
     /// Harbor's `extra_attrs`: architecture, os and config of an image, read from its
@@ -308,7 +392,9 @@ impl Registry {
         let Some(cfg) = parsed.config.as_ref() else {
             return serde_json::json!({});
         };
-        if !(cfg.media_type == media::OCI_CONFIG || cfg.media_type == media::DOCKER_CONFIG) || cfg.size > 1024 * 1024 {
+        if !(cfg.media_type == media::OCI_CONFIG || cfg.media_type == media::DOCKER_CONFIG)
+            || cfg.size > 1024 * 1024
+        {
             return serde_json::json!({});
         }
         let Ok(bytes) = self.blobs.get_bytes(&cfg.digest).await else {
@@ -318,7 +404,15 @@ impl Registry {
             return serde_json::json!({});
         };
         let mut out = serde_json::Map::new();
-        for key in ["architecture", "os", "os.version", "variant", "author", "created", "config"] {
+        for key in [
+            "architecture",
+            "os",
+            "os.version",
+            "variant",
+            "author",
+            "created",
+            "config",
+        ] {
             if let Some(x) = v.get(key) {
                 out.insert(key.to_string(), x.clone());
             }
@@ -334,15 +428,29 @@ impl Registry {
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
         self.resolutions.invalidate();
-        if found { Ok(()) } else { Err(Error::code(ErrorCode::ManifestUnknown)) }
+        if found {
+            Ok(())
+        } else {
+            Err(Error::code(ErrorCode::ManifestUnknown))
+        }
     }
 
-    pub async fn tags(&self, repo: &RepoName, last: Option<&str>, n: Option<u32>) -> Result<Vec<String>> {
+    pub async fn tags(
+        &self,
+        repo: &RepoName,
+        last: Option<&str>,
+        n: Option<u32>,
+    ) -> Result<Vec<String>> {
         let r = self.repository(repo).await?;
         Ok(self.meta.list_tags(r.id, last, n).await?)
     }
 
-    pub async fn referrers(&self, repo: &RepoName, subject: &Digest, artifact_type: Option<&str>) -> Result<Vec<ReferrerDescriptor>> {
+    pub async fn referrers(
+        &self,
+        repo: &RepoName,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Result<Vec<ReferrerDescriptor>> {
         let Some(r) = self.meta.get_repository(repo).await? else {
             return Ok(Vec::new());
         };
@@ -360,8 +468,14 @@ impl Registry {
     }
 
     /// Repository names for `_catalog`, restricted to projects the caller may see.
-    pub async fn catalog(&self, last: Option<&str>, n: u32, only: Option<&[i64]>) -> Result<Vec<String>> {
-        let ids: Option<Vec<portcullis_meta::ProjectId>> = only.map(|o| o.iter().map(|i| portcullis_meta::ProjectId(*i)).collect());
+    pub async fn catalog(
+        &self,
+        last: Option<&str>,
+        n: u32,
+        only: Option<&[i64]>,
+    ) -> Result<Vec<String>> {
+        let ids: Option<Vec<portcullis_meta::ProjectId>> =
+            only.map(|o| o.iter().map(|i| portcullis_meta::ProjectId(*i)).collect());
         Ok(self.meta.catalog(last, n, ids.as_deref()).await?)
     }
 }

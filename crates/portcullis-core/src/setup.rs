@@ -40,7 +40,11 @@ pub fn check_private(path: &Path) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(path)?.permissions().mode();
         if mode & 0o077 != 0 {
-            anyhow::bail!("{} is readable by group or others (mode {:o}); chmod 600 it", path.display(), mode & 0o777);
+            anyhow::bail!(
+                "{} is readable by group or others (mode {:o}); chmod 600 it",
+                path.display(),
+                mode & 0o777
+            );
         }
     }
     Ok(())
@@ -56,7 +60,8 @@ pub async fn ensure_admin(meta: &MetaStore, admin_password: Option<&str>) -> any
         Some(p) if !p.is_empty() => (p.to_string(), false),
         _ => (random_secret(20), true),
     };
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password))).await??;
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password)))
+        .await??;
     let user = meta
         .create_user(NewUser {
             username: "admin".into(),
@@ -68,14 +73,25 @@ pub async fn ensure_admin(meta: &MetaStore, admin_password: Option<&str>) -> any
         })
         .await?;
     if generated {
-        eprintln!("portcullis: created the system admin user 'admin' with password: {}", hash.1);
-        eprintln!("portcullis: this password is shown only once; set PORTCULLIS_ADMIN_PASSWORD to choose it instead.");
+        eprintln!(
+            "portcullis: created the system admin user 'admin' with password: {}",
+            hash.1
+        );
+        eprintln!(
+            "portcullis: this password is shown only once; set PORTCULLIS_ADMIN_PASSWORD to choose it instead."
+        );
     }
     let library = ProjectName::parse("library")?;
     if meta.get_project_by_name("library").await?.is_none() {
         let mut metadata = BTreeMap::new();
         metadata.insert("public".to_string(), "true".to_string());
-        meta.create_project(NewProject { name: library, owner_id: user.id, public: true, metadata }).await?;
+        meta.create_project(NewProject {
+            name: library,
+            owner_id: user.id,
+            public: true,
+            metadata,
+        })
+        .await?;
     }
     Ok(())
 }

@@ -118,32 +118,56 @@ impl Config {
     pub fn load(args: ServeArgs, data_dir_flag: Option<PathBuf>) -> anyhow::Result<Config> {
         let file: FileConfig = match &args.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("parsing {}", p.display()))?
             }
             None => FileConfig::default(),
         };
-        let data_dir = data_dir_flag.or(file.data_dir).unwrap_or_else(|| PathBuf::from("./data"));
-        let database_url = args
-            .database_url
-            .or(file.database_url)
-            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("portcullis.db").display()));
-        let storage_kind = args.storage.or(file.storage).unwrap_or_else(|| "filesystem".into());
+        let data_dir = data_dir_flag
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args.database_url.or(file.database_url).unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("portcullis.db").display()
+            )
+        });
+        let storage_kind = args
+            .storage
+            .or(file.storage)
+            .unwrap_or_else(|| "filesystem".into());
         let storage = match storage_kind.as_str() {
             "filesystem" | "fs" => Storage::Filesystem(data_dir.join("storage")),
             "s3" => {
-                let secret = match (args.s3_secret_key.or(file.s3_secret_key), args.s3_secret_key_file.or(file.s3_secret_key_file)) {
+                let secret = match (
+                    args.s3_secret_key.or(file.s3_secret_key),
+                    args.s3_secret_key_file.or(file.s3_secret_key_file),
+                ) {
                     (Some(s), _) => s,
                     (None, Some(path)) => read_secret_file(&path)?,
-                    (None, None) => anyhow::bail!("--storage s3 needs --s3-secret-key or --s3-secret-key-file"),
+                    (None, None) => {
+                        anyhow::bail!("--storage s3 needs --s3-secret-key or --s3-secret-key-file")
+                    }
                 };
                 let endpoint = args.s3_endpoint.or(file.s3_endpoint);
                 Storage::S3(portcullis_blob::S3Config {
-                    allow_http: endpoint.as_deref().is_some_and(|e| e.starts_with("http://")),
+                    allow_http: endpoint
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with("http://")),
                     endpoint,
-                    region: args.s3_region.or(file.s3_region).unwrap_or_else(|| "us-east-1".into()),
-                    bucket: args.s3_bucket.or(file.s3_bucket).context("--storage s3 needs --s3-bucket")?,
-                    access_key: args.s3_access_key.or(file.s3_access_key).context("--storage s3 needs --s3-access-key")?,
+                    region: args
+                        .s3_region
+                        .or(file.s3_region)
+                        .unwrap_or_else(|| "us-east-1".into()),
+                    bucket: args
+                        .s3_bucket
+                        .or(file.s3_bucket)
+                        .context("--storage s3 needs --s3-bucket")?,
+                    access_key: args
+                        .s3_access_key
+                        .or(file.s3_access_key)
+                        .context("--storage s3 needs --s3-access-key")?,
                     secret_key: secret,
                     path_style: args.s3_path_style.or(file.s3_path_style).unwrap_or(true),
                     prefix: args.s3_prefix.or(file.s3_prefix),
@@ -151,21 +175,39 @@ impl Config {
             }
             other => anyhow::bail!("unknown storage backend {other:?}: use filesystem or s3"),
         };
-        let tls = match (args.tls_cert.or(file.tls_cert), args.tls_key.or(file.tls_key)) {
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
             (Some(c), Some(k)) => Some((c, k)),
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
         Ok(Config {
-            listen: args.listen.or(file.listen).unwrap_or_else(|| "0.0.0.0:5000".into()),
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| "0.0.0.0:5000".into()),
             data_dir,
             database_url,
-            external_url: args.external_url.or(file.external_url).map(|u| u.trim_end_matches('/').to_string()),
+            external_url: args
+                .external_url
+                .or(file.external_url)
+                .map(|u| u.trim_end_matches('/').to_string()),
             storage,
             tls,
-            max_manifest_size: args.max_manifest_size.or(file.max_manifest_size).unwrap_or(4 * 1024 * 1024),
-            upload_expiry_hours: args.upload_expiry_hours.or(file.upload_expiry_hours).unwrap_or(24),
-            token_ttl_minutes: args.token_ttl_minutes.or(file.token_ttl_minutes).unwrap_or(30),
+            max_manifest_size: args
+                .max_manifest_size
+                .or(file.max_manifest_size)
+                .unwrap_or(4 * 1024 * 1024),
+            upload_expiry_hours: args
+                .upload_expiry_hours
+                .or(file.upload_expiry_hours)
+                .unwrap_or(24),
+            token_ttl_minutes: args
+                .token_ttl_minutes
+                .or(file.token_ttl_minutes)
+                .unwrap_or(30),
             log_json: args.log_json.or(file.log_json).unwrap_or(false),
         })
     }
@@ -174,7 +216,10 @@ impl Config {
 /// Reads a secret from a file that only its owner may read.
 fn read_secret_file(path: &Path) -> anyhow::Result<String> {
     portcullis_core::setup::check_private(path)?;
-    Ok(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?.trim().to_string())
+    Ok(std::fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_string())
 }
 
 #[cfg(test)]
@@ -185,17 +230,31 @@ mod tests {
     fn layers() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:7000\"\nmax_manifest_size = 100\n").unwrap();
-        let args = ServeArgs { config: Some(file.clone()), max_manifest_size: Some(200), ..Default::default() };
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:7000\"\nmax_manifest_size = 100\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            max_manifest_size: Some(200),
+            ..Default::default()
+        };
         let c = Config::load(args, Some(dir.path().to_path_buf())).unwrap();
         assert_eq!(c.listen, "127.0.0.1:7000");
         assert_eq!(c.max_manifest_size, 200);
         assert!(c.database_url.starts_with("sqlite://"));
         assert!(matches!(c.storage, Storage::Filesystem(_)));
         std::fs::write(&file, "bogus = 1\n").unwrap();
-        let args = ServeArgs { config: Some(file), ..Default::default() };
+        let args = ServeArgs {
+            config: Some(file),
+            ..Default::default()
+        };
         assert!(Config::load(args, None).is_err());
-        let args = ServeArgs { storage: Some("s3".into()), ..Default::default() };
+        let args = ServeArgs {
+            storage: Some("s3".into()),
+            ..Default::default()
+        };
         assert!(Config::load(args, None).is_err());
     }
 }

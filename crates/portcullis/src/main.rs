@@ -8,7 +8,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about = "A secure OCI container registry: OCI Distribution 1.1, Harbor's API v2.0, built-in vulnerability scanning.")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "A secure OCI container registry: OCI Distribution 1.1, Harbor's API v2.0, built-in vulnerability scanning."
+)]
 struct Cli {
     /// Directory for all local state: SQLite database, blobs (filesystem backend), signing key,
     /// vulnerability database [default: ./data].
@@ -28,7 +32,10 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("portcullis: cannot start the async runtime: {e}");
@@ -37,7 +44,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(config::Config::load(args, cli.data_dir)?).await.map(|_| 0),
+            Command::Serve(args) => serve::run(config::Config::load(args, cli.data_dir)?)
+                .await
+                .map(|_| 0),
         }
     });
     match result {

@@ -14,7 +14,9 @@ use crate::config::{Config, Storage};
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -24,8 +26,11 @@ fn init_logging(json: bool) {
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     init_logging(cfg.log_json);
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("creating {}", cfg.data_dir.display()))?;
-    let meta = MetaStore::connect(&cfg.database_url).await.context("opening the metadata database")?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    let meta = MetaStore::connect(&cfg.database_url)
+        .await
+        .context("opening the metadata database")?;
     let blobs = match &cfg.storage {
         Storage::Filesystem(root) => BlobStore::open_fs(FsConfig { root: root.clone() }).await,
         Storage::S3(s3) => BlobStore::open_s3(s3.clone()).await,
@@ -33,18 +38,32 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .context("opening blob storage")?;
     let key = setup::token_key(&cfg.data_dir).context("loading the token signing key")?;
     let admin_password = std::env::var("PORTCULLIS_ADMIN_PASSWORD").ok();
-    setup::ensure_admin(&meta, admin_password.as_deref()).await.context("creating the admin user")?;
-    let tokens = TokenService::new(&key, "harbor-registry", Duration::from_secs(cfg.token_ttl_minutes * 60));
+    setup::ensure_admin(&meta, admin_password.as_deref())
+        .await
+        .context("creating the admin user")?;
+    let tokens = TokenService::new(
+        &key,
+        "harbor-registry",
+        Duration::from_secs(cfg.token_ttl_minutes * 60),
+    );
     let settings = Settings {
         max_manifest_size: cfg.max_manifest_size,
         external_url: cfg.external_url.clone(),
+        storage_name: match cfg.storage {
+            Storage::Filesystem(_) => "filesystem".into(),
+            Storage::S3(_) => "s3".into(),
+        },
         ..Settings::default()
     };
     let reg = Registry::new(meta, blobs, tokens, settings);
-    spawn_upload_expiry(reg.clone(), Duration::from_secs(cfg.upload_expiry_hours * 3600));
+    spawn_upload_expiry(
+        reg.clone(),
+        Duration::from_secs(cfg.upload_expiry_hours * 3600),
+    );
     let app = portcullis_api::app(reg.clone());
 
-    let listener = std::net::TcpListener::bind(&cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = std::net::TcpListener::bind(&cfg.listen)
+        .with_context(|| format!("binding {}", cfg.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let handle = axum_server::Handle::new();
@@ -55,14 +74,28 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.graceful_shutdown(Some(Duration::from_secs(20)));
     });
     let scheme = if cfg.tls.is_some() { "https" } else { "http" };
-    eprintln!("portcullis: listening on {scheme}://{addr} (database: {}, storage: {})", reg.meta.backend_name(), reg.blobs.backend_name());
+    eprintln!(
+        "portcullis: listening on {scheme}://{addr} (database: {}, storage: {})",
+        reg.meta.backend_name(),
+        reg.settings.storage_name
+    );
     let service = app.into_make_service();
     match &cfg.tls {
         Some((cert, key)) => {
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key).await.context("loading TLS certificate and key")?;
-            axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(service).await?;
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading TLS certificate and key")?;
+            axum_server::from_tcp_rustls(listener, tls)?
+                .handle(handle)
+                .serve(service)
+                .await?;
         }
-        None => axum_server::from_tcp(listener)?.handle(handle).serve(service).await?,
+        None => {
+            axum_server::from_tcp(listener)?
+                .handle(handle)
+                .serve(service)
+                .await?
+        }
     }
     reg.flush().await;
     Ok(())
@@ -89,7 +122,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

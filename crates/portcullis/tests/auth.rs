@@ -6,7 +6,9 @@ mod common;
 use common::*;
 
 async fn token(s: &Server, auth: Option<&str>, scope: &str) -> reqwest::Response {
-    let mut req = client().get(s.url(&format!("/service/token?service=harbor-registry&scope={scope}")));
+    let mut req = client().get(s.url(&format!(
+        "/service/token?service=harbor-registry&scope={scope}"
+    )));
     if let Some(a) = auth {
         req = req.header("authorization", a);
     }
@@ -18,14 +20,39 @@ async fn token_flow() {
     let s = Server::start(Backends::Embedded).await;
     let c = client();
     let resp = c.get(s.url("/v2/")).send().await.unwrap();
-    let challenge = resp.headers()["www-authenticate"].to_str().unwrap().to_string();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
     expect_error(resp, 401, "UNAUTHORIZED").await;
-    assert_eq!(challenge, format!(r#"Bearer realm="{}/service/token",service="harbor-registry""#, s.base));
+    assert_eq!(
+        challenge,
+        format!(
+            r#"Bearer realm="{}/service/token",service="harbor-registry""#,
+            s.base
+        )
+    );
 
-    let resp = c.get(s.url("/v2/library/app/manifests/latest")).send().await.unwrap();
+    // Anonymous pull from a private project, and anonymous push anywhere: a challenge
+    // naming the scope, whether or not the repository exists.
+    s.create_project("secret", false).await;
+    let resp = c
+        .get(s.url("/v2/secret/app/manifests/latest"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         resp.headers()["www-authenticate"],
-        format!(r#"Bearer realm="{}/service/token",service="harbor-registry",scope="repository:library/app:pull""#, s.base).as_str()
+        format!(r#"Bearer realm="{}/service/token",service="harbor-registry",scope="repository:secret/app:pull""#, s.base).as_str()
+    );
+    let resp = c
+        .post(s.url("/v2/library/app/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        format!(r#"Bearer realm="{}/service/token",service="harbor-registry",scope="repository:library/app:pull,push""#, s.base).as_str()
     );
 
     let resp = token(&s, Some(&admin_basic()), "repository:library/app:pull,push").await;
@@ -37,22 +64,54 @@ async fn token_flow() {
     assert!(body["issued_at"].as_str().is_some());
 
     let bearer = format!("Bearer {tok}");
-    let resp = c.get(s.url("/v2/")).header("authorization", &bearer).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/"))
+        .header("authorization", &bearer)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let data = b"pushed with a token";
     let d = sha256(data);
-    let resp = c.post(s.url(&format!("/v2/library/app/blobs/uploads/?digest={d}"))).header("authorization", &bearer).body(data.to_vec()).send().await.unwrap();
+    let resp = c
+        .post(s.url(&format!("/v2/library/app/blobs/uploads/?digest={d}")))
+        .header("authorization", &bearer)
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
     // The token only covers library/app.
-    let resp = c.post(s.url(&format!("/v2/library/other/blobs/uploads/?digest={d}"))).header("authorization", &bearer).body(data.to_vec()).send().await.unwrap();
+    let resp = c
+        .post(s.url(&format!("/v2/library/other/blobs/uploads/?digest={d}")))
+        .header("authorization", &bearer)
+        .body(data.to_vec())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 404);
 
     // Wrong password at the token service and at /v2/.
-    let resp = token(&s, Some(&basic("admin", "wrong")), "repository:library/app:pull").await;
+    let resp = token(
+        &s,
+        Some(&basic("admin", "wrong")),
+        "repository:library/app:pull",
+    )
+    .await;
     expect_error(resp, 401, "UNAUTHORIZED").await;
-    let resp = c.get(s.url("/v2/")).header("authorization", basic("admin", "wrong")).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/"))
+        .header("authorization", basic("admin", "wrong"))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
-    let resp = c.get(s.url("/v2/")).header("authorization", "Bearer not.a.token").send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/"))
+        .header("authorization", "Bearer not.a.token")
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
     let resp = token(&s, Some(&admin_basic()), "nonsense").await;
     expect_error(resp, 400, "BAD_REQUEST").await;
@@ -67,34 +126,100 @@ async fn anonymous_public_and_private() {
     push_image(&s, "secret/app", "v1", "s").await;
 
     // Anonymous token: pull granted on the public project only.
-    let body: serde_json::Value = token(&s, None, "repository:library/pub:pull,push").await.json().await.unwrap();
+    let body: serde_json::Value = token(&s, None, "repository:library/pub:pull,push")
+        .await
+        .json()
+        .await
+        .unwrap();
     let anon = format!("Bearer {}", body["token"].as_str().unwrap());
-    let resp = c.get(s.url("/v2/library/pub/manifests/v1")).header("authorization", &anon).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/library/pub/manifests/v1"))
+        .header("authorization", &anon)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
-    let resp = c.put(s.url("/v2/library/pub/manifests/v2")).header("authorization", &anon).body("{}").send().await.unwrap();
+    let resp = c
+        .put(s.url("/v2/library/pub/manifests/v2"))
+        .header("authorization", &anon)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401, "anonymous push must be challenged");
     // Without any credentials, directly.
-    let resp = c.get(s.url("/v2/library/pub/tags/list")).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/library/pub/tags/list"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
 
     // Private: a challenge, never the content, for anonymous callers.
-    let body: serde_json::Value = token(&s, None, "repository:secret/app:pull").await.json().await.unwrap();
+    let body: serde_json::Value = token(&s, None, "repository:secret/app:pull")
+        .await
+        .json()
+        .await
+        .unwrap();
     let anon = format!("Bearer {}", body["token"].as_str().unwrap());
-    let resp = c.get(s.url("/v2/secret/app/manifests/v1")).header("authorization", &anon).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/secret/app/manifests/v1"))
+        .header("authorization", &anon)
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
-    let resp = c.get(s.url("/v2/secret/app/manifests/v1")).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/secret/app/manifests/v1"))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
 
     // The catalog of an anonymous caller lists public repositories only.
-    let cat: serde_json::Value = c.get(s.url("/v2/_catalog")).send().await.unwrap().json().await.unwrap();
+    let cat: serde_json::Value = c
+        .get(s.url("/v2/_catalog"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(cat["repositories"], serde_json::json!(["library/pub"]));
-    let cat: serde_json::Value = c.get(s.url("/v2/_catalog")).header("authorization", admin_basic()).send().await.unwrap().json().await.unwrap();
-    assert_eq!(cat["repositories"], serde_json::json!(["library/pub", "secret/app"]));
+    let cat: serde_json::Value = c
+        .get(s.url("/v2/_catalog"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cat["repositories"],
+        serde_json::json!(["library/pub", "secret/app"])
+    );
 
     // Harbor API: the private project does not exist for anonymous callers.
-    let resp = c.get(s.url("/api/v2.0/projects/secret")).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects/secret"))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "NOT_FOUND").await;
-    let list: serde_json::Value = c.get(s.url("/api/v2.0/projects")).send().await.unwrap().json().await.unwrap();
-    let names: Vec<&str> = list.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let list: serde_json::Value = c
+        .get(s.url("/api/v2.0/projects"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["library"]);
 }

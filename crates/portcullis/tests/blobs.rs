@@ -13,7 +13,12 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(monolithic_and_reads, chunked_upload, upload_errors, mount_and_delete);
+on_both_backends!(
+    monolithic_and_reads,
+    chunked_upload,
+    upload_errors,
+    mount_and_delete
+);
 
 async fn monolithic_and_reads(b: Backends) {
     let s = Server::start(b).await;
@@ -21,13 +26,29 @@ async fn monolithic_and_reads(b: Backends) {
     let data = b"hello, registry".to_vec();
     let d = push_blob(&s, "library/app", &data).await;
 
-    let head = c.head(s.url(&format!("/v2/library/app/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url(&format!("/v2/library/app/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
-    assert_eq!(head.headers()["content-length"], data.len().to_string().as_str());
+    assert_eq!(
+        head.headers()["content-length"],
+        data.len().to_string().as_str()
+    );
     assert_eq!(head.headers()["docker-content-digest"], d.as_str());
-    assert_eq!(head.headers()["docker-distribution-api-version"], "registry/2.0");
+    assert_eq!(
+        head.headers()["docker-distribution-api-version"],
+        "registry/2.0"
+    );
 
-    let get = c.get(s.url(&format!("/v2/library/app/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url(&format!("/v2/library/app/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status(), 200);
     assert_eq!(get.bytes().await.unwrap().as_ref(), data.as_slice());
 
@@ -39,7 +60,10 @@ async fn monolithic_and_reads(b: Backends) {
         .await
         .unwrap();
     assert_eq!(part.status(), 206);
-    assert_eq!(part.headers()["content-range"], format!("bytes 7-14/{}", data.len()).as_str());
+    assert_eq!(
+        part.headers()["content-range"],
+        format!("bytes 7-14/{}", data.len()).as_str()
+    );
     assert_eq!(part.bytes().await.unwrap().as_ref(), b"registry");
 
     let bad_range = c
@@ -52,16 +76,36 @@ async fn monolithic_and_reads(b: Backends) {
     expect_error(bad_range, 416, "BLOB_UPLOAD_INVALID").await;
 
     // The same bytes in another repository are not visible there until pushed or mounted.
-    let other = c.get(s.url(&format!("/v2/library/other/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let other = c
+        .get(s.url(&format!("/v2/library/other/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(other, 404, "BLOB_UNKNOWN").await;
     let unknown = sha256(b"never pushed");
-    let resp = c.get(s.url(&format!("/v2/library/app/blobs/{unknown}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url(&format!("/v2/library/app/blobs/{unknown}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "BLOB_UNKNOWN").await;
-    let resp = c.get(s.url("/v2/library/app/blobs/sha256:nothex")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/library/app/blobs/sha256:nothex"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 400, "DIGEST_INVALID").await;
 
     // POST then PUT with the whole body in the PUT.
-    let post = c.post(s.url("/v2/library/app/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let post = c
+        .post(s.url("/v2/library/app/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status(), 202);
     let loc = post.headers()["location"].to_str().unwrap().to_string();
     let body = b"second blob".to_vec();
@@ -73,18 +117,32 @@ async fn monolithic_and_reads(b: Backends) {
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(put.headers()["docker-content-digest"], sha256(&body).as_str());
-    assert_eq!(put.headers()["location"], format!("/v2/library/app/blobs/{}", sha256(&body)).as_str());
+    assert_eq!(
+        put.headers()["docker-content-digest"],
+        sha256(&body).as_str()
+    );
+    assert_eq!(
+        put.headers()["location"],
+        format!("/v2/library/app/blobs/{}", sha256(&body)).as_str()
+    );
 }
 
 async fn chunked_upload(b: Backends) {
     let s = Server::start(b).await;
     let c = client();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-    let post = c.post(s.url("/v2/library/chunky/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let post = c
+        .post(s.url("/v2/library/chunky/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(post.status(), 202);
     assert_eq!(post.headers()["range"], "0-0");
-    let uuid = post.headers()["docker-upload-uuid"].to_str().unwrap().to_string();
+    let uuid = post.headers()["docker-upload-uuid"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let mut loc = post.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.ends_with(&uuid));
     let mut offset = 0usize;
@@ -114,23 +172,57 @@ async fn chunked_upload(b: Backends) {
         .await
         .unwrap();
     expect_error(resp, 416, "BLOB_UPLOAD_INVALID").await;
-    let status = c.get(s.url(&loc)).header("authorization", admin_basic()).send().await.unwrap();
+    let status = c
+        .get(s.url(&loc))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status.status(), 204);
-    assert_eq!(status.headers()["range"], format!("0-{}", data.len() - 1).as_str());
+    assert_eq!(
+        status.headers()["range"],
+        format!("0-{}", data.len() - 1).as_str()
+    );
     assert_eq!(status.headers()["docker-upload-uuid"], uuid.as_str());
 
     let d = sha256(&data);
-    let wrong = c.put(s.url(&format!("{loc}?digest={}", sha256(b"x")))).header("authorization", admin_basic()).send().await.unwrap();
+    let wrong = c
+        .put(s.url(&format!("{loc}?digest={}", sha256(b"x"))))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(wrong, 400, "DIGEST_INVALID").await;
     // A failed completion ends the session; start again and finish properly.
-    let post = c.post(s.url("/v2/library/chunky/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let post = c
+        .post(s.url("/v2/library/chunky/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     let loc = post.headers()["location"].to_str().unwrap().to_string();
-    let resp = c.patch(s.url(&loc)).header("authorization", admin_basic()).body(data.clone()).send().await.unwrap();
+    let resp = c
+        .patch(s.url(&loc))
+        .header("authorization", admin_basic())
+        .body(data.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 202);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
-    let put = c.put(s.url(&format!("{loc}?digest={d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let put = c
+        .put(s.url(&format!("{loc}?digest={d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 201);
-    let get = c.get(s.url(&format!("/v2/library/chunky/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url(&format!("/v2/library/chunky/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(sha256(&get.bytes().await.unwrap()), d);
 }
 
@@ -147,7 +239,12 @@ async fn upload_errors(b: Backends) {
         .await
         .unwrap();
     expect_error(resp, 400, "DIGEST_INVALID").await;
-    let head = c.head(s.url(&format!("/v2/library/app/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url(&format!("/v2/library/app/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 404);
 
     let resp = c
@@ -160,41 +257,110 @@ async fn upload_errors(b: Backends) {
     expect_error(resp, 400, "DIGEST_INVALID").await;
 
     let unknown = "/v2/library/app/blobs/uploads/0b9c7f4e-1b8e-4c55-9a1a-3f0b7d6c2a11";
-    for m in [reqwest::Method::GET, reqwest::Method::PATCH, reqwest::Method::DELETE] {
-        let resp = c.request(m, s.url(unknown)).header("authorization", admin_basic()).send().await.unwrap();
+    for m in [
+        reqwest::Method::GET,
+        reqwest::Method::PATCH,
+        reqwest::Method::DELETE,
+    ] {
+        let resp = c
+            .request(m, s.url(unknown))
+            .header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap();
         expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
     }
-    let resp = c.get(s.url("/v2/library/app/blobs/uploads/not-a-uuid")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/v2/library/app/blobs/uploads/not-a-uuid"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // Cancel, then the session is gone.
-    let post = c.post(s.url("/v2/library/app/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let post = c
+        .post(s.url("/v2/library/app/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     let loc = post.headers()["location"].to_str().unwrap().to_string();
-    let del = c.delete(s.url(&loc)).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&loc))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 204);
-    let resp = c.get(s.url(&loc)).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url(&loc))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // A session belongs to the repository that opened it.
-    let post = c.post(s.url("/v2/library/app/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let post = c
+        .post(s.url("/v2/library/app/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     let loc = post.headers()["location"].to_str().unwrap().to_string();
     let foreign = loc.replace("/library/app/", "/library/other/");
-    let resp = c.get(s.url(&foreign)).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url(&foreign))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // PUT without digest.
-    let resp = c.put(s.url(&loc)).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .put(s.url(&loc))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 400, "DIGEST_INVALID").await;
 
     // Names and projects.
-    let resp = c.post(s.url("/v2/Library/App/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .post(s.url("/v2/Library/App/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 400, "NAME_INVALID").await;
-    let resp = c.post(s.url("/v2/nosuchproject/app/blobs/uploads/")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .post(s.url("/v2/nosuchproject/app/blobs/uploads/"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     let body = expect_error(resp, 404, "NAME_UNKNOWN").await;
-    assert!(body["errors"][0]["message"].as_str().unwrap().contains("nosuchproject"));
-    let resp = c.get(s.url("/v2/library/app/nonsense")).header("authorization", admin_basic()).send().await.unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nosuchproject")
+    );
+    let resp = c
+        .get(s.url("/v2/library/app/nonsense"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 404, "NOT_FOUND").await;
-    let resp = c.post(s.url("/v2/library/app/manifests/latest")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .post(s.url("/v2/library/app/manifests/latest"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 405, "UNSUPPORTED").await;
 }
 
@@ -203,20 +369,32 @@ async fn mount_and_delete(b: Backends) {
     let c = client();
     let d = push_blob(&s, "library/source", b"shared layer").await;
     let resp = c
-        .post(s.url(&format!("/v2/library/target/blobs/uploads/?mount={d}&from=library/source")))
+        .post(s.url(&format!(
+            "/v2/library/target/blobs/uploads/?mount={d}&from=library/source"
+        )))
         .header("authorization", admin_basic())
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    assert_eq!(resp.headers()["location"], format!("/v2/library/target/blobs/{d}").as_str());
-    let head = c.head(s.url(&format!("/v2/library/target/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    assert_eq!(
+        resp.headers()["location"],
+        format!("/v2/library/target/blobs/{d}").as_str()
+    );
+    let head = c
+        .head(s.url(&format!("/v2/library/target/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
 
     // Mounting something the source does not have falls back to a new session.
     let missing = sha256(b"absent");
     let resp = c
-        .post(s.url(&format!("/v2/library/target/blobs/uploads/?mount={missing}&from=library/source")))
+        .post(s.url(&format!(
+            "/v2/library/target/blobs/uploads/?mount={missing}&from=library/source"
+        )))
         .header("authorization", admin_basic())
         .send()
         .await
@@ -224,13 +402,33 @@ async fn mount_and_delete(b: Backends) {
     assert_eq!(resp.status(), 202);
     assert!(resp.headers().contains_key("docker-upload-uuid"));
 
-    let del = c.delete(s.url(&format!("/v2/library/target/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&format!("/v2/library/target/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 202);
-    let head = c.head(s.url(&format!("/v2/library/target/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url(&format!("/v2/library/target/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 404);
     // The source repository still has it.
-    let head = c.head(s.url(&format!("/v2/library/source/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url(&format!("/v2/library/source/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
-    let del = c.delete(s.url(&format!("/v2/library/target/blobs/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&format!("/v2/library/target/blobs/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(del, 404, "BLOB_UNKNOWN").await;
 }

@@ -16,33 +16,83 @@ on_both_backends!(project_lifecycle, listing_and_paging, system_endpoints);
 async fn project_lifecycle(b: Backends) {
     let s = Server::start(b).await;
     let c = client();
-    let create = |body: serde_json::Value| c.post(s.url("/api/v2.0/projects")).header("authorization", admin_basic()).json(&body).send();
+    let create = |body: serde_json::Value| {
+        c.post(s.url("/api/v2.0/projects"))
+            .header("authorization", admin_basic())
+            .json(&body)
+            .send()
+    };
     let resp = create(serde_json::json!({ "project_name": "team-a", "metadata": { "public": "false", "auto_scan": "true" } })).await.unwrap();
     assert_eq!(resp.status(), 201);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.starts_with("/api/v2.0/projects/"));
 
-    let resp = create(serde_json::json!({ "project_name": "team-a" })).await.unwrap();
+    let resp = create(serde_json::json!({ "project_name": "team-a" }))
+        .await
+        .unwrap();
     let body = expect_error(resp, 409, "CONFLICT").await;
-    assert_eq!(body["errors"][0]["message"], "The project named team-a already exists");
-    let resp = create(serde_json::json!({ "project_name": "Bad Name" })).await.unwrap();
+    assert_eq!(
+        body["errors"][0]["message"],
+        "The project named team-a already exists"
+    );
+    let resp = create(serde_json::json!({ "project_name": "Bad Name" }))
+        .await
+        .unwrap();
     expect_error(resp, 400, "BAD_REQUEST").await;
-    let resp = create(serde_json::json!({ "project_name": "x", "metadata": { "public": "maybe" } })).await.unwrap();
+    let resp =
+        create(serde_json::json!({ "project_name": "x", "metadata": { "public": "maybe" } }))
+            .await
+            .unwrap();
     expect_error(resp, 400, "BAD_REQUEST").await;
-    let resp = c.post(s.url("/api/v2.0/projects")).json(&serde_json::json!({ "project_name": "anon" })).send().await.unwrap();
+    let resp = c
+        .post(s.url("/api/v2.0/projects"))
+        .json(&serde_json::json!({ "project_name": "anon" }))
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
-    let resp = c.post(s.url("/api/v2.0/projects")).header("authorization", basic("admin", "nope")).json(&serde_json::json!({ "project_name": "x" })).send().await.unwrap();
+    let resp = c
+        .post(s.url("/api/v2.0/projects"))
+        .header("authorization", basic("admin", "nope"))
+        .json(&serde_json::json!({ "project_name": "x" }))
+        .send()
+        .await
+        .unwrap();
     let body = expect_error(resp, 401, "UNAUTHORIZED").await;
-    assert_eq!(body, serde_json::json!({ "errors": [{ "code": "UNAUTHORIZED", "message": "UnAuthorized" }] }));
+    assert_eq!(
+        body,
+        serde_json::json!({ "errors": [{ "code": "UNAUTHORIZED", "message": "UnAuthorized" }] })
+    );
 
-    let head = c.head(s.url("/api/v2.0/projects?project_name=team-a")).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url("/api/v2.0/projects?project_name=team-a"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 200);
-    let head = c.head(s.url("/api/v2.0/projects?project_name=absent")).header("authorization", admin_basic()).send().await.unwrap();
+    let head = c
+        .head(s.url("/api/v2.0/projects?project_name=absent"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.status(), 404);
 
-    let by_id: serde_json::Value = c.get(s.url(&loc)).header("authorization", admin_basic()).send().await.unwrap().json().await.unwrap();
+    let by_id: serde_json::Value = c
+        .get(s.url(&loc))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(by_id["name"], "team-a");
-    assert_eq!(by_id["metadata"], serde_json::json!({ "public": "false", "auto_scan": "true" }));
+    assert_eq!(
+        by_id["metadata"],
+        serde_json::json!({ "public": "false", "auto_scan": "true" })
+    );
     assert_eq!(by_id["owner_name"], "admin");
     assert_eq!(by_id["repo_count"], 0);
     let by_name: serde_json::Value = c
@@ -65,19 +115,47 @@ async fn project_lifecycle(b: Backends) {
         .await
         .unwrap();
     assert_eq!(put.status(), 200);
-    let after: serde_json::Value = c.get(s.url("/api/v2.0/projects/team-a")).send().await.unwrap().json().await.unwrap();
+    let after: serde_json::Value = c
+        .get(s.url("/api/v2.0/projects/team-a"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(after["metadata"]["public"], "true");
     assert_eq!(after["metadata"]["severity"], "high");
 
     // Non-empty projects cannot be deleted.
     push_image(&s, "team-a/app", "v1", "t").await;
-    let del = c.delete(s.url("/api/v2.0/projects/team-a")).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url("/api/v2.0/projects/team-a"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(del, 412, "PRECONDITION").await;
-    let resp = c.post(s.url("/api/v2.0/projects")).header("authorization", admin_basic()).json(&serde_json::json!({ "project_name": "empty" })).send().await.unwrap();
+    let resp = c
+        .post(s.url("/api/v2.0/projects"))
+        .header("authorization", admin_basic())
+        .json(&serde_json::json!({ "project_name": "empty" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 201);
-    let del = c.delete(s.url("/api/v2.0/projects/empty")).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url("/api/v2.0/projects/empty"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 200);
-    let gone = c.get(s.url("/api/v2.0/projects/empty")).header("authorization", admin_basic()).send().await.unwrap();
+    let gone = c
+        .get(s.url("/api/v2.0/projects/empty"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(gone, 404, "NOT_FOUND").await;
 }
 
@@ -87,24 +165,57 @@ async fn listing_and_paging(b: Backends) {
     for i in 0..5 {
         s.create_project(&format!("proj-{i}"), i % 2 == 0).await;
     }
-    let resp = c.get(s.url("/api/v2.0/projects?page=1&page_size=2")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?page=1&page_size=2"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-total-count"], "6");
-    assert_eq!(resp.headers()["link"], "</api/v2.0/projects?page=2&page_size=2>; rel=\"next\"");
+    assert_eq!(
+        resp.headers()["link"],
+        "</api/v2.0/projects?page=2&page_size=2>; rel=\"next\""
+    );
     let page: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(page.as_array().unwrap().len(), 2);
-    let resp = c.get(s.url("/api/v2.0/projects?page=2&page_size=2")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?page=2&page_size=2"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         resp.headers()["link"],
         "</api/v2.0/projects?page=1&page_size=2>; rel=\"prev\" , </api/v2.0/projects?page=3&page_size=2>; rel=\"next\""
     );
-    let resp = c.get(s.url("/api/v2.0/projects?name=proj-3")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?name=proj-3"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     let list: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
-    let resp = c.get(s.url("/api/v2.0/projects?q=public%3Dtrue")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?q=public%3Dtrue"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-total-count"], "4");
-    let resp = c.get(s.url("/api/v2.0/projects?q=name%3D~proj")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?q=name%3D~proj"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.headers()["x-total-count"], "5");
-    let resp = c.get(s.url("/api/v2.0/projects?page=0")).header("authorization", admin_basic()).send().await.unwrap();
+    let resp = c
+        .get(s.url("/api/v2.0/projects?page=0"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(resp, 400, "BAD_REQUEST").await;
     // Anonymous callers see public projects only.
     let resp = c.get(s.url("/api/v2.0/projects")).send().await.unwrap();
@@ -116,13 +227,37 @@ async fn system_endpoints(b: Backends) {
     let c = client();
     let ping = c.get(s.url("/api/v2.0/ping")).send().await.unwrap();
     assert_eq!(ping.text().await.unwrap(), "Pong");
-    let health: serde_json::Value = c.get(s.url("/api/v2.0/health")).send().await.unwrap().json().await.unwrap();
+    let health: serde_json::Value = c
+        .get(s.url("/api/v2.0/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(health["status"], "healthy");
-    assert!(health["components"].as_array().unwrap().iter().all(|x| x["status"] == "healthy"));
-    let info: serde_json::Value = c.get(s.url("/api/v2.0/systeminfo")).send().await.unwrap().json().await.unwrap();
+    assert!(
+        health["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["status"] == "healthy")
+    );
+    let info: serde_json::Value = c
+        .get(s.url("/api/v2.0/systeminfo"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(info["external_url"], s.base.as_str());
     assert_eq!(info["registry_url"], s.addr.as_str());
-    let expected_db = if b == Backends::Embedded { "sqlite" } else { "postgres" };
+    let expected_db = if b == Backends::Embedded {
+        "sqlite"
+    } else {
+        "postgres"
+    };
     assert_eq!(info["database_backend"], expected_db);
     let missing = c.get(s.url("/api/v2.0/nothing")).send().await.unwrap();
     expect_error(missing, 404, "NOT_FOUND").await;

@@ -12,7 +12,12 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(push_get_delete, manifest_errors, tags_and_catalog, index_and_referrers);
+on_both_backends!(
+    push_get_delete,
+    manifest_errors,
+    tags_and_catalog,
+    index_and_referrers
+);
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -22,14 +27,27 @@ async fn push_get_delete(b: Backends) {
     let c = client();
     let (d, bytes) = push_image(&s, "library/app", "v1", "a").await;
     for r in ["v1", d.as_str()] {
-        let get = c.get(s.url(&format!("/v2/library/app/manifests/{r}"))).header("authorization", admin_basic()).send().await.unwrap();
+        let get = c
+            .get(s.url(&format!("/v2/library/app/manifests/{r}")))
+            .header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(get.status(), 200);
         assert_eq!(get.headers()["content-type"], OCI_MANIFEST);
         assert_eq!(get.headers()["docker-content-digest"], d.as_str());
         assert_eq!(get.bytes().await.unwrap().as_ref(), bytes.as_slice());
-        let head = c.head(s.url(&format!("/v2/library/app/manifests/{r}"))).header("authorization", admin_basic()).send().await.unwrap();
+        let head = c
+            .head(s.url(&format!("/v2/library/app/manifests/{r}")))
+            .header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap();
         assert_eq!(head.status(), 200);
-        assert_eq!(head.headers()["content-length"], bytes.len().to_string().as_str());
+        assert_eq!(
+            head.headers()["content-length"],
+            bytes.len().to_string().as_str()
+        );
     }
     // Same content under a second tag, then move v1 to new content.
     let put = c
@@ -42,22 +60,57 @@ async fn push_get_delete(b: Backends) {
         .unwrap();
     assert_eq!(put.status(), 201);
     let (d2, _) = push_image(&s, "library/app", "v1", "b").await;
-    let get = c.head(s.url("/v2/library/app/manifests/v1")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .head(s.url("/v2/library/app/manifests/v1"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.headers()["docker-content-digest"], d2.as_str());
 
     // Delete a tag: the manifest stays reachable by digest and by its other tag.
-    let del = c.delete(s.url("/v2/library/app/manifests/stable")).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url("/v2/library/app/manifests/stable"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 202);
-    let get = c.get(s.url("/v2/library/app/manifests/stable")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url("/v2/library/app/manifests/stable"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
-    let get = c.get(s.url(&format!("/v2/library/app/manifests/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url(&format!("/v2/library/app/manifests/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.status(), 200);
     // Delete by digest.
-    let del = c.delete(s.url(&format!("/v2/library/app/manifests/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&format!("/v2/library/app/manifests/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 202);
-    let get = c.get(s.url(&format!("/v2/library/app/manifests/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url(&format!("/v2/library/app/manifests/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
-    let del = c.delete(s.url(&format!("/v2/library/app/manifests/{d}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&format!("/v2/library/app/manifests/{d}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(del, 404, "MANIFEST_UNKNOWN").await;
 
     // Push by digest.
@@ -72,14 +125,21 @@ async fn push_get_delete(b: Backends) {
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(put.headers()["location"], format!("/v2/library/app/manifests/{d3}").as_str());
+    assert_eq!(
+        put.headers()["location"],
+        format!("/v2/library/app/manifests/{d3}").as_str()
+    );
 }
 
 async fn manifest_errors(b: Backends) {
     let s = Server::start_with(b, &["--max-manifest-size", "4096"]).await;
     let c = client();
     let put = |path: String, ct: &'static str, body: Vec<u8>| {
-        c.put(s.url(&path)).header("authorization", admin_basic()).header("content-type", ct).body(body).send()
+        c.put(s.url(&path))
+            .header("authorization", admin_basic())
+            .header("content-type", ct)
+            .body(body)
+            .send()
     };
     // Refers to blobs that were never pushed.
     let missing = serde_json::json!({
@@ -87,37 +147,101 @@ async fn manifest_errors(b: Backends) {
         "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha256(b"nope"), "size": 4 },
         "layers": [],
     });
-    let resp = put("/v2/library/app/manifests/v1".into(), OCI_MANIFEST, serde_json::to_vec(&missing).unwrap()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/v1".into(),
+        OCI_MANIFEST,
+        serde_json::to_vec(&missing).unwrap(),
+    )
+    .await
+    .unwrap();
     let body = expect_error(resp, 400, "MANIFEST_BLOB_UNKNOWN").await;
     assert_eq!(body["errors"][0]["detail"]["digest"], sha256(b"nope"));
     // Nothing was written: no tag, no repository content.
-    let get = c.get(s.url("/v2/library/app/manifests/v1")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url("/v2/library/app/manifests/v1"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert!(get.status() == 404);
 
-    let resp = put("/v2/library/app/manifests/v1".into(), OCI_MANIFEST, b"{not json".to_vec()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/v1".into(),
+        OCI_MANIFEST,
+        b"{not json".to_vec(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "MANIFEST_INVALID").await;
-    let resp = put("/v2/library/app/manifests/v1".into(), OCI_MANIFEST, br#"{"schemaVersion":1}"#.to_vec()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/v1".into(),
+        OCI_MANIFEST,
+        br#"{"schemaVersion":1}"#.to_vec(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "MANIFEST_INVALID").await;
     let mut big = serde_json::to_vec(&missing).unwrap();
     big.extend(std::iter::repeat_n(b' ', 5000));
-    let resp = put("/v2/library/app/manifests/v1".into(), OCI_MANIFEST, big).await.unwrap();
+    let resp = put("/v2/library/app/manifests/v1".into(), OCI_MANIFEST, big)
+        .await
+        .unwrap();
     expect_error(resp, 413, "SIZE_INVALID").await;
     // Content-Type that disagrees with the body's mediaType.
     let (_, bytes) = push_image(&s, "library/app", "ok", "x").await;
-    let resp = put("/v2/library/app/manifests/v2".into(), "application/vnd.docker.distribution.manifest.v2+json", bytes.clone()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/v2".into(),
+        "application/vnd.docker.distribution.manifest.v2+json",
+        bytes.clone(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "MANIFEST_INVALID").await;
     // Digest in the URL that does not match the body.
-    let resp = put(format!("/v2/library/app/manifests/{}", sha256(b"other")), OCI_MANIFEST, bytes.clone()).await.unwrap();
+    let resp = put(
+        format!("/v2/library/app/manifests/{}", sha256(b"other")),
+        OCI_MANIFEST,
+        bytes.clone(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "DIGEST_INVALID").await;
-    let resp = put("/v2/library/app/manifests/bad:tag".into(), OCI_MANIFEST, bytes.clone()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/bad:tag".into(),
+        OCI_MANIFEST,
+        bytes.clone(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "DIGEST_INVALID").await;
-    let resp = put("/v2/library/app/manifests/.badtag".into(), OCI_MANIFEST, bytes.clone()).await.unwrap();
+    let resp = put(
+        "/v2/library/app/manifests/.badtag".into(),
+        OCI_MANIFEST,
+        bytes.clone(),
+    )
+    .await
+    .unwrap();
     expect_error(resp, 400, "MANIFEST_INVALID").await;
-    let get = c.get(s.url("/v2/library/app/manifests/nosuchtag")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url("/v2/library/app/manifests/nosuchtag"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
-    let get = c.get(s.url("/v2/library/nosuchrepo/manifests/latest")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url("/v2/library/nosuchrepo/manifests/latest"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
-    let tags = c.get(s.url("/v2/library/nosuchrepo/tags/list")).header("authorization", admin_basic()).send().await.unwrap();
+    let tags = c
+        .get(s.url("/v2/library/nosuchrepo/tags/list"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(tags, 404, "NAME_UNKNOWN").await;
 }
 
@@ -136,10 +260,29 @@ async fn tags_and_catalog(b: Backends) {
             .unwrap();
         assert_eq!(put.status(), 201);
     }
-    let all: serde_json::Value = c.get(s.url("/v2/library/app/tags/list")).header("authorization", admin_basic()).send().await.unwrap().json().await.unwrap();
-    assert_eq!(all, serde_json::json!({ "name": "library/app", "tags": ["a", "b", "c", "d", "e"] }));
-    let page = c.get(s.url("/v2/library/app/tags/list?n=2")).header("authorization", admin_basic()).send().await.unwrap();
-    assert_eq!(page.headers()["link"], "</v2/library/app/tags/list?n=2&last=b>; rel=\"next\"");
+    let all: serde_json::Value = c
+        .get(s.url("/v2/library/app/tags/list"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        all,
+        serde_json::json!({ "name": "library/app", "tags": ["a", "b", "c", "d", "e"] })
+    );
+    let page = c
+        .get(s.url("/v2/library/app/tags/list?n=2"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        page.headers()["link"],
+        "</v2/library/app/tags/list?n=2&last=b>; rel=\"next\""
+    );
     let body: serde_json::Value = page.json().await.unwrap();
     assert_eq!(body["tags"], serde_json::json!(["a", "b"]));
     let page: serde_json::Value = c
@@ -152,19 +295,56 @@ async fn tags_and_catalog(b: Backends) {
         .await
         .unwrap();
     assert_eq!(page["tags"], serde_json::json!(["e"]));
-    let zero: serde_json::Value = c.get(s.url("/v2/library/app/tags/list?n=0")).header("authorization", admin_basic()).send().await.unwrap().json().await.unwrap();
+    let zero: serde_json::Value = c
+        .get(s.url("/v2/library/app/tags/list?n=0"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(zero["tags"], serde_json::json!([]));
-    let bad = c.get(s.url("/v2/library/app/tags/list?n=-1")).header("authorization", admin_basic()).send().await.unwrap();
+    let bad = c
+        .get(s.url("/v2/library/app/tags/list?n=-1"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status(), 400);
 
     push_image(&s, "library/zeta", "1", "z").await;
     push_image(&s, "library/beta/nested", "1", "y").await;
-    let cat: serde_json::Value = c.get(s.url("/v2/_catalog")).header("authorization", admin_basic()).send().await.unwrap().json().await.unwrap();
-    assert_eq!(cat["repositories"], serde_json::json!(["library/app", "library/beta/nested", "library/zeta"]));
-    let page = c.get(s.url("/v2/_catalog?n=1&last=library/app")).header("authorization", admin_basic()).send().await.unwrap();
-    assert!(page.headers()["link"].to_str().unwrap().contains("last=library%2Fbeta%2Fnested"));
+    let cat: serde_json::Value = c
+        .get(s.url("/v2/_catalog"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        cat["repositories"],
+        serde_json::json!(["library/app", "library/beta/nested", "library/zeta"])
+    );
+    let page = c
+        .get(s.url("/v2/_catalog?n=1&last=library/app"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers()["link"]
+            .to_str()
+            .unwrap()
+            .contains("last=library%2Fbeta%2Fnested")
+    );
     let body: serde_json::Value = page.json().await.unwrap();
-    assert_eq!(body["repositories"], serde_json::json!(["library/beta/nested"]));
+    assert_eq!(
+        body["repositories"],
+        serde_json::json!(["library/beta/nested"])
+    );
 }
 
 async fn index_and_referrers(b: Backends) {
@@ -172,20 +352,35 @@ async fn index_and_referrers(b: Backends) {
     let c = client();
     let (amd, amd_bytes) = push_image(&s, "library/multi", "amd64", "amd").await;
     let (arm, arm_bytes) = push_image(&s, "library/multi", "arm64", "arm").await;
-    let child = |d: &str, len: usize, arch: &str| {
-        serde_json::json!({ "mediaType": OCI_MANIFEST, "digest": d, "size": len, "platform": { "architecture": arch, "os": "linux" } })
-    };
+    let child = |d: &str, len: usize, arch: &str| serde_json::json!({ "mediaType": OCI_MANIFEST, "digest": d, "size": len, "platform": { "architecture": arch, "os": "linux" } });
     let index = serde_json::json!({
         "schemaVersion": 2, "mediaType": OCI_INDEX,
         "manifests": [child(&amd, amd_bytes.len(), "amd64"), child(&arm, arm_bytes.len(), "arm64")],
     });
     let ib = serde_json::to_vec(&index).unwrap();
-    let put = c.put(s.url("/v2/library/multi/manifests/latest")).header("authorization", admin_basic()).header("content-type", OCI_INDEX).body(ib.clone()).send().await.unwrap();
+    let put = c
+        .put(s.url("/v2/library/multi/manifests/latest"))
+        .header("authorization", admin_basic())
+        .header("content-type", OCI_INDEX)
+        .body(ib.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 201);
-    let get = c.get(s.url("/v2/library/multi/manifests/latest")).header("authorization", admin_basic()).send().await.unwrap();
+    let get = c
+        .get(s.url("/v2/library/multi/manifests/latest"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(get.headers()["content-type"], OCI_INDEX);
     // A child still listed by an index cannot be deleted on its own.
-    let del = c.delete(s.url(&format!("/v2/library/multi/manifests/{amd}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let del = c
+        .delete(s.url(&format!("/v2/library/multi/manifests/{amd}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(del.status(), 412);
     // An index naming an unknown child is refused.
     let bad = serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [child(&sha256(b"ghost"), 10, "s390x")] });
@@ -211,7 +406,14 @@ async fn index_and_referrers(b: Backends) {
     });
     let ab = serde_json::to_vec(&artifact).unwrap();
     let ad = sha256(&ab);
-    let put = c.put(s.url(&format!("/v2/library/multi/manifests/{ad}"))).header("authorization", admin_basic()).header("content-type", OCI_MANIFEST).body(ab.clone()).send().await.unwrap();
+    let put = c
+        .put(s.url(&format!("/v2/library/multi/manifests/{ad}")))
+        .header("authorization", admin_basic())
+        .header("content-type", OCI_MANIFEST)
+        .body(ab.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 201);
     assert_eq!(put.headers()["oci-subject"], amd.as_str());
     let sig = serde_json::json!({
@@ -221,10 +423,22 @@ async fn index_and_referrers(b: Backends) {
         "subject": { "mediaType": OCI_MANIFEST, "digest": amd, "size": amd_bytes.len() },
     });
     let sb = serde_json::to_vec(&sig).unwrap();
-    let put = c.put(s.url(&format!("/v2/library/multi/manifests/{}", sha256(&sb)))).header("authorization", admin_basic()).header("content-type", OCI_MANIFEST).body(sb).send().await.unwrap();
+    let put = c
+        .put(s.url(&format!("/v2/library/multi/manifests/{}", sha256(&sb))))
+        .header("authorization", admin_basic())
+        .header("content-type", OCI_MANIFEST)
+        .body(sb)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(put.status(), 201);
 
-    let refs = c.get(s.url(&format!("/v2/library/multi/referrers/{amd}"))).header("authorization", admin_basic()).send().await.unwrap();
+    let refs = c
+        .get(s.url(&format!("/v2/library/multi/referrers/{amd}")))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refs.status(), 200);
     assert_eq!(refs.headers()["content-type"], OCI_INDEX);
     assert!(!refs.headers().contains_key("oci-filters-applied"));
@@ -232,7 +446,9 @@ async fn index_and_referrers(b: Backends) {
     assert_eq!(body["mediaType"], OCI_INDEX);
     assert_eq!(body["manifests"].as_array().unwrap().len(), 2);
     let filtered = c
-        .get(s.url(&format!("/v2/library/multi/referrers/{amd}?artifactType=application/spdx%2Bjson")))
+        .get(s.url(&format!(
+            "/v2/library/multi/referrers/{amd}?artifactType=application/spdx%2Bjson"
+        )))
         .header("authorization", admin_basic())
         .send()
         .await
@@ -244,7 +460,10 @@ async fn index_and_referrers(b: Backends) {
     assert_eq!(list[0]["digest"], ad.as_str());
     assert_eq!(list[0]["artifactType"], "application/spdx+json");
     assert_eq!(list[0]["size"], ab.len());
-    assert_eq!(list[0]["annotations"]["org.opencontainers.image.created"], "2026-11-23T00:00:00Z");
+    assert_eq!(
+        list[0]["annotations"]["org.opencontainers.image.created"],
+        "2026-11-23T00:00:00Z"
+    );
     // No referrers: an empty index, not an error.
     let none: serde_json::Value = c
         .get(s.url(&format!("/v2/library/multi/referrers/{arm}")))
@@ -256,6 +475,11 @@ async fn index_and_referrers(b: Backends) {
         .await
         .unwrap();
     assert_eq!(none["manifests"], serde_json::json!([]));
-    let bad = c.get(s.url("/v2/library/multi/referrers/sha256:xyz")).header("authorization", admin_basic()).send().await.unwrap();
+    let bad = c
+        .get(s.url("/v2/library/multi/referrers/sha256:xyz"))
+        .header("authorization", admin_basic())
+        .send()
+        .await
+        .unwrap();
     expect_error(bad, 400, "DIGEST_INVALID").await;
 }

@@ -16,7 +16,12 @@ macro_rules! on_both_backends {
     };
 }
 
-on_both_backends!(single_image_round_trip, multi_platform_index, artifact_with_subject, anonymous_pull);
+on_both_backends!(
+    single_image_round_trip,
+    multi_platform_index,
+    artifact_with_subject,
+    anonymous_pull
+);
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
@@ -66,18 +71,34 @@ fn write_image(layout: &Path, arch: &str, text: &str) -> serde_json::Value {
 
 fn write_index_json(layout: &Path, mut desc: serde_json::Value, tag: &str) {
     desc["annotations"] = serde_json::json!({ "org.opencontainers.image.ref.name": tag });
-    std::fs::write(layout.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
-    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc] });
-    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(
+        layout.join("oci-layout"),
+        r#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let index =
+        serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [desc] });
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
 }
 
 fn skopeo(args: &[&str]) -> std::process::Output {
-    let out = Command::new(tool("skopeo")).args(args).output().expect("run skopeo");
+    let out = Command::new(tool("skopeo"))
+        .args(args)
+        .output()
+        .expect("run skopeo");
     out
 }
 
 fn ok(out: std::process::Output) -> String {
-    assert!(out.status.success(), "skopeo failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "skopeo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -97,8 +118,12 @@ fn remote_digest(reference: &str, with_creds: bool) -> String {
 }
 
 fn pulled_digest(layout: &Path) -> String {
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
-    index["manifests"][0]["digest"].as_str().unwrap().to_string()
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn single_image_round_trip(b: Backends) {
@@ -108,24 +133,53 @@ async fn single_image_round_trip(b: Backends) {
     let digest = desc["digest"].as_str().unwrap().to_string();
     write_index_json(src.path(), desc, "v1");
     let dest = format!("docker://{}/library/hello:v1", s.addr);
-    ok(skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:v1", src.path().display()), &dest]));
+    ok(skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds(),
+        &format!("oci:{}:v1", src.path().display()),
+        &dest,
+    ]));
     assert_eq!(remote_digest(&dest, true), digest);
 
     let out = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:v1", out.path().join("pulled").display());
-    ok(skopeo(&["copy", "--src-tls-verify=false", "--src-creds", &creds(), &dest, &target]));
+    ok(skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds(),
+        &dest,
+        &target,
+    ]));
     assert_eq!(pulled_digest(&out.path().join("pulled")), digest);
     // Every blob came back byte for byte.
     for entry in std::fs::read_dir(src.path().join("blobs/sha256")).unwrap() {
         let e = entry.unwrap();
-        let back = std::fs::read(out.path().join("pulled/blobs/sha256").join(e.file_name())).unwrap();
+        let back =
+            std::fs::read(out.path().join("pulled/blobs/sha256").join(e.file_name())).unwrap();
         assert_eq!(back, std::fs::read(e.path()).unwrap());
     }
     // A second push of the same image is a no-op that keeps the digest.
-    ok(skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:v1", src.path().display()), &dest]));
+    ok(skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds(),
+        &format!("oci:{}:v1", src.path().display()),
+        &dest,
+    ]));
     assert_eq!(remote_digest(&dest, true), digest);
     // Wrong credentials are refused.
-    let bad = skopeo(&["inspect", "--raw", "--tls-verify=false", "--creds", "admin:wrong", &dest]);
+    let bad = skopeo(&[
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        "--creds",
+        "admin:wrong",
+        &dest,
+    ]);
     assert!(!bad.status.success());
 }
 
@@ -134,19 +188,49 @@ async fn multi_platform_index(b: Backends) {
     let src = tempfile::tempdir().unwrap();
     let amd = write_image(src.path(), "amd64", "amd64 build");
     let arm = write_image(src.path(), "arm64", "arm64 build");
-    let index = serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd, arm] });
+    let index =
+        serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [amd, arm] });
     let (id, is) = write_blob(src.path(), &serde_json::to_vec(&index).unwrap());
-    write_index_json(src.path(), serde_json::json!({ "mediaType": OCI_INDEX, "digest": id, "size": is }), "multi");
+    write_index_json(
+        src.path(),
+        serde_json::json!({ "mediaType": OCI_INDEX, "digest": id, "size": is }),
+        "multi",
+    );
     let dest = format!("docker://{}/library/multi:1.0", s.addr);
-    ok(skopeo(&["copy", "--all", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:multi", src.path().display()), &dest]));
+    ok(skopeo(&[
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds(),
+        &format!("oci:{}:multi", src.path().display()),
+        &dest,
+    ]));
     assert_eq!(remote_digest(&dest, true), id);
     let out = tempfile::tempdir().unwrap();
     let target = format!("oci:{}:multi", out.path().join("p").display());
-    ok(skopeo(&["copy", "--all", "--preserve-digests", "--src-tls-verify=false", "--src-creds", &creds(), &dest, &target]));
+    ok(skopeo(&[
+        "copy",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &creds(),
+        &dest,
+        &target,
+    ]));
     assert_eq!(pulled_digest(&out.path().join("p")), id);
     // A single platform by digest.
-    let amd_ref = format!("docker://{}/library/multi@{}", s.addr, amd["digest"].as_str().unwrap());
-    assert_eq!(remote_digest(&amd_ref, true), amd["digest"].as_str().unwrap());
+    let amd_ref = format!(
+        "docker://{}/library/multi@{}",
+        s.addr,
+        amd["digest"].as_str().unwrap()
+    );
+    assert_eq!(
+        remote_digest(&amd_ref, true),
+        amd["digest"].as_str().unwrap()
+    );
 }
 
 async fn artifact_with_subject(b: Backends) {
@@ -157,7 +241,14 @@ async fn artifact_with_subject(b: Backends) {
     let image_size = desc["size"].as_u64().unwrap();
     write_index_json(src.path(), desc, "v1");
     let dest = format!("docker://{}/library/app:v1", s.addr);
-    ok(skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:v1", src.path().display()), &dest]));
+    ok(skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds(),
+        &format!("oci:{}:v1", src.path().display()),
+        &dest,
+    ]));
 
     // An SBOM artifact (empty config, artifactType, subject) in its own OCI layout,
     // pushed by skopeo like any other manifest.
@@ -171,13 +262,27 @@ async fn artifact_with_subject(b: Backends) {
         "subject": { "mediaType": OCI_MANIFEST, "digest": image_digest, "size": image_size },
     });
     let (ad, asz) = write_blob(art.path(), &serde_json::to_vec(&manifest).unwrap());
-    write_index_json(art.path(), serde_json::json!({ "mediaType": OCI_MANIFEST, "digest": ad, "size": asz }), "sbom");
+    write_index_json(
+        art.path(),
+        serde_json::json!({ "mediaType": OCI_MANIFEST, "digest": ad, "size": asz }),
+        "sbom",
+    );
     let art_dest = format!("docker://{}/library/app:sbom", s.addr);
-    ok(skopeo(&["copy", "--preserve-digests", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:sbom", art.path().display()), &art_dest]));
+    ok(skopeo(&[
+        "copy",
+        "--preserve-digests",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &creds(),
+        &format!("oci:{}:sbom", art.path().display()),
+        &art_dest,
+    ]));
     assert_eq!(remote_digest(&art_dest, true), ad);
 
     let refs: serde_json::Value = client()
-        .get(s.url(&format!("/v2/library/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson")))
+        .get(s.url(&format!(
+            "/v2/library/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
+        )))
         .header("authorization", admin_basic())
         .send()
         .await
@@ -200,17 +305,42 @@ async fn anonymous_pull(b: Backends) {
     write_index_json(src.path(), desc, "v1");
     for project in ["library", "private"] {
         let dest = format!("docker://{}/{project}/img:v1", s.addr);
-        ok(skopeo(&["copy", "--dest-tls-verify=false", "--dest-creds", &creds(), &format!("oci:{}:v1", src.path().display()), &dest]));
+        ok(skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &creds(),
+            &format!("oci:{}:v1", src.path().display()),
+            &dest,
+        ]));
     }
     // Anonymous pull of a public project works.
     let out = tempfile::tempdir().unwrap();
     let public = format!("docker://{}/library/img:v1", s.addr);
-    ok(skopeo(&["copy", "--src-tls-verify=false", "--src-no-creds", &public, &format!("oci:{}:v1", out.path().join("a").display())]));
+    ok(skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-no-creds",
+        &public,
+        &format!("oci:{}:v1", out.path().join("a").display()),
+    ]));
     assert_eq!(pulled_digest(&out.path().join("a")), digest);
     // Anonymous pull of a private project is refused.
     let private = format!("docker://{}/private/img:v1", s.addr);
-    let refused = skopeo(&["copy", "--src-tls-verify=false", "--src-no-creds", &private, &format!("oci:{}:v1", out.path().join("b").display())]);
-    assert!(!refused.status.success(), "anonymous pull of a private project must fail");
+    let refused = skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-no-creds",
+        &private,
+        &format!("oci:{}:v1", out.path().join("b").display()),
+    ]);
+    assert!(
+        !refused.status.success(),
+        "anonymous pull of a private project must fail"
+    );
     let err = String::from_utf8_lossy(&refused.stderr).to_lowercase();
-    assert!(err.contains("unauthorized") || err.contains("authentication required"), "{err}");
+    assert!(
+        err.contains("unauthorized") || err.contains("authentication required"),
+        "{err}"
+    );
 }

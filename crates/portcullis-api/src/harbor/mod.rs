@@ -23,10 +23,17 @@ pub fn router() -> Router<Arc<Registry>> {
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))
-        .route("/api/v2.0/projects", get(projects::list).post(projects::create).head(projects::head))
+        .route(
+            "/api/v2.0/projects",
+            get(projects::list)
+                .post(projects::create)
+                .head(projects::head),
+        )
         .route(
             "/api/v2.0/projects/{project_name_or_id}",
-            get(projects::get_one).put(projects::update).delete(projects::delete),
+            get(projects::get_one)
+                .put(projects::update)
+                .delete(projects::delete),
         )
 }
 
@@ -36,10 +43,15 @@ pub struct Caller(pub Principal);
 impl FromRequestParts<Arc<Registry>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, reg: &Arc<Registry>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &Arc<Registry>,
+    ) -> Result<Self, Self::Rejection> {
         match auth::principal(reg, &parts.headers).await {
             // Registry tokens are for /v2/ only.
-            Ok(Principal::Token { .. }) | Err(_) => Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized")),
+            Ok(Principal::Token { .. }) | Err(_) => {
+                Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"))
+            }
             Ok(p) => Ok(Caller(p)),
         }
     }
@@ -57,14 +69,18 @@ impl Paging {
         let parse = |v: Option<&str>, default: u64, name: &str| -> Result<u64, ApiError> {
             match v {
                 None | Some("") => Ok(default),
-                Some(s) => s
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("{name} must be a positive integer"))),
+                Some(s) => s.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("{name} must be a positive integer"),
+                    )
+                }),
             }
         };
-        Ok(Paging { page: parse(page, 1, "page")?, page_size: parse(page_size, 10, "page_size")?.min(100) })
+        Ok(Paging {
+            page: parse(page, 1, "page")?,
+            page_size: parse(page_size, 10, "page_size")?.min(100),
+        })
     }
 
     /// `X-Total-Count` and the `Link` header with prev/next pages.
@@ -72,12 +88,24 @@ impl Paging {
         let h: &mut HeaderMap = resp.headers_mut();
         h.insert("x-total-count", HeaderValue::from(total));
         let mut links = Vec::new();
-        let sep = if extra_query.is_empty() { String::new() } else { format!("&{extra_query}") };
+        let sep = if extra_query.is_empty() {
+            String::new()
+        } else {
+            format!("&{extra_query}")
+        };
         if self.page > 1 {
-            links.push(format!("<{path}?page={}&page_size={}{sep}>; rel=\"prev\"", self.page - 1, self.page_size));
+            links.push(format!(
+                "<{path}?page={}&page_size={}{sep}>; rel=\"prev\"",
+                self.page - 1,
+                self.page_size
+            ));
         }
         if self.page * self.page_size < total {
-            links.push(format!("<{path}?page={}&page_size={}{sep}>; rel=\"next\"", self.page + 1, self.page_size));
+            links.push(format!(
+                "<{path}?page={}&page_size={}{sep}>; rel=\"next\"",
+                self.page + 1,
+                self.page_size
+            ));
         }
         if !links.is_empty()
             && let Ok(v) = HeaderValue::from_str(&links.join(" , "))
@@ -90,6 +118,8 @@ impl Paging {
 /// Harbor time format: RFC 3339 in UTC with milliseconds.
 pub fn harbor_time(t: time::OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     t.format(&fmt).unwrap_or_default()
 }

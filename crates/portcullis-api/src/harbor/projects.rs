@@ -54,7 +54,9 @@ async fn owner_names(reg: &Registry, projects: &[Project]) -> HashMap<i64, Strin
 /// Harbor's `q` query: `key=value` (exact) or `key=~value` (fuzzy), comma separated.
 fn apply_q(q: &str, query: &mut ProjectQuery) -> ApiResult<()> {
     for part in q.split(',').filter(|s| !s.trim().is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| ApiError::new(ErrorCode::BadRequest, format!("invalid query {part:?}")))?;
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            ApiError::new(ErrorCode::BadRequest, format!("invalid query {part:?}"))
+        })?;
         let (fuzzy, v) = match v.strip_prefix('~') {
             Some(rest) => (true, rest),
             None => (false, v),
@@ -64,7 +66,12 @@ fn apply_q(q: &str, query: &mut ProjectQuery) -> ApiResult<()> {
             "name" => query.name_exact = Some(v.to_string()),
             "public" => query.public = Some(parse_bool(v)?),
             "owner" => query.owner = Some(v.to_string()),
-            other => return Err(ApiError::new(ErrorCode::BadRequest, format!("unsupported query key {other:?}"))),
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("unsupported query key {other:?}"),
+                ));
+            }
         }
     }
     Ok(())
@@ -74,12 +81,22 @@ fn parse_bool(v: &str) -> ApiResult<bool> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::new(ErrorCode::BadRequest, format!("invalid boolean {v:?}"))),
+        _ => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid boolean {v:?}"),
+        )),
     }
 }
 
-pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller, Query(params): Query<HashMap<String, String>>) -> ApiResult<Response> {
-    let paging = Paging::from_query(params.get("page").map(String::as_str), params.get("page_size").map(String::as_str))?;
+pub async fn list(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )?;
     let mut query = ProjectQuery::default();
     if let Some(q) = params.get("q") {
         apply_q(q, &mut query)?;
@@ -93,13 +110,25 @@ pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller, Query(par
     if let Some(o) = params.get("owner").filter(|s| !s.is_empty()) {
         query.owner = Some(o.clone());
     }
-    let (projects, total) = reg.list_projects(&p, query, paging.page, paging.page_size).await?;
+    let (projects, total) = reg
+        .list_projects(&p, query, paging.page, paging.page_size)
+        .await?;
     let owners = owner_names(&reg, &projects).await;
-    let body: Vec<_> = projects.iter().map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str))).collect();
+    let body: Vec<_> = projects
+        .iter()
+        .map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str)))
+        .collect();
     let mut resp = Json(body).into_response();
     let extra: Vec<String> = ["name", "public", "owner", "q"]
         .iter()
-        .filter_map(|k| params.get(*k).map(|v| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC))))
+        .filter_map(|k| {
+            params.get(*k).map(|v| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+        })
         .collect();
     paging.headers(&mut resp, "/api/v2.0/projects", &extra.join("&"), total);
     Ok(resp)
@@ -116,38 +145,68 @@ pub struct ProjectReq {
     storage_limit: Option<i64>,
 }
 
-pub async fn create(State(reg): State<Arc<Registry>>, Caller(p): Caller, body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>) -> ApiResult<Response> {
+pub async fn create(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
-    let name = req.project_name.ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
+    let name = req
+        .project_name
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
     if let Some(limit) = req.storage_limit
         && limit < -1
     {
-        return Err(ApiError::new(ErrorCode::BadRequest, "storage_limit must be -1 (unlimited) or a size in bytes"));
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "storage_limit must be -1 (unlimited) or a size in bytes",
+        ));
     }
     let metadata = req.metadata.unwrap_or_default();
-    let created = reg.create_project(&p, &name, req.public.unwrap_or(false), &metadata).await?;
+    let created = reg
+        .create_project(&p, &name, req.public.unwrap_or(false), &metadata)
+        .await?;
     let mut resp = StatusCode::CREATED.into_response();
     resp.headers_mut().insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", created.id.0)).map_err(portcullis_core::Error::internal)?,
+        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", created.id.0))
+            .map_err(portcullis_core::Error::internal)?,
     );
     Ok(resp)
 }
 
-pub async fn head(State(reg): State<Arc<Registry>>, Caller(p): Caller, Query(params): Query<HashMap<String, String>>) -> ApiResult<Response> {
-    let name = params.get("project_name").ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
+pub async fn head(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let name = params
+        .get("project_name")
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
     reg.find_project(&p, name, true).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 fn is_name(headers: &HeaderMap) -> bool {
-    headers.get("x-is-resource-name").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    headers
+        .get("x-is-resource-name")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
-pub async fn get_one(State(reg): State<Arc<Registry>>, Caller(p): Caller, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn get_one(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let project = reg.find_project(&p, &id, is_name(&headers)).await?;
     let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
-    Ok(Json(project_json(&project, owners.get(&project.owner_id.0).map(String::as_str))).into_response())
+    Ok(Json(project_json(
+        &project,
+        owners.get(&project.owner_id.0).map(String::as_str),
+    ))
+    .into_response())
 }
 
 pub async fn update(
@@ -161,13 +220,20 @@ pub async fn update(
     let project = reg.find_project(&p, &id, is_name(&headers)).await?;
     let mut metadata = req.metadata.unwrap_or_default();
     if let Some(public) = req.public {
-        metadata.entry("public".into()).or_insert_with(|| public.to_string());
+        metadata
+            .entry("public".into())
+            .or_insert_with(|| public.to_string());
     }
     reg.update_project(&p, &project, &metadata).await?;
     Ok(StatusCode::OK.into_response())
 }
 
-pub async fn delete(State(reg): State<Arc<Registry>>, Caller(p): Caller, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn delete(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let project = reg.find_project(&p, &id, is_name(&headers)).await?;
     reg.delete_project(&p, &project).await?;
     Ok(StatusCode::OK.into_response())

@@ -30,13 +30,21 @@ pub async fn health(State(reg): State<Arc<Registry>>) -> Response {
             component("jobservice", &None),
         ],
     });
-    let status = if healthy { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 
 pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) -> Response {
     let external = base_url(&reg, &headers);
-    let registry_url = external.split("://").nth(1).unwrap_or(&external).to_string();
+    let registry_url = external
+        .split("://")
+        .nth(1)
+        .unwrap_or(&external)
+        .to_string();
     axum::Json(serde_json::json!({
         "auth_mode": "db_auth",
         "primary_auth_mode": false,
@@ -47,7 +55,7 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
         "portcullis_version": env!("CARGO_PKG_VERSION"),
         "registry_url": registry_url,
         "external_url": external,
-        "registry_storage_provider_name": reg.blobs.backend_name(),
+        "registry_storage_provider_name": reg.settings.storage_name,
         "database_backend": reg.meta.backend_name(),
         "read_only": false,
         "with_chartmuseum": false,

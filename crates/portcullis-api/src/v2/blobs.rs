@@ -10,7 +10,10 @@ use super::{Ctx, parse_digest};
 use crate::error::{ApiError, ApiResult};
 
 /// Parses a single `bytes=` range against a blob of `size` bytes. `Ok(None)`: no range.
-pub(crate) fn parse_range(value: Option<&str>, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+pub(crate) fn parse_range(
+    value: Option<&str>,
+    size: u64,
+) -> Result<Option<std::ops::Range<u64>>, ()> {
     let Some(v) = value else { return Ok(None) };
     let spec = v.trim().strip_prefix("bytes=").ok_or(())?;
     if spec.contains(',') {
@@ -47,7 +50,8 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<R
     let size = ctx.reg.blob_size(repo, &digest).await?;
     let range_header = ctx.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = parse_range(range_header, size).map_err(|_| {
-        ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable").header(header::CONTENT_RANGE, format!("bytes */{size}"))
+        ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
+            .header(header::CONTENT_RANGE, format!("bytes */{size}"))
     })?;
     let (status, len) = match &range {
         Some(r) => (StatusCode::PARTIAL_CONTENT, r.end - r.start),
@@ -56,18 +60,36 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<R
     let body = if ctx.method == axum::http::Method::HEAD {
         Body::empty()
     } else {
-        Body::from_stream(ctx.reg.open_blob(repo, &digest, range.clone()).await?.stream)
+        Body::from_stream(
+            ctx.reg
+                .open_blob(repo, &digest, range.clone())
+                .await?
+                .stream,
+        )
     };
     let mut resp = (status, body).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::ETAG, HeaderValue::from_str(&format!("\"{digest}\"")).map_err(portcullis_core::Error::internal)?);
-    h.insert("docker-content-digest", HeaderValue::from_str(digest.as_str()).map_err(portcullis_core::Error::internal)?);
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{digest}\""))
+            .map_err(portcullis_core::Error::internal)?,
+    );
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(digest.as_str()).map_err(portcullis_core::Error::internal)?,
+    );
     if let Some(r) = range {
         let cr = format!("bytes {}-{}/{}", r.start, r.end - 1, size);
-        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&cr).map_err(portcullis_core::Error::internal)?);
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&cr).map_err(portcullis_core::Error::internal)?,
+        );
     }
     Ok(resp)
 }
@@ -76,7 +98,11 @@ pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResul
     ctx.authorize(repo, Actions::DELETE).await?;
     let digest = parse_digest(digest)?;
     ctx.reg.delete_blob(repo, &digest).await?;
-    Ok((StatusCode::ACCEPTED, [("docker-content-digest", digest.to_string())]).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        [("docker-content-digest", digest.to_string())],
+    )
+        .into_response())
 }
 
 #[cfg(test)]

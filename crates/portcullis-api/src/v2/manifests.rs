@@ -26,7 +26,11 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
     let head = ctx.method == Method::HEAD;
     let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
     let len = bytes.len() as u64;
-    let body = if head { Body::empty() } else { Body::from(bytes) };
+    let body = if head {
+        Body::empty()
+    } else {
+        Body::from(bytes)
+    };
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, hv(&resolved.media_type)?);
@@ -40,20 +44,35 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
     let project = ctx.authorize(repo, Actions::PUSH).await?;
     let reference = reference(r, ErrorCode::ManifestInvalid)?;
     let limit = ctx.reg.settings.max_manifest_size;
-    if let Some(len) = ctx.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
+    if let Some(len) = ctx
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
         && len > limit
     {
         return Err(too_large(len, limit));
     }
-    let bytes = axum::body::to_bytes(body, limit + 1).await.map_err(|_| too_large(limit + 1, limit))?;
+    let bytes = axum::body::to_bytes(body, limit + 1)
+        .await
+        .map_err(|_| too_large(limit + 1, limit))?;
     if bytes.len() > limit {
         return Err(too_large(bytes.len(), limit));
     }
-    let content_type = ctx.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let pushed = ctx.reg.put_manifest(&project, repo, &reference, content_type, bytes).await?;
+    let content_type = ctx
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let pushed = ctx
+        .reg
+        .put_manifest(&project, repo, &reference, content_type, bytes)
+        .await?;
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, hv(&format!("/v2/{repo}/manifests/{}", pushed.digest))?);
+    h.insert(
+        header::LOCATION,
+        hv(&format!("/v2/{repo}/manifests/{}", pushed.digest))?,
+    );
     h.insert("docker-content-digest", hv(pushed.digest.as_str())?);
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     if let Some(s) = &pushed.subject {
@@ -63,8 +82,11 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
 }
 
 fn too_large(len: usize, limit: usize) -> ApiError {
-    ApiError::new(ErrorCode::ManifestTooLarge, format!("manifest of {len} bytes or more exceeds the limit of {limit} bytes"))
-        .header(header::CONNECTION, "close".into())
+    ApiError::new(
+        ErrorCode::ManifestTooLarge,
+        format!("manifest of {len} bytes or more exceeds the limit of {limit} bytes"),
+    )
+    .header(header::CONNECTION, "close".into())
 }
 
 pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Response> {

@@ -32,7 +32,10 @@ pub(crate) struct Ctx {
 
 impl Ctx {
     pub fn q(&self, key: &str) -> Option<&str> {
-        self.query.get(key).and_then(|v| v.first()).map(String::as_str)
+        self.query
+            .get(key)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
 
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
@@ -41,9 +44,19 @@ impl Ctx {
             Ok(p) => Ok(p),
             Err(Refusal::Challenge) => {
                 // Ask for pull alongside push, as clients do, so one token serves both.
-                let wanted = if needed.contains(Actions::PUSH) { needed.union(Actions::PULL) } else { needed };
+                let wanted = if needed.contains(Actions::PUSH) {
+                    needed.union(Actions::PULL)
+                } else {
+                    needed
+                };
                 let scope = format!("repository:{}:{}", repo, wanted);
-                Err(ApiError::code(ErrorCode::Unauthorized).challenge(auth::challenge(&self.reg, &self.headers, Some(&scope))))
+                Err(
+                    ApiError::code(ErrorCode::Unauthorized).challenge(auth::challenge(
+                        &self.reg,
+                        &self.headers,
+                        Some(&scope),
+                    )),
+                )
             }
             Err(Refusal::Denied) => Err(ApiError::code(ErrorCode::Denied)),
             Err(Refusal::NotFound(e)) => Err(e.into()),
@@ -68,12 +81,17 @@ fn form_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
 
 fn decode(s: &str) -> String {
     let s = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&s).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Adds the header every `/v2/` response carries.
 pub(crate) fn with_api_version(mut resp: Response) -> Response {
-    resp.headers_mut().insert("docker-distribution-api-version", HeaderValue::from_static("registry/2.0"));
+    resp.headers_mut().insert(
+        "docker-distribution-api-version",
+        HeaderValue::from_static("registry/2.0"),
+    );
     resp
 }
 
@@ -83,21 +101,40 @@ pub(crate) fn parse_digest(s: &str) -> ApiResult<Digest> {
 
 pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let rest = parts.uri.path().strip_prefix("/v2").unwrap_or("").trim_start_matches('/').to_string();
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix("/v2")
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
     let endpoint = match path::parse(&rest) {
         Ok(e) => e,
-        Err(PathError::NotFound) => return ApiError::new(ErrorCode::NotFound, "unknown /v2/ endpoint").into_response(),
-        Err(PathError::Name(e)) => return ApiError::new(ErrorCode::NameInvalid, e.to_string()).into_response(),
+        Err(PathError::NotFound) => {
+            return ApiError::new(ErrorCode::NotFound, "unknown /v2/ endpoint").into_response();
+        }
+        Err(PathError::Name(e)) => {
+            return ApiError::new(ErrorCode::NameInvalid, e.to_string()).into_response();
+        }
     };
     let principal = match auth::principal(&reg, &parts.headers).await {
         Ok(p) => p,
         Err(_) => {
-            return ApiError::new(ErrorCode::Unauthorized, "invalid username, password or token")
-                .challenge(auth::challenge(&reg, &parts.headers, None))
-                .into_response();
+            return ApiError::new(
+                ErrorCode::Unauthorized,
+                "invalid username, password or token",
+            )
+            .challenge(auth::challenge(&reg, &parts.headers, None))
+            .into_response();
         }
     };
-    let ctx = Ctx { reg, method: parts.method, query: parse_query(parts.uri.query()), headers: parts.headers, principal };
+    let ctx = Ctx {
+        reg,
+        method: parts.method,
+        query: parse_query(parts.uri.query()),
+        headers: parts.headers,
+        principal,
+    };
     let result = route(&ctx, endpoint, body).await;
     with_api_version(result.unwrap_or_else(IntoResponse::into_response))
 }
@@ -120,15 +157,29 @@ async fn route(ctx: &Ctx, endpoint: Endpoint, body: Body) -> ApiResult<Response>
         (Endpoint::Upload(repo, id), M::PATCH) => uploads::patch(ctx, &repo, &id, body).await,
         (Endpoint::Upload(repo, id), M::PUT) => uploads::finish(ctx, &repo, &id, body).await,
         (Endpoint::Upload(repo, id), M::DELETE) => uploads::cancel(ctx, &repo, &id).await,
-        _ => Err(ApiError::new(ErrorCode::Unsupported, "the method is not supported on this endpoint")),
+        _ => Err(ApiError::new(
+            ErrorCode::Unsupported,
+            "the method is not supported on this endpoint",
+        )),
     }
 }
 
 fn base(ctx: &Ctx) -> ApiResult<Response> {
     if ctx.principal.is_anonymous() {
-        return Err(ApiError::code(ErrorCode::Unauthorized).challenge(auth::challenge(&ctx.reg, &ctx.headers, None)));
+        return Err(
+            ApiError::code(ErrorCode::Unauthorized).challenge(auth::challenge(
+                &ctx.reg,
+                &ctx.headers,
+                None,
+            )),
+        );
     }
-    Ok((StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], "{}").into_response())
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        "{}",
+    )
+        .into_response())
 }
 
 /// `n` and `last` of the listing endpoints; `n` is capped so one request stays cheap.
@@ -136,7 +187,9 @@ fn paging(ctx: &Ctx) -> ApiResult<(Option<u32>, Option<String>)> {
     let n = match ctx.q("n") {
         Some(s) => Some(
             s.parse::<u32>()
-                .map_err(|_| ApiError::new(ErrorCode::BadRequest, "n must be a non-negative integer"))?
+                .map_err(|_| {
+                    ApiError::new(ErrorCode::BadRequest, "n must be a non-negative integer")
+                })?
                 .min(10_000),
         ),
         None => None,
@@ -152,7 +205,11 @@ fn link_next(path: &str, n: u32, last: &str) -> String {
 async fn tags(ctx: &Ctx, repo: &RepoName) -> ApiResult<Response> {
     ctx.authorize(repo, Actions::PULL).await?;
     let (n, last) = paging(ctx)?;
-    let tags = if n == Some(0) { Vec::new() } else { ctx.reg.tags(repo, last.as_deref(), n).await? };
+    let tags = if n == Some(0) {
+        Vec::new()
+    } else {
+        ctx.reg.tags(repo, last.as_deref(), n).await?
+    };
     let body = serde_json::json!({ "name": repo.as_str(), "tags": tags });
     let mut resp = axum::Json(body).into_response();
     if let (Some(n), Some(last)) = (n, tags.last())
@@ -160,7 +217,10 @@ async fn tags(ctx: &Ctx, repo: &RepoName) -> ApiResult<Response> {
         && tags.len() as u32 == n
     {
         let link = link_next(&format!("/v2/{repo}/tags/list"), n, last);
-        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?);
+        resp.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?,
+        );
     }
     Ok(resp)
 }
@@ -169,13 +229,20 @@ async fn catalog(ctx: &Ctx) -> ApiResult<Response> {
     let (n, last) = paging(ctx)?;
     let n = n.unwrap_or(1000);
     let only = ctx.reg.visible_project_ids(&ctx.principal).await?;
-    let repos = if n == 0 { Vec::new() } else { ctx.reg.catalog(last.as_deref(), n, only.as_deref()).await? };
+    let repos = if n == 0 {
+        Vec::new()
+    } else {
+        ctx.reg.catalog(last.as_deref(), n, only.as_deref()).await?
+    };
     let mut resp = axum::Json(serde_json::json!({ "repositories": repos })).into_response();
     if let Some(l) = repos.last()
         && repos.len() as u32 == n
     {
         let link = link_next("/v2/_catalog", n, l);
-        resp.headers_mut().insert(header::LINK, HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?);
+        resp.headers_mut().insert(
+            header::LINK,
+            HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?,
+        );
     }
     Ok(resp)
 }
@@ -190,9 +257,17 @@ async fn referrers(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<Respon
         "mediaType": media::OCI_INDEX,
         "manifests": list,
     });
-    let mut resp = (StatusCode::OK, [(header::CONTENT_TYPE, media::OCI_INDEX)], body.to_string()).into_response();
+    let mut resp = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, media::OCI_INDEX)],
+        body.to_string(),
+    )
+        .into_response();
     if filter.is_some() {
-        resp.headers_mut().insert("oci-filters-applied", HeaderValue::from_static("artifactType"));
+        resp.headers_mut().insert(
+            "oci-filters-applied",
+            HeaderValue::from_static("artifactType"),
+        );
     }
     Ok(resp)
 }

@@ -47,7 +47,11 @@ pub fn parse(rest: &str) -> Result<Endpoint, PathError> {
     if n >= 4 && segs[n - 3] == "blobs" && segs[n - 2] == "uploads" {
         let id = segs[n - 1];
         let repo = name(&segs[..n - 3])?;
-        return Ok(if id.is_empty() { Endpoint::UploadStart(repo) } else { Endpoint::Upload(repo, id.to_string()) });
+        return Ok(if id.is_empty() {
+            Endpoint::UploadStart(repo)
+        } else {
+            Endpoint::Upload(repo, id.to_string())
+        });
     }
     if n >= 3 {
         let last = segs[n - 1];
@@ -79,14 +83,32 @@ mod tests {
             ("", Ok(Endpoint::Base)),
             ("_catalog", Ok(Endpoint::Catalog)),
             ("p/r/tags/list", Ok(Endpoint::Tags(r("p/r")))),
-            ("p/a/b/manifests/latest", Ok(Endpoint::Manifest(r("p/a/b"), "latest".into()))),
-            ("p/r/blobs/sha256:ab", Ok(Endpoint::Blob(r("p/r"), "sha256:ab".into()))),
+            (
+                "p/a/b/manifests/latest",
+                Ok(Endpoint::Manifest(r("p/a/b"), "latest".into())),
+            ),
+            (
+                "p/r/blobs/sha256:ab",
+                Ok(Endpoint::Blob(r("p/r"), "sha256:ab".into())),
+            ),
             ("p/r/blobs/uploads/", Ok(Endpoint::UploadStart(r("p/r")))),
             ("p/r/blobs/uploads", Ok(Endpoint::UploadStart(r("p/r")))),
-            ("p/r/blobs/uploads/abc-123", Ok(Endpoint::Upload(r("p/r"), "abc-123".into()))),
-            ("p/blobs/blobs/uploads/x", Ok(Endpoint::Upload(r("p/blobs"), "x".into()))),
-            ("p/manifests/manifests/v1", Ok(Endpoint::Manifest(r("p/manifests"), "v1".into()))),
-            ("p/r/referrers/sha256:ab", Ok(Endpoint::Referrers(r("p/r"), "sha256:ab".into()))),
+            (
+                "p/r/blobs/uploads/abc-123",
+                Ok(Endpoint::Upload(r("p/r"), "abc-123".into())),
+            ),
+            (
+                "p/blobs/blobs/uploads/x",
+                Ok(Endpoint::Upload(r("p/blobs"), "x".into())),
+            ),
+            (
+                "p/manifests/manifests/v1",
+                Ok(Endpoint::Manifest(r("p/manifests"), "v1".into())),
+            ),
+            (
+                "p/r/referrers/sha256:ab",
+                Ok(Endpoint::Referrers(r("p/r"), "sha256:ab".into())),
+            ),
             ("p/r/tags/list/extra", Err(PathError::NotFound)),
             ("manifests/latest", Err(PathError::NotFound)),
             ("p/r/unknown/x", Err(PathError::NotFound)),
@@ -96,6 +118,9 @@ mod tests {
             assert_eq!(parse(path), want, "{path}");
         }
         assert!(matches!(parse("P/r/manifests/x"), Err(PathError::Name(_))));
-        assert!(matches!(parse("alpine/manifests/x"), Err(PathError::Name(NameError::NoProject(_)))));
+        assert!(matches!(
+            parse("alpine/manifests/x"),
+            Err(PathError::Name(NameError::NoProject(_)))
+        ));
     }
 }

@@ -27,8 +27,17 @@ async fn non_empty(body: Body) -> ApiResult<Option<ByteStream>> {
         match s.next().await {
             None => return Ok(None),
             Some(Ok(b)) if b.is_empty() => continue,
-            Some(Ok(b)) => return Ok(Some(Box::pin(futures::stream::once(async move { Ok(b) }).chain(s)))),
-            Some(Err(e)) => return Err(ApiError::new(ErrorCode::BlobUploadInvalid, format!("reading the request body failed: {e}"))),
+            Some(Ok(b)) => {
+                return Ok(Some(Box::pin(
+                    futures::stream::once(async move { Ok(b) }).chain(s),
+                )));
+            }
+            Some(Err(e)) => {
+                return Err(ApiError::new(
+                    ErrorCode::BlobUploadInvalid,
+                    format!("reading the request body failed: {e}"),
+                ));
+            }
         }
     }
 }
@@ -40,14 +49,29 @@ fn location(ctx: &Ctx, path: String) -> String {
     }
 }
 
-fn upload_response(ctx: &Ctx, status: StatusCode, repo: &RepoName, id: &UploadId, size: u64) -> ApiResult<Response> {
+fn upload_response(
+    ctx: &Ctx,
+    status: StatusCode,
+    repo: &RepoName,
+    id: &UploadId,
+    size: u64,
+) -> ApiResult<Response> {
     let loc = location(ctx, format!("/v2/{repo}/blobs/uploads/{id}"));
     let end = size.saturating_sub(1);
     let mut resp = status.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_str(&loc).map_err(portcullis_core::Error::internal)?);
-    h.insert(header::RANGE, HeaderValue::from_str(&format!("0-{end}")).map_err(portcullis_core::Error::internal)?);
-    h.insert("docker-upload-uuid", HeaderValue::from_str(&id.to_string()).map_err(portcullis_core::Error::internal)?);
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&loc).map_err(portcullis_core::Error::internal)?,
+    );
+    h.insert(
+        header::RANGE,
+        HeaderValue::from_str(&format!("0-{end}")).map_err(portcullis_core::Error::internal)?,
+    );
+    h.insert(
+        "docker-upload-uuid",
+        HeaderValue::from_str(&id.to_string()).map_err(portcullis_core::Error::internal)?,
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     Ok(resp)
 }
@@ -56,32 +80,51 @@ fn created(ctx: &Ctx, repo: &RepoName, digest: &portcullis_types::Digest) -> Api
     let loc = location(ctx, format!("/v2/{repo}/blobs/{digest}"));
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
-    h.insert(header::LOCATION, HeaderValue::from_str(&loc).map_err(portcullis_core::Error::internal)?);
-    h.insert("docker-content-digest", HeaderValue::from_str(digest.as_str()).map_err(portcullis_core::Error::internal)?);
+    h.insert(
+        header::LOCATION,
+        HeaderValue::from_str(&loc).map_err(portcullis_core::Error::internal)?,
+    );
+    h.insert(
+        "docker-content-digest",
+        HeaderValue::from_str(digest.as_str()).map_err(portcullis_core::Error::internal)?,
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     Ok(resp)
 }
 
 fn upload_id(id: &str) -> ApiResult<UploadId> {
-    id.parse::<UploadId>().map_err(|_| ApiError::code(ErrorCode::BlobUploadUnknown))
+    id.parse::<UploadId>()
+        .map_err(|_| ApiError::code(ErrorCode::BlobUploadUnknown))
 }
 
 /// `Content-Range: <start>-<end>` of a PATCH, checked against `Content-Length`.
 fn content_range(ctx: &Ctx) -> ApiResult<Option<(u64, u64)>> {
-    let Some(v) = ctx.headers.get(header::CONTENT_RANGE) else { return Ok(None) };
+    let Some(v) = ctx.headers.get(header::CONTENT_RANGE) else {
+        return Ok(None);
+    };
     let bad = || ApiError::new(ErrorCode::RangeInvalid, "malformed Content-Range");
     let s = v.to_str().map_err(|_| bad())?.trim();
     let s = s.strip_prefix("bytes ").unwrap_or(s);
     let s = s.split('/').next().unwrap_or(s);
     let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+    let (a, b): (u64, u64) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
     if b < a {
         return Err(bad());
     }
-    if let Some(len) = ctx.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+    if let Some(len) = ctx
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
         && len != b - a + 1
     {
-        return Err(ApiError::new(ErrorCode::RangeInvalid, "Content-Range does not match Content-Length"));
+        return Err(ApiError::new(
+            ErrorCode::RangeInvalid,
+            "Content-Range does not match Content-Length",
+        ));
     }
     Ok(Some((a, b)))
 }
@@ -91,8 +134,14 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
     if let (Some(mount), Some(from)) = (ctx.q("mount"), ctx.q("from")) {
         // Any failure to mount (bad name, no access, unknown blob) falls back to a new
         // session, as the spec asks; nothing about the source is revealed.
-        if let (Ok(digest), Ok(from)) = (portcullis_types::Digest::parse(mount), RepoName::parse(from))
-            && ctx.reg.authorize(&ctx.principal, &from, Actions::PULL).await.is_ok()
+        if let (Ok(digest), Ok(from)) = (
+            portcullis_types::Digest::parse(mount),
+            RepoName::parse(from),
+        ) && ctx
+            .reg
+            .authorize(&ctx.principal, &from, Actions::PULL)
+            .await
+            .is_ok()
             && ctx.reg.mount(&project, repo, &from, &digest).await?
         {
             return created(ctx, repo, &digest);
@@ -100,7 +149,9 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
     }
     if let Some(d) = ctx.q("digest") {
         let digest = parse_digest(d)?;
-        let body = non_empty(body).await?.unwrap_or_else(|| Box::pin(futures::stream::empty()));
+        let body = non_empty(body)
+            .await?
+            .unwrap_or_else(|| Box::pin(futures::stream::empty()));
         ctx.reg.put_blob(&project, repo, &digest, body).await?;
         return created(ctx, repo, &digest);
     }
@@ -123,8 +174,11 @@ pub(super) async fn patch(ctx: &Ctx, repo: &RepoName, id: &str, body: Body) -> A
     if let Some((start, _)) = range
         && start != st.size
     {
-        return Err(ApiError::new(ErrorCode::RangeInvalid, format!("chunk starts at {start}; the upload has {} bytes", st.size))
-            .header(header::RANGE, format!("0-{}", st.size.saturating_sub(1))));
+        return Err(ApiError::new(
+            ErrorCode::RangeInvalid,
+            format!("chunk starts at {start}; the upload has {} bytes", st.size),
+        )
+        .header(header::RANGE, format!("0-{}", st.size.saturating_sub(1))));
     }
     let size = match non_empty(body).await? {
         Some(s) => ctx.reg.append_upload(repo, &id, Some(st.size), s).await?,
@@ -133,21 +187,36 @@ pub(super) async fn patch(ctx: &Ctx, repo: &RepoName, id: &str, body: Body) -> A
     upload_response(ctx, StatusCode::ACCEPTED, repo, &id, size)
 }
 
-pub(super) async fn finish(ctx: &Ctx, repo: &RepoName, id: &str, body: Body) -> ApiResult<Response> {
+pub(super) async fn finish(
+    ctx: &Ctx,
+    repo: &RepoName,
+    id: &str,
+    body: Body,
+) -> ApiResult<Response> {
     let project = ctx.authorize(repo, Actions::PUSH).await?;
     let id = upload_id(id)?;
-    let digest = parse_digest(ctx.q("digest").ok_or_else(|| ApiError::new(ErrorCode::DigestInvalid, "the digest query parameter is required"))?)?;
+    let digest = parse_digest(ctx.q("digest").ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::DigestInvalid,
+            "the digest query parameter is required",
+        )
+    })?)?;
     let range = content_range(ctx)?;
     let st = ctx.reg.upload_status(repo, &id).await?;
     if let Some(s) = non_empty(body).await? {
         if let Some((start, _)) = range
             && start != st.size
         {
-            return Err(ApiError::new(ErrorCode::RangeInvalid, format!("chunk starts at {start}; the upload has {} bytes", st.size)));
+            return Err(ApiError::new(
+                ErrorCode::RangeInvalid,
+                format!("chunk starts at {start}; the upload has {} bytes", st.size),
+            ));
         }
         ctx.reg.append_upload(repo, &id, Some(st.size), s).await?;
     }
-    ctx.reg.complete_upload(&project, repo, &id, &digest).await?;
+    ctx.reg
+        .complete_upload(&project, repo, &id, &digest)
+        .await?;
     created(ctx, repo, &digest)
 }
 

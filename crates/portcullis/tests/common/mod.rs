@@ -27,7 +27,7 @@ pub struct Server {
     child: Child,
     pub dir: tempfile::TempDir,
     _pg: Option<portcullis_meta::testing::TestDatabase>,
-    _s3: Option<portcullis_blob::testing::MotoServer>,
+    _s3: Option<std::sync::Arc<portcullis_blob::testing::MotoServer>>,
 }
 
 impl Drop for Server {
@@ -59,11 +59,29 @@ impl Server {
             .stderr(Stdio::piped());
         let (mut pg, mut s3) = (None, None);
         if backends == Backends::ScaleOut {
-            let db = portcullis_meta::testing::TestDatabase::create().await.expect("PostgreSQL for tests");
+            let db = portcullis_meta::testing::TestDatabase::create()
+                .await
+                .expect("PostgreSQL for tests");
             cmd.arg("--database-url").arg(db.url());
-            let moto = portcullis_blob::testing::MotoServer::start().await.expect("moto_server for S3 tests");
-            let c = moto.config();
-            cmd.args(["--storage", "s3", "--s3-bucket", &c.bucket, "--s3-region", &c.region, "--s3-access-key", &c.access_key]);
+            let moto =
+                portcullis_blob::testing::MotoServer::shared().expect("moto_server for S3 tests");
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos();
+            let c = moto
+                .bucket(&format!("pc-{}-{nanos}", std::process::id()))
+                .expect("S3 bucket");
+            cmd.args([
+                "--storage",
+                "s3",
+                "--s3-bucket",
+                &c.bucket,
+                "--s3-region",
+                &c.region,
+                "--s3-access-key",
+                &c.access_key,
+            ]);
             cmd.args(["--s3-secret-key", &c.secret_key, "--s3-path-style", "true"]);
             if let Some(e) = &c.endpoint {
                 cmd.args(["--s3-endpoint", e]);
@@ -87,8 +105,17 @@ impl Server {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).expect("server did not report its address");
-        Server { base: format!("http://{addr}"), addr, child, dir, _pg: pg, _s3: s3 }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("server did not report its address");
+        Server {
+            base: format!("http://{addr}"),
+            addr,
+            child,
+            dir,
+            _pg: pg,
+            _s3: s3,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -104,7 +131,12 @@ impl Server {
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), 201, "creating project {name}: {}", resp.text().await.unwrap());
+        assert_eq!(
+            resp.status(),
+            201,
+            "creating project {name}: {}",
+            resp.text().await.unwrap()
+        );
     }
 
     /// Kills the server process (no graceful shutdown), as a crash would.
@@ -115,11 +147,17 @@ impl Server {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 pub fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
 }
 
 pub fn admin_basic() -> String {
@@ -146,7 +184,9 @@ pub async fn push_blob(s: &Server, repo: &str, data: &[u8]) -> String {
 
 /// A minimal OCI image manifest whose config and single layer are pushed first.
 pub async fn push_image(s: &Server, repo: &str, tag: &str, seed: &str) -> (String, Vec<u8>) {
-    let config = format!(r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":"{seed}"}}"#);
+    let config = format!(
+        r#"{{"architecture":"amd64","os":"linux","rootfs":{{"type":"layers","diff_ids":[]}},"seed":"{seed}"}}"#
+    );
     let layer = format!("layer of {seed}").into_bytes();
     let cd = push_blob(s, repo, config.as_bytes()).await;
     let ld = push_blob(s, repo, &layer).await;
@@ -174,15 +214,24 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> s
     assert_eq!(resp.status().as_u16(), status, "unexpected status");
     let body: serde_json::Value = resp.json().await.expect("error body is JSON");
     assert_eq!(body["errors"][0]["code"], code, "body: {body}");
-    assert!(body["errors"][0]["message"].as_str().is_some_and(|m| !m.is_empty()), "body: {body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "body: {body}"
+    );
     body
 }
 
 pub fn tool(name: &str) -> PathBuf {
-    which(name).unwrap_or_else(|| panic!("{name} is required for this test (scripts/test.sh installs it)"))
+    which(name)
+        .unwrap_or_else(|| panic!("{name} is required for this test (scripts/test.sh installs it)"))
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|c| Path::new(c).is_file()))
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|c| Path::new(c).is_file())
+    })
 }
