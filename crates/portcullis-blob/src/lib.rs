@@ -25,10 +25,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::Stream;
+use futures::stream::BoxStream;
 use portcullis_types::Digest;
 
 pub use error::BlobError;
-pub use types::{BlobReader, FsConfig, InvalidUploadId, S3Config, UploadId, UploadStatus};
+pub use types::{
+    BlobInfo, BlobReader, FsConfig, InvalidUploadId, S3Config, UploadId, UploadStatus,
+};
 
 use fs::FsBackend;
 use s3::S3Backend;
@@ -116,6 +119,16 @@ impl BlobStore {
     /// Removes a blob; [`BlobError::NotFound`] if it is not there.
     pub async fn delete(&self, d: &Digest) -> Result<(), BlobError> {
         dispatch!(self.delete(d))
+    }
+
+    /// Every stored blob, in no particular order, for garbage collection's sweep.
+    ///
+    /// Blobs published while the listing runs may or may not appear.
+    pub fn list_blobs(&self) -> BoxStream<'static, Result<BlobInfo, BlobError>> {
+        match &*self.backend {
+            Backend::Fs(b) => b.list_blobs(),
+            Backend::S3(b) => b.list_blobs(),
+        }
     }
 
     /// Opens a resumable upload session for repository `owner` (`POST /v2/<name>/blobs/uploads/`).

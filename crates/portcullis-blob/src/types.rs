@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use portcullis_types::Digest;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -94,6 +95,17 @@ pub struct UploadStatus {
     pub size: u64,
     /// When the session was opened.
     pub started_at: OffsetDateTime,
+}
+
+/// One stored blob, as listed for garbage collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobInfo {
+    /// The blob's digest.
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// When it was last written; garbage collection spares blobs younger than its grace period.
+    pub modified: OffsetDateTime,
 }
 
 /// A blob being read: its full size and a stream of the requested bytes.

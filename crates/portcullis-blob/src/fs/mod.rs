@@ -10,13 +10,14 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use portcullis_types::{Digest, Hasher};
+use portcullis_types::{Algorithm, Digest, Hasher};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use crate::session::Sessions;
-use crate::{BlobError, BlobReader, FsConfig, hashing, layout};
+use crate::{BlobError, BlobInfo, BlobReader, FsConfig, hashing, layout};
 
 /// Reads are streamed in pieces of this size.
 const READ_CHUNK: usize = 256 << 10;
@@ -158,6 +159,19 @@ impl FsBackend {
         }
     }
 
+    pub fn list_blobs(&self) -> BoxStream<'static, Result<BlobInfo, BlobError>> {
+        let blobs = self.root.join("blobs");
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::task::spawn_blocking(move || {
+            // A send fails only when the reader stopped listening: stop walking too.
+            if let Err(e) = walk_blobs(&blobs, &tx) {
+                let _ = tx.blocking_send(Err(BlobError::Io(e)));
+            }
+        });
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|x| (x, rx)) })
+            .boxed()
+    }
+
     /// Removes staged files of monolithic uploads abandoned before `cutoff`.
     async fn sweep_tmp(&self, cutoff: std::time::SystemTime) -> Result<(), BlobError> {
         let dir = self.root.join("tmp");
@@ -172,6 +186,45 @@ impl FsBackend {
         })
         .await
     }
+}
+
+/// Sends every blob under `blobs/<algo>/<fan>/` to `tx`, until `tx` is closed.
+fn walk_blobs(
+    blobs: &Path,
+    tx: &tokio::sync::mpsc::Sender<Result<BlobInfo, BlobError>>,
+) -> std::io::Result<()> {
+    for algo in [Algorithm::Sha256, Algorithm::Sha512] {
+        let dir = blobs.join(algo.as_str());
+        if !dir.is_dir() {
+            continue;
+        }
+        for fan in std::fs::read_dir(dir)? {
+            let fan = fan?.path();
+            if !fan.is_dir() {
+                continue;
+            }
+            for entry in std::fs::read_dir(fan)? {
+                let entry = entry?;
+                let name = entry.file_name();
+                let Some(digest) = name
+                    .to_str()
+                    .and_then(|hex| Digest::parse(&format!("{}:{hex}", algo.as_str())).ok())
+                else {
+                    continue;
+                };
+                let meta = entry.metadata()?;
+                let info = BlobInfo {
+                    digest,
+                    size: meta.len(),
+                    modified: meta.modified()?.into(),
+                };
+                if tx.blocking_send(Ok(info)).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether the file or directory at `p` was last changed before `cutoff`.

@@ -11,6 +11,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path;
@@ -18,7 +19,7 @@ use object_store::{GetOptions, GetRange, ObjectStore, ObjectStoreExt};
 use portcullis_types::{Digest, Hasher};
 
 use crate::session::Sessions;
-use crate::{BlobError, BlobReader, S3Config, check_range, hashing, layout};
+use crate::{BlobError, BlobInfo, BlobReader, S3Config, check_range, hashing, layout};
 use multipart::{AbortOnDrop, Multipart, part_size};
 
 pub(crate) struct S3Backend {
@@ -192,6 +193,21 @@ impl S3Backend {
         Ok(())
     }
 
+    pub fn list_blobs(&self) -> BoxStream<'static, Result<BlobInfo, BlobError>> {
+        let root = format!("{}blobs/", self.prefix);
+        self.store
+            .list(Some(&self.key("blobs")))
+            .map_err(BlobError::from)
+            .try_filter_map(move |meta| {
+                let info = blob_info(&root, &meta);
+                if info.is_none() {
+                    tracing::warn!(key = %meta.location, "object under blobs/ is not a blob");
+                }
+                futures::future::ready(Ok(info))
+            })
+            .boxed()
+    }
+
     /// Hashes a stored object with `algo`, streaming it.
     async fn hash_object(
         &self,
@@ -205,4 +221,22 @@ impl S3Backend {
         }
         Ok(h.finish())
     }
+}
+
+/// The blob an object under `root` (`<prefix>blobs/`) holds, if its key is a blob key.
+fn blob_info(root: &str, meta: &object_store::ObjectMeta) -> Option<BlobInfo> {
+    let rel = meta.location.as_ref().strip_prefix(root)?;
+    let mut parts = rel.split('/');
+    let (algo, _fan, hex) = (parts.next()?, parts.next()?, parts.next()?);
+    let digest = Digest::parse(&format!("{algo}:{hex}")).ok()?;
+    if parts.next().is_some() || layout::blob_key(&digest) != format!("blobs/{rel}") {
+        return None;
+    }
+    let modified =
+        time::OffsetDateTime::from_unix_timestamp(meta.last_modified.timestamp()).ok()?;
+    Some(BlobInfo {
+        digest,
+        size: meta.size,
+        modified,
+    })
 }

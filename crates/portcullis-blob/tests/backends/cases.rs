@@ -260,3 +260,47 @@ pub async fn concurrent_publishes(h: &Harness) {
     assert_eq!(store.stat(&d).await.unwrap(), Some(blob.len() as u64));
     assert!(store.get_bytes(&d).await.unwrap() == blob);
 }
+
+pub async fn list_blobs(h: &Harness) {
+    use futures::TryStreamExt;
+    let store = h.open().await;
+    assert!(
+        store
+            .list_blobs()
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let blobs = [data(10, 30), data(20_000, 31), data(0, 32)];
+    let mut expected = Vec::new();
+    for b in &blobs {
+        let d = Digest::sha256_of(b);
+        store.put_bytes(&d, Bytes::from(b.clone())).await.unwrap();
+        expected.push((d, b.len() as u64));
+    }
+    let d512 = sha512_of(&blobs[0]);
+    store
+        .put_bytes(&d512, Bytes::from(blobs[0].clone()))
+        .await
+        .unwrap();
+    expected.push((d512, 10));
+    // Sessions and staged data are not blobs.
+    let id = store.upload_create("library/list").await.unwrap();
+    store
+        .upload_append(&id, 0, body(b"pending", 3))
+        .await
+        .unwrap();
+    let listed: Vec<_> = store.list_blobs().try_collect().await.unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    for info in &listed {
+        assert!(
+            (now - info.modified).whole_seconds().abs() < 300,
+            "{info:?}"
+        );
+    }
+    let mut got: Vec<_> = listed.into_iter().map(|i| (i.digest, i.size)).collect();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+}

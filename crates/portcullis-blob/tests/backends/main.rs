@@ -41,6 +41,7 @@ backend_suite!(
     cases::empty_blob,
     cases::sha512,
     cases::concurrent_publishes,
+    cases::list_blobs,
     sessions::chunked_upload,
     sessions::out_of_order_append,
     sessions::status_and_list,
