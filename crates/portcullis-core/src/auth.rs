@@ -209,12 +209,15 @@ pub fn random_secret(len: usize) -> String {
     s
 }
 
+/// Password fingerprint, when it was verified, and who it belongs to.
+type CachedCredential = (Vec<u8>, Instant, UserPrincipal);
+
 /// Remembers recently verified Basic credentials so that argon2 (tens of milliseconds by
 /// design) runs once per credential and minute, not once per request. Only a SHA-256 of
 /// the password is kept, and it is compared in constant time.
 pub struct CredentialCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Vec<u8>, Instant, UserPrincipal)>>,
+    entries: Mutex<HashMap<String, CachedCredential>>,
 }
 
 impl CredentialCache {

@@ -53,10 +53,13 @@ pub struct Resolved {
     pub size: u64,
 }
 
+/// A resolution, when it was cached, and the write generation it belongs to.
+type CachedResolution = (Resolved, Instant, u64);
+
 pub struct Resolutions {
     ttl: Duration,
     generation: AtomicU64,
-    inner: RwLock<HashMap<(String, String), (Resolved, Instant, u64)>>,
+    inner: RwLock<HashMap<(String, String), CachedResolution>>,
 }
 
 impl Resolutions {

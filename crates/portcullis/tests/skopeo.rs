@@ -86,11 +86,10 @@ fn write_index_json(layout: &Path, mut desc: serde_json::Value, tag: &str) {
 }
 
 fn skopeo(args: &[&str]) -> std::process::Output {
-    let out = Command::new(tool("skopeo"))
+    Command::new(tool("skopeo"))
         .args(args)
         .output()
-        .expect("run skopeo");
-    out
+        .expect("run skopeo")
 }
 
 fn ok(out: std::process::Output) -> String {

@@ -219,7 +219,7 @@ async fn tags(ctx: &Ctx, repo: &RepoName) -> ApiResult<Response> {
         let link = link_next(&format!("/v2/{repo}/tags/list"), n, last);
         resp.headers_mut().insert(
             header::LINK,
-            HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?,
+            HeaderValue::from_str(&link).map_err(portcullis_core::Error::internal)?,
         );
     }
     Ok(resp)
@@ -241,7 +241,7 @@ async fn catalog(ctx: &Ctx) -> ApiResult<Response> {
         let link = link_next("/v2/_catalog", n, l);
         resp.headers_mut().insert(
             header::LINK,
-            HeaderValue::from_str(&link).map_err(|e| portcullis_core::Error::internal(e))?,
+            HeaderValue::from_str(&link).map_err(portcullis_core::Error::internal)?,
         );
     }
     Ok(resp)
