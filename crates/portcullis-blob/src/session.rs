@@ -121,6 +121,16 @@ impl Sessions {
         map.entry(*id).or_default().clone().try_lock_owned().ok()
     }
 
+    /// Drops what this node holds for sessions not in `live` (finished by another node),
+    /// except those some call is using or waiting for.
+    pub fn retain(&self, live: &[UploadId]) {
+        let live: std::collections::HashSet<_> = live.iter().collect();
+        self.map
+            .lock()
+            .expect("session map poisoned")
+            .retain(|id, slot| live.contains(id) || Arc::strong_count(slot) > 1);
+    }
+
     /// Drops what this node holds for a session that no longer exists.
     pub fn forget(&self, id: &UploadId) {
         self.map.lock().expect("session map poisoned").remove(id);
@@ -161,7 +171,14 @@ mod tests {
         assert!(second.is_err(), "second lock must wait");
         let other = UploadId::new();
         drop(s.lock(&other).await);
+        // Held sessions survive pruning; idle unknown ones go.
+        s.retain(&[]);
+        assert_eq!(s.map.lock().unwrap().len(), 1);
         drop(g);
         drop(s.lock(&id).await);
+        s.retain(&[id]);
+        assert_eq!(s.map.lock().unwrap().len(), 1);
+        s.retain(&[]);
+        assert!(s.map.lock().unwrap().is_empty());
     }
 }

@@ -189,7 +189,9 @@ impl FsBackend {
         let cutoff = OffsetDateTime::now_utc() - older_than;
         let sys_cutoff = SystemTime::now() - older_than;
         let mut removed = 0;
-        for id in self.session_ids().await? {
+        let ids = self.session_ids().await?;
+        self.sessions.retain(&ids);
+        for id in ids {
             // A session busy on this node is not abandoned.
             let Some(_guard) = self.sessions.try_lock(&id) else {
                 continue;

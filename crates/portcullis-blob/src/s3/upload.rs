@@ -338,7 +338,9 @@ impl S3Backend {
     pub async fn expire_uploads(&self, older_than: Duration) -> Result<usize, BlobError> {
         let cutoff = OffsetDateTime::now_utc() - older_than;
         let mut removed = 0;
-        for id in self.session_ids().await? {
+        let ids = self.session_ids().await?;
+        self.sessions.retain(&ids);
+        for id in ids {
             let Some(_guard) = self.sessions.try_lock(&id) else {
                 continue;
             };
