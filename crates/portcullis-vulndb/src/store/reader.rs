@@ -130,6 +130,17 @@ impl VulnDb {
         if 4 + u64::from(key_count) * 4 > keys.len() as u64 {
             return Err(corrupt(&path, "key count out of range"));
         }
+        // A truncated copy is caught here rather than at some later query.
+        let blocks_start = tables_start + tables_len;
+        let blocks_len = file_len - blocks_start;
+        for at in (0..blocks.len()).step_by(16) {
+            let end = u64_at(&blocks, at)
+                .zip(u32_at(&blocks, at + 8))
+                .and_then(|(offset, stored)| offset.checked_add(u64::from(stored)));
+            if end.is_none_or(|end| end > blocks_len) {
+                return Err(corrupt(&path, "block beyond the end of the file"));
+            }
+        }
         Ok(VulnDb {
             id: FileId::of(&meta),
             path,
@@ -138,7 +149,7 @@ impl VulnDb {
             keys,
             records,
             blocks,
-            blocks_start: tables_start + tables_len,
+            blocks_start,
         })
     }
 
