@@ -405,3 +405,37 @@ fn damaged_index_is_an_error_not_a_panic() {
             .any(|r| matches!(r, Err(DbError::Corrupt { .. })))
     );
 }
+
+mod damaged {
+    use super::*;
+    use proptest::prelude::*;
+    use std::sync::OnceLock;
+
+    /// A valid index, built once; each case damages a copy of it.
+    fn valid_index() -> &'static Vec<u8> {
+        static INDEX: OnceLock<Vec<u8>> = OnceLock::new();
+        INDEX.get_or_init(|| {
+            let (dir, _db) = imported();
+            std::fs::read(dir.path().join("osv-index.bin")).unwrap()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn damaged_indexes_never_panic(flips in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..), 1..8)) {
+            let mut bytes = valid_index().clone();
+            let n = bytes.len();
+            for (at, x) in flips {
+                bytes[at.index(n)] ^= x;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("osv-index.bin"), &bytes).unwrap();
+            if let Ok(db) = VulnDb::open(dir.path()) {
+                for (e, name) in [("Debian:11", "zlib"), ("PyPI", "example-pkg"), ("Go", "stdlib")] {
+                    let _ = db.query(&PackageQuery { ecosystem: e, name, version: "1.0" });
+                }
+            }
+        }
+    }
+}
