@@ -40,7 +40,7 @@ fn cmp_event(scheme: Scheme, a: &str, b: &str) -> Option<Ordering> {
     }
 }
 
-fn flatten(events: &[Event]) -> (Vec<Kind<'_>>, Vec<&str>) {
+fn flatten<'a>(events: impl Iterator<Item = &'a Event>) -> (Vec<Kind<'a>>, Vec<&'a str>) {
     let mut kinds = Vec::new();
     let mut limits = Vec::new();
     for e in events {
@@ -62,8 +62,18 @@ fn flatten(events: &[Event]) -> (Vec<Kind<'_>>, Vec<&str>) {
 
 /// Evaluates one range. `None` when a version in it cannot be compared (the caller logs
 /// and skips); `Some(None)` when not affected; `Some(Some(fixed))` when affected.
-fn evaluate(scheme: Scheme, range: &Range, version: &str) -> Option<Option<Option<String>>> {
-    let (mut events, limits) = flatten(&range.events);
+fn evaluate(
+    scheme: Scheme,
+    range: &Range,
+    implied: Option<&Event>,
+    version: &str,
+) -> Option<Option<Option<String>>> {
+    let open_ended = range
+        .events
+        .iter()
+        .all(|e| e.fixed.is_none() && e.last_affected.is_none() && e.limit.is_none());
+    let extra = implied.filter(|_| open_ended);
+    let (mut events, limits) = flatten(range.events.iter().chain(extra));
     // Sorting needs every pair comparable: check first, then sort (the comparators are total
     // orders on what they accept).
     for e in &events {
@@ -105,6 +115,27 @@ fn evaluate(scheme: Scheme, range: &Range, version: &str) -> Option<Option<Optio
     Some(Some(fixed))
 }
 
+/// GHSA exports some ranges without an upper event and keep the bound in
+/// `database_specific.last_known_affected_version_range` (`<= 1.2.3` or `< 1.2.3`);
+/// reading it avoids reporting every later version as affected.
+fn implied_bound(affected: &Affected) -> Option<Event> {
+    let text = affected
+        .database_specific
+        .as_ref()?
+        .get("last_known_affected_version_range")?
+        .as_str()?
+        .trim();
+    let mut event = Event::default();
+    if let Some(v) = text.strip_prefix("<=") {
+        event.last_affected = Some(v.trim().to_string());
+    } else if let Some(v) = text.strip_prefix('<') {
+        event.limit = Some(v.trim().to_string());
+    } else {
+        return None;
+    }
+    Some(event)
+}
+
 /// The smallest fixed version above `version` in any comparable range.
 fn next_fixed(scheme: Scheme, ranges: &[&Range], version: &str) -> Option<String> {
     ranges
@@ -142,8 +173,9 @@ pub(crate) fn check(affected: &Affected, ecosystem: &str, version: &str, id: &st
             fixed: next_fixed(eco_scheme, &ranges, version),
         });
     }
+    let implied = implied_bound(affected);
     for (range, scheme) in &usable {
-        match evaluate(*scheme, range, version) {
+        match evaluate(*scheme, range, implied.as_ref(), version) {
             Some(Some(fixed)) => return Some(Hit { fixed }),
             Some(None) => {}
             None => tracing::debug!(
@@ -219,6 +251,24 @@ mod tests {
         let b = entry("SEMVER", vec![ev("i", "0"), ev("x", "2.0.0")], &[]);
         assert_eq!(hit(&b, "crates.io", "1.9.0"), Some(None));
         assert_eq!(hit(&b, "crates.io", "2.0.0"), None);
+    }
+
+    #[test]
+    fn ghsa_last_known_affected_range_bounds_open_ranges() {
+        let mut a = entry("ECOSYSTEM", vec![ev("i", "0")], &[]);
+        a.database_specific =
+            Some(serde_json::json!({"last_known_affected_version_range": "<= 29.0"}));
+        assert_eq!(hit(&a, "Maven", "29.0"), Some(None));
+        assert_eq!(hit(&a, "Maven", "30.0"), None);
+        a.database_specific =
+            Some(serde_json::json!({"last_known_affected_version_range": "< 2.0"}));
+        assert_eq!(hit(&a, "Maven", "1.9"), Some(None));
+        assert_eq!(hit(&a, "Maven", "2.0"), None);
+        // An explicit upper event wins over the hint.
+        let mut b = entry("ECOSYSTEM", vec![ev("i", "0"), ev("f", "9.0.0")], &[]);
+        b.database_specific =
+            Some(serde_json::json!({"last_known_affected_version_range": "<= 8.5.1"}));
+        assert_eq!(hit(&b, "npm", "8.9.0"), Some(Some("9.0.0".into())));
     }
 
     #[test]
