@@ -20,5 +20,7 @@ pub use matching::{Advisories, Advisory, CvssScore, ScanResult, ScanStatus, Vuln
 pub use scan::{
     ImageScan, LayerCache, Progress, ScanOptions, ScanOutcome, match_inventory, scan_image,
 };
+pub mod cli;
+mod db;
 pub mod report;
 pub mod sbom;

@@ -8,8 +8,6 @@ use portcullis_scan::image::{open_path, resolve_images};
 use portcullis_scan::scan::layer_inventories;
 use portcullis_scan::{ImageInventory, Limits, PackageType, ScanOptions};
 
-const GO_MODINFO: &str = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.5\th1:abc=\nbuild\t-compiler=gc\n";
-
 fn inventory_of(path: &std::path::Path) -> Vec<ImageInventory> {
     let opts = ScanOptions::default();
     let img = open_path(path, &opts.limits).unwrap();
@@ -40,39 +38,6 @@ fn names(inv: &ImageInventory, kind: PackageType) -> Vec<(String, String)> {
 
 fn pair(n: &str, v: &str) -> (String, String) {
     (n.to_string(), v.to_string())
-}
-
-pub fn debian_app_layers() -> Vec<(Vec<u8>, &'static str)> {
-    let base = Layer::new()
-        .dir("etc")
-        .symlink("etc/os-release", "../usr/lib/os-release")
-        .file("usr/lib/os-release", DEBIAN_11_OS_RELEASE.as_bytes())
-        .file("etc/debian_version", b"11.6\n")
-        .file("var/lib/dpkg/status", DPKG_STATUS.as_bytes())
-        .exe("usr/bin/true", b"#!/bin/sh\nexit 0\n");
-    let apps = Layer::new()
-        .file(
-            "usr/lib/python3/dist-packages/urllib3-1.24.1.dist-info/METADATA",
-            URLLIB3_METADATA.as_bytes(),
-        )
-        .file(
-            "app/node_modules/lodash/package.json",
-            LODASH_PACKAGE_JSON.as_bytes(),
-        )
-        .file("app/package-lock.json", PACKAGE_LOCK_V3.as_bytes())
-        .file("src/rust-app/Cargo.lock", CARGO_LOCK.as_bytes())
-        .exe("usr/local/bin/goapp", &go_elf("go1.20.1", GO_MODINFO))
-        .file("opt/app.jar", &log4j_jar())
-        .file(
-            "usr/lib/ruby/gems/2.7.0/specifications/rack-2.2.3.gemspec",
-            RACK_GEMSPEC.as_bytes(),
-        )
-        .file("var/www/composer.lock", COMPOSER_LOCK.as_bytes())
-        .file("srv/dotnet/App.deps.json", DEPS_JSON.as_bytes());
-    vec![
-        (gzip(&base.tar()), GZIP_LAYER),
-        (zstd(&apps.tar()), ZSTD_LAYER),
-    ]
 }
 
 #[test]

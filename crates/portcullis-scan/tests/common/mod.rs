@@ -9,6 +9,7 @@ use portcullis_types::Digest;
 use serde_json::json;
 
 pub mod fixtures;
+pub mod osv;
 
 /// A layer under construction.
 pub struct Layer {
@@ -196,4 +197,42 @@ pub fn docker_archive(path: &Path, layers: &[Vec<u8>]) {
     .unwrap();
     add("manifest.json", &manifest);
     std::fs::write(path, b.into_inner().unwrap()).unwrap();
+}
+
+/// Module lines of a Go binary built against golang.org/x/text v0.3.5.
+pub const GO_MODINFO: &str = "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/text\tv0.3.5\th1:abc=\nbuild\t-compiler=gc\n";
+
+/// A Debian 11 base layer (gzip) and a layer (zstd) of language packages.
+pub fn debian_app_layers() -> Vec<(Vec<u8>, &'static str)> {
+    use fixtures::*;
+    let base = Layer::new()
+        .dir("etc")
+        .symlink("etc/os-release", "../usr/lib/os-release")
+        .file("usr/lib/os-release", DEBIAN_11_OS_RELEASE.as_bytes())
+        .file("etc/debian_version", b"11.6\n")
+        .file("var/lib/dpkg/status", DPKG_STATUS.as_bytes())
+        .exe("usr/bin/true", b"#!/bin/sh\nexit 0\n");
+    let apps = Layer::new()
+        .file(
+            "usr/lib/python3/dist-packages/urllib3-1.24.1.dist-info/METADATA",
+            URLLIB3_METADATA.as_bytes(),
+        )
+        .file(
+            "app/node_modules/lodash/package.json",
+            LODASH_PACKAGE_JSON.as_bytes(),
+        )
+        .file("app/package-lock.json", PACKAGE_LOCK_V3.as_bytes())
+        .file("src/rust-app/Cargo.lock", CARGO_LOCK.as_bytes())
+        .exe("usr/local/bin/goapp", &go_elf("go1.20.1", GO_MODINFO))
+        .file("opt/app.jar", &log4j_jar())
+        .file(
+            "usr/lib/ruby/gems/2.7.0/specifications/rack-2.2.3.gemspec",
+            RACK_GEMSPEC.as_bytes(),
+        )
+        .file("var/www/composer.lock", COMPOSER_LOCK.as_bytes())
+        .file("srv/dotnet/App.deps.json", DEPS_JSON.as_bytes());
+    vec![
+        (gzip(&base.tar()), GZIP_LAYER),
+        (zstd(&apps.tar()), ZSTD_LAYER),
+    ]
 }
