@@ -35,9 +35,7 @@ pub(crate) struct S3Parts {
     pub multipart_id: Option<String>,
     /// ETags of parts 0.., all at least the store's minimum part size.
     pub parts: Vec<String>,
-    /// Bytes in `parts`.
-    pub parts_size: u64,
-    /// Objects holding the bytes after `parts_size`, in order; fewer than 5 MiB in all.
+    /// Objects holding the bytes after the parts, in order; fewer than 5 MiB in all.
     pub pending: Vec<PendingChunk>,
 }
 

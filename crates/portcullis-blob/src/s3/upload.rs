@@ -166,7 +166,6 @@ impl S3Backend {
                 .await?;
             parts.pending.push(chunk);
         }
-        parts.parts_size = new_size - parts.pending.iter().map(|c| c.len).sum::<u64>();
         st.s3 = Some(parts);
         st.advance(new_size, hasher.as_ref());
         self.save_state(id, &st).await?;
