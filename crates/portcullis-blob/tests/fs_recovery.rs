@@ -153,3 +153,26 @@ async fn expiry_sweeps_crash_leftovers() {
     assert!(!half.exists());
     assert_eq!(entries(&dir.path().join("tmp")), 0);
 }
+
+#[tokio::test]
+async fn completion_interrupted_after_publishing_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let id = store.upload_create("library/x").await.unwrap();
+    store
+        .upload_append(&id, 0, body(b"published"))
+        .await
+        .unwrap();
+    let d = Digest::sha256_of(b"published");
+    // The data was renamed into place, then the process died before removing the session.
+    let dest = dir.path().join("blobs/sha256").join(&d.hex()[..2]);
+    std::fs::create_dir_all(&dest).unwrap();
+    std::fs::rename(session_file(dir.path(), &id, "data"), dest.join(d.hex())).unwrap();
+    let store = open(dir.path()).await;
+    assert_eq!(store.upload_complete(&id, &d).await.unwrap(), 9);
+    assert_eq!(store.get_bytes(&d).await.unwrap(), "published");
+    assert!(matches!(
+        store.upload_status(&id).await,
+        Err(BlobError::UploadNotFound)
+    ));
+}

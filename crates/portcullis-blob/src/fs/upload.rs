@@ -122,7 +122,18 @@ impl FsBackend {
         let cached = self.sessions.lock(id).await;
         let st = self.load_state(id).await?;
         // Also trims a tail left by a failed append, so the blob is exactly `size` bytes.
-        drop(self.open_data_at(id, st.size).await?);
+        match self.open_data_at(id, st.size).await {
+            Ok(f) => drop(f),
+            // A crash after publishing but before removing the session: finish the removal.
+            Err(BlobError::Io(e))
+                if e.kind() == ErrorKind::NotFound
+                    && self.stat(expected).await? == Some(st.size) =>
+            {
+                self.remove_session(id).await?;
+                return Ok(st.size);
+            }
+            Err(e) => return Err(e),
+        }
         let data = self.session_dir(id).join(DATA);
         let computed = match hashing::finish_for(st.hasher(&cached), expected) {
             Some(d) => d,
