@@ -37,6 +37,13 @@ pub(crate) fn finish_for(running: Option<Hasher>, expected: &Digest) -> Option<D
         .map(Hasher::finish)
 }
 
+/// Digest of `data` under `algo`.
+pub(crate) fn digest_of(algo: Algorithm, data: &[u8]) -> Digest {
+    let mut h = Hasher::new(algo);
+    h.update(data);
+    h.finish()
+}
+
 /// Checks the digest a client named against the one computed.
 pub(crate) fn verify(expected: &Digest, computed: Digest) -> Result<(), BlobError> {
     if &computed == expected {

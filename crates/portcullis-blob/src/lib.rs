@@ -103,7 +103,8 @@ impl BlobStore {
 
     /// Stores `data` under `d` after checking that it hashes to `d`. Atomic and idempotent.
     pub async fn put_bytes(&self, d: &Digest, data: Bytes) -> Result<(), BlobError> {
-        dispatch!(self.put_bytes(d, data))
+        hashing::verify(d, hashing::digest_of(d.algorithm(), &data))?;
+        dispatch!(self.put_verified(d, data))
     }
 
     /// Monolithic streamed upload (`POST ?digest=`, or a one-shot `PUT`): streams the body

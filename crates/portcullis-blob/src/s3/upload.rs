@@ -13,7 +13,7 @@ use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use portcullis_types::{Digest, Hasher};
+use portcullis_types::Digest;
 use time::OffsetDateTime;
 
 use super::S3Backend;
@@ -224,11 +224,7 @@ impl S3Backend {
             let data = self.load_pending(id, &parts.pending, &[]).await?.freeze();
             let computed = match running {
                 Some(d) => d,
-                None => {
-                    let mut h = Hasher::new(expected.algorithm());
-                    h.update(&data);
-                    h.finish()
-                }
+                None => hashing::digest_of(expected.algorithm(), &data),
             };
             if let Err(e) = hashing::verify(expected, computed) {
                 self.remove_session(id, &st).await?;
