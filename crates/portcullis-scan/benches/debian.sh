@@ -14,3 +14,8 @@ rm -rf "$work/layout" && mkdir -p "$work/layout"
 cd "$here"
 cargo run --release -q -p portcullis-scan --example bench -- make "$work/base.tar" "$work/layout"
 cargo run --release -q -p portcullis-scan --example bench -- run "$work/layout" 5
+# With the OSV bundle, also time the full scan including matching (warm database).
+if [ -n "${OSV_DIR:-}" ]; then
+  cargo run --release -q -p portcullis-scan --example bench -- import "$work/data" "$OSV_DIR"/*.zip
+  cargo run --release -q -p portcullis-scan --example bench -- run "$work/layout" 5 "$work/data"
+fi

@@ -4,7 +4,8 @@
 //! `debootstrap --variant=minbase bookworm`) as a gzip layer and adds a Python layer and
 //! an npm layer, writing an OCI image layout. `bench run LAYOUT [ROUNDS]` then compares
 //! the time to only decompress the layers with the time to build the image's inventory.
-//! `benches/debian.sh` runs both.
+//! With a data directory (`bench import DATA OSV.zip…` fills one) it also times the full
+//! scan with matching. `benches/debian.sh` runs it all.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -14,7 +15,7 @@ use anyhow::{Context, bail};
 use portcullis_scan::image::{open_path, resolve_images};
 use portcullis_scan::layer::decompress::decompressed;
 use portcullis_scan::scan::layer_inventories;
-use portcullis_scan::{ImageInventory, ScanOptions};
+use portcullis_scan::{ImageInventory, ScanOptions, scan_image};
 use portcullis_types::Digest;
 use serde_json::json;
 
@@ -27,9 +28,20 @@ fn main() -> anyhow::Result<()> {
         .as_slice()
     {
         ["make", base, out] => make(Path::new(base), Path::new(out)),
-        ["run", layout] => run(Path::new(layout), 5),
-        ["run", layout, rounds] => run(Path::new(layout), rounds.parse()?),
-        _ => bail!("usage: bench make BASE.tar LAYOUT | bench run LAYOUT [ROUNDS]"),
+        ["run", layout] => run(Path::new(layout), 5, None),
+        ["run", layout, rounds] => run(Path::new(layout), rounds.parse()?, None),
+        ["run", layout, rounds, data] => {
+            run(Path::new(layout), rounds.parse()?, Some(Path::new(data)))
+        }
+        ["import", data, files @ ..] => {
+            let files: Vec<_> = files.iter().map(std::path::PathBuf::from).collect();
+            let s = portcullis_vulndb::import(&Path::new(data).join("vulndb"), &files, &|_| {})?;
+            println!("{s:?}");
+            Ok(())
+        }
+        _ => bail!(
+            "usage: bench make BASE.tar LAYOUT | bench run LAYOUT [ROUNDS [DATA_DIR]] | bench import DATA_DIR OSV.zip..."
+        ),
     }
 }
 
@@ -212,7 +224,7 @@ fn best<T>(
     Ok((best.unwrap_or_default(), last.context("no round ran")?))
 }
 
-fn run(layout: &Path, rounds: usize) -> anyhow::Result<()> {
+fn run(layout: &Path, rounds: usize, data: Option<&Path>) -> anyhow::Result<()> {
     let opts = ScanOptions::default();
     let img = open_path(layout, &opts.limits)?;
     let images = resolve_images(img.source.as_ref(), &img.root, None, None, &opts.limits)?;
@@ -277,5 +289,25 @@ fn run(layout: &Path, rounds: usize) -> anyhow::Result<()> {
         mib / scan.as_secs_f64(),
         scan.as_secs_f64() / dn.as_secs_f64()
     );
+    if let Some(data) = data {
+        let db = portcullis_vulndb::VulnDb::open(&data.join("vulndb"))?;
+        let (full, outcome) = best(rounds, || {
+            Ok(scan_image(
+                img.source.as_ref(),
+                &img.root,
+                None,
+                &opts,
+                &db,
+            )?)
+        })?;
+        let r = &outcome.images[0].result;
+        println!(
+            "full scan with matching:      {:>7.3} s  {:>7.1} MB/s compressed  ({} vulnerabilities, {:?})",
+            full.as_secs_f64(),
+            mib / full.as_secs_f64(),
+            r.vulnerabilities.len(),
+            r.status
+        );
+    }
     Ok(())
 }
