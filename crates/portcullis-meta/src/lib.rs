@@ -15,6 +15,7 @@ mod connect;
 mod dbtime;
 mod error;
 mod ids;
+mod jobs;
 mod model;
 mod projects;
 mod pulls;
@@ -30,6 +31,10 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use ids::{ArtifactId, ProjectId, RepositoryId, TagId, UserId};
+pub use jobs::{
+    Enqueued, FireOutcome, Job, JobCount, JobId, JobQuery, JobState, LeaseRenewal, NewJob,
+    NewSchedule, Schedule, ScheduleId, StopRequest,
+};
 pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
