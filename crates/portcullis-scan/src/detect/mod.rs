@@ -107,6 +107,17 @@ pub(crate) fn classify(path: &str, mode: u32) -> Option<Want> {
     Some(Want::Metadata(kind))
 }
 
+/// Whether a symbolic link at `path` can matter when resolving the OS identification
+/// files; other links are not kept, which keeps layer inventories small.
+pub(crate) fn link_matters(path: &str) -> bool {
+    let one_level = |prefix: &str| path.strip_prefix(prefix).is_some_and(|r| !r.contains('/'));
+    OS_FILES.iter().any(|f| {
+        f.strip_prefix(path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }) || one_level("etc/")
+        || one_level("usr/lib/")
+}
+
 fn is_rpm_dir(dir: &str) -> bool {
     dir == "var/lib/rpm" || dir == "usr/lib/sysimage/rpm"
 }
@@ -231,5 +242,17 @@ mod tests {
         assert_eq!(classify("app/lib/app.jar", 0o644), Some(Want::Jar));
         assert_eq!(classify("usr/bin/ls", 0o755), Some(Want::Binary));
         assert_eq!(classify("usr/share/doc/README", 0o644), None);
+    }
+
+    #[test]
+    fn links_worth_keeping() {
+        assert!(link_matters("etc/os-release"));
+        assert!(link_matters("etc"));
+        assert!(link_matters("usr"));
+        assert!(link_matters("usr/lib"));
+        assert!(link_matters("etc/mtab"));
+        assert!(!link_matters("etc/alternatives/awk"));
+        assert!(!link_matters("usr/bin/awk"));
+        assert!(!link_matters("usr/lib/x86_64-linux-gnu/libz.so.1"));
     }
 }

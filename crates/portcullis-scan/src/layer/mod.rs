@@ -94,7 +94,7 @@ fn read_entries<R: Read>(
                         hard,
                     },
                 });
-            } else {
+            } else if detect::link_matters(&path) {
                 inv.files.push(LayerFile {
                     path,
                     content: FileContent::Link { target, hard },
