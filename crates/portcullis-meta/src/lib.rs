@@ -10,17 +10,21 @@
 //! or retried call never leaves half a change behind.
 
 mod artifacts;
+mod audit;
 mod blobs;
+mod browse;
 mod connect;
 mod dbtime;
 mod error;
 mod ids;
 mod jobs;
+mod members;
 mod model;
 mod projects;
 mod pulls;
 mod put;
 mod repositories;
+mod robots;
 mod rows;
 mod sql;
 mod tags;
@@ -29,16 +33,19 @@ mod users;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use error::{Error, Result};
 pub use ids::{ArtifactId, ProjectId, RepositoryId, TagId, UserId};
 pub use jobs::{
     Enqueued, FireOutcome, Job, JobCount, JobId, JobQuery, JobState, LeaseRenewal, NewJob,
     NewSchedule, Schedule, ScheduleId, StopRequest,
 };
+pub use members::Member;
 pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
+pub use robots::{NewRobot, Robot, RobotUpdate};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -12,6 +12,8 @@ pub(crate) enum Arg {
     Text(String),
     OptText(Option<String>),
     Bool(bool),
+    OptI64(Option<i64>),
+    Time(crate::dbtime::DbTime),
 }
 
 /// A query text and its arguments, numbered as they are added.
@@ -95,6 +97,8 @@ macro_rules! bind_args {
                 $crate::sql::Arg::Text(v) => q.bind(v),
                 $crate::sql::Arg::OptText(v) => q.bind(v),
                 $crate::sql::Arg::Bool(v) => q.bind(v),
+                $crate::sql::Arg::OptI64(v) => q.bind(v),
+                $crate::sql::Arg::Time(v) => q.bind(v),
             };
         }
         q

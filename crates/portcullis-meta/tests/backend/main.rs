@@ -1,6 +1,7 @@
 //! One test suite for the metadata store, run against every backend: SQLite (a temporary
 //! file) and PostgreSQL (a throwaway database on `PORTCULLIS_TEST_PG_URL`).
 
+mod access;
 mod artifacts;
 mod concurrency;
 mod fixtures;
@@ -89,4 +90,8 @@ backend_suite!(
     concurrency::concurrent_ensure_repository,
     concurrency::concurrent_put_of_one_digest,
     concurrency::concurrent_tag_moves_are_serialised,
+    access::members_hold_one_role_per_project,
+    access::robots_round_trip,
+    access::audit_filters_pages_and_purges,
+    access::browsing_lookups,
 );
