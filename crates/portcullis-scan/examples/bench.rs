@@ -263,15 +263,15 @@ fn run(layout: &Path, rounds: usize, data: Option<&Path>) -> anyhow::Result<()> 
     let threads = opts.threads;
     let (d1, raw) = best(rounds, || decompress_all(1))?;
     let (dn, _) = best(rounds, || decompress_all(threads))?;
-    let (scan, (inv, cached_bytes)) = best(rounds, || {
+    let (scan, inv) = best(rounds, || {
         let layers = layer_inventories(img.source.as_ref(), manifest, &opts)?;
-        let cached_bytes = serde_json::to_vec(&layers)?.len();
-        Ok((
-            ImageInventory::from_layers(&layers, &opts.limits)?,
-            cached_bytes,
-        ))
+        Ok(ImageInventory::from_layers(&layers, &opts.limits)?)
     })?;
-    println!("layer inventories as JSON (what a cache stores): {cached_bytes} bytes");
+    let cached = serde_json::to_vec(&layer_inventories(img.source.as_ref(), manifest, &opts)?)?;
+    println!(
+        "layer inventories as JSON (what a cache stores): {} KiB",
+        cached.len() / 1024
+    );
     println!(
         "image: {mib:.1} MiB compressed, {:.1} MiB uncompressed, {} layers, {} packages",
         raw as f64 / 1048576.0,
