@@ -97,9 +97,18 @@ pub fn layer_inventory(
     layer: &Descriptor,
     opts: &ScanOptions<'_>,
 ) -> Result<LayerInventory, ScanError> {
-    if let Some(inv) = opts.cache.and_then(|c| c.get(&layer.digest)) {
-        return Ok(inv);
+    match opts.cache.and_then(|c| c.get(&layer.digest)) {
+        Some(inv) => Ok(inv),
+        None => read_layer(source, layer, opts),
     }
+}
+
+/// Reads one layer blob and stores its inventory in the cache.
+fn read_layer(
+    source: &dyn BlobSource,
+    layer: &Descriptor,
+    opts: &ScanOptions<'_>,
+) -> Result<LayerInventory, ScanError> {
     let reader = source
         .open(&layer.digest)
         .map_err(|e| ScanError::from(e).in_layer(layer.digest.as_str()))?;
@@ -127,29 +136,38 @@ pub fn layer_inventories(
     opts: &ScanOptions<'_>,
 ) -> Result<Vec<LayerInventory>, ScanError> {
     let layers = &manifest.layers;
+    // Cached layers are taken first, so that progress counts only what will be read.
+    let cached: Vec<Option<LayerInventory>> = layers
+        .iter()
+        .map(|l| opts.cache.and_then(|c| c.get(&l.digest)))
+        .collect();
     if let Some(p) = opts.progress {
         let todo: Vec<_> = layers
             .iter()
-            .filter(|l| opts.cache.is_none_or(|c| c.get(&l.digest).is_none()))
+            .zip(&cached)
+            .filter(|(_, c)| c.is_none())
             .collect();
         p(Progress::Planned {
             layers: todo.len(),
-            bytes: todo.iter().map(|l| l.size).sum(),
+            bytes: todo.iter().map(|(l, _)| l.size).sum(),
         });
     }
+    let todo: Vec<usize> = (0..layers.len()).filter(|&i| cached[i].is_none()).collect();
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<LayerInventory, ScanError>>>> =
-        Mutex::new((0..layers.len()).map(|_| None).collect());
+        Mutex::new(cached.into_iter().map(|c| c.map(Ok)).collect());
     let failed = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        for _ in 0..opts.threads.clamp(1, layers.len().max(1)) {
+        for _ in 0..opts.threads.clamp(1, todo.len().max(1)) {
             s.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= layers.len() || failed.load(Ordering::SeqCst) {
+                    let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        break;
+                    };
+                    if failed.load(Ordering::SeqCst) {
                         break;
                     }
-                    let r = layer_inventory(source, &layers[i], opts);
+                    let r = read_layer(source, &layers[i], opts);
                     if r.is_err() {
                         failed.store(true, Ordering::SeqCst);
                     } else if let Some(p) = opts.progress {
@@ -168,7 +186,7 @@ pub fn layer_inventories(
         match r {
             Some(Ok(inv)) => out.push(inv),
             Some(Err(e)) => return Err(e),
-            // Left unread because another layer failed first; that error was returned.
+            // Left unread because an earlier-started layer failed; its error comes first.
             None => {}
         }
     }
