@@ -160,10 +160,7 @@ pub fn layer_inventories(
     std::thread::scope(|s| {
         for _ in 0..opts.threads.clamp(1, todo.len().max(1)) {
             s.spawn(|| {
-                loop {
-                    let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        break;
-                    };
+                while let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
                     if failed.load(Ordering::SeqCst) {
                         break;
                     }
