@@ -9,10 +9,14 @@ use crate::limits::Limits;
 const SMALL_FILE: u64 = 64 * 1024;
 
 pub(crate) fn is_archive_name(name: &str) -> bool {
-    let lower = |ext: &str| {
-        name.len() > ext.len() && name[name.len() - ext.len()..].eq_ignore_ascii_case(ext)
+    // Byte-wise: names come from untrusted archives and need not end on ASCII.
+    let ends = |ext: &[u8]| {
+        let n = name.as_bytes();
+        n.len() > ext.len() && n[n.len() - ext.len()..].eq_ignore_ascii_case(ext)
     };
-    lower(".jar") || lower(".war") || lower(".ear") || lower(".par") || lower(".hpi")
+    [&b".jar"[..], b".war", b".ear", b".par", b".hpi"]
+        .iter()
+        .any(|e| ends(e))
 }
 
 fn parse_pom_properties(text: &str) -> Option<Package> {
@@ -153,5 +157,14 @@ mod tests {
         assert!(notes.is_empty());
         parse("bad.jar", b"nope".to_vec(), &Limits::default(), &mut notes);
         assert_eq!(notes.len(), 1);
+    }
+
+    #[test]
+    fn archive_names() {
+        assert!(is_archive_name("app.JAR"));
+        assert!(is_archive_name("x.war"));
+        assert!(!is_archive_name(".jar"));
+        assert!(!is_archive_name("META-INF/MANIFES\u{2566}.MF"));
+        assert!(!is_archive_name("\u{2566}\u{2566}"));
     }
 }
