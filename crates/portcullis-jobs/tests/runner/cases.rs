@@ -4,7 +4,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use portcullis_jobs::{JobError, JobState, NewJob, Outcome, Runner, StopRequest};
+use portcullis_jobs::{
+    JobContext, JobError, JobState, NewJob, Outcome, Runner, StopRequest, Worker,
+};
 use portcullis_meta::{JobQuery, MetaStore};
 use serde_json::json;
 
@@ -256,22 +258,18 @@ pub async fn concurrency_limit_per_kind(store: MetaStore) {
 }
 
 /// Runs until cancelled, then reports the cancellation as an error.
-fn until_cancelled() -> FnWorker<
-    impl Fn(
-        portcullis_jobs::JobContext,
-    )
-        -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Outcome, JobError>> + Send>>
-    + Send
-    + Sync
-    + 'static,
-> {
-    FnWorker(|job: portcullis_jobs::JobContext| {
-        Box::pin(async move {
-            job.progress(1, "started").await?;
-            job.cancelled().await;
-            Err(JobError::retry("cancelled"))
-        }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
-    })
+struct UntilCancelled;
+
+impl Worker for UntilCancelled {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        job.progress(1, "started").await?;
+        job.cancelled().await;
+        Err(JobError::retry("cancelled"))
+    }
+}
+
+fn until_cancelled() -> UntilCancelled {
+    UntilCancelled
 }
 
 pub async fn stop_a_running_job(store: MetaStore) {
