@@ -46,6 +46,16 @@ impl Advisories for VulnDb {
         Ok(found.into_iter().map(advisory).collect())
     }
 
+    fn covers(&self, ecosystem: &str) -> Option<bool> {
+        // Distribution feeds may qualify the ecosystem further ("Red Hat:enterprise_linux:9").
+        Some(self.metadata().counts.iter().any(|(k, n)| {
+            *n > 0
+                && (k == ecosystem
+                    || k.strip_prefix(ecosystem)
+                        .is_some_and(|r| r.starts_with(':')))
+        }))
+    }
+
     fn updated_at(&self) -> Option<String> {
         rfc3339(self.metadata().updated_at)
     }
@@ -59,6 +69,10 @@ impl Advisories for SharedVulnDb {
         version: &str,
     ) -> Result<Vec<Advisory>, ScanError> {
         self.current().advisories(ecosystem, name, version)
+    }
+
+    fn covers(&self, ecosystem: &str) -> Option<bool> {
+        self.current().covers(ecosystem)
     }
 
     fn updated_at(&self) -> Option<String> {

@@ -50,6 +50,14 @@ pub trait Advisories: Sync {
         version: &str,
     ) -> Result<Vec<Advisory>, ScanError>;
 
+    /// Whether the data holds any advisory for `ecosystem` (`None`: cannot tell). A
+    /// distribution the data does not cover cannot be reported as free of
+    /// vulnerabilities.
+    fn covers(&self, ecosystem: &str) -> Option<bool> {
+        let _ = ecosystem;
+        None
+    }
+
     /// When the advisory data was last updated (RFC 3339), if known.
     fn updated_at(&self) -> Option<String> {
         None
@@ -153,7 +161,13 @@ pub fn match_packages(
     inventory: ImageInventory,
     db: &dyn Advisories,
 ) -> Result<ScanResult, ScanError> {
-    let status = match inventory.unsupported_reason() {
+    let uncovered = inventory
+        .os
+        .as_ref()
+        .and_then(|os| os.ecosystem.as_deref())
+        .filter(|eco| db.covers(eco) == Some(false))
+        .map(|eco| format!("the vulnerability database holds no advisories for {eco}"));
+    let status = match inventory.unsupported_reason().or(uncovered) {
         Some(reason) => ScanStatus::Unsupported { reason },
         None => ScanStatus::Supported,
     };

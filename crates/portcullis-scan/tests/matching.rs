@@ -211,6 +211,25 @@ fn unsupported_images_are_never_clean() {
 }
 
 #[test]
+fn distribution_missing_from_the_database_is_unsupported() {
+    let data = tempfile::tempdir().unwrap();
+    let db = fixture_db(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let layer = Layer::new()
+        .file(
+            "etc/os-release",
+            b"ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
+        )
+        .file("var/lib/dpkg/status", DPKG_STATUS.as_bytes());
+    oci_layout(dir.path(), &[(gzip(&layer.tar()), GZIP_LAYER)]);
+    let out = scan(dir.path(), &db);
+    match &out.images[0].result.status {
+        ScanStatus::Unsupported { reason } => assert!(reason.contains("Debian:12"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn sboms_have_required_fields_and_stable_order() {
     let data = tempfile::tempdir().unwrap();
     let db = fixture_db(data.path());
