@@ -309,3 +309,22 @@ fn real_go_binary_when_go_is_installed() {
         stdlib.version
     );
 }
+
+#[test]
+fn cargo_auditable_binary_and_hard_linked_os_release() {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = r#"{"packages":[{"name":"app","version":"0.1.0","source":"local","kind":"runtime","root":true},{"name":"smallvec","version":"1.6.0","source":"crates.io","kind":"runtime"}]}"#;
+    let layer = Layer::new()
+        .file("usr/lib/os-release", DEBIAN_11_OS_RELEASE.as_bytes())
+        .hardlink("etc/os-release", "usr/lib/os-release")
+        .file("var/lib/dpkg/status", b"")
+        .exe("usr/local/bin/rustapp", &auditable_elf(audit));
+    oci_layout(dir.path(), &[(gzip(&layer.tar()), GZIP_LAYER)]);
+    let inv = inventory_of(dir.path()).remove(0);
+    assert_eq!(
+        inv.os.as_ref().unwrap().ecosystem.as_deref(),
+        Some("Debian:11")
+    );
+    assert_eq!(names(&inv, PackageType::Cargo), [pair("smallvec", "1.6.0")]);
+    assert_eq!(inv.packages[0].path, "usr/local/bin/rustapp");
+}

@@ -227,6 +227,25 @@ pub fn go_elf(go_version: &str, modinfo: &str) -> Vec<u8> {
     obj.write().unwrap()
 }
 
+/// An ELF object carrying a cargo-auditable `.dep-v0` section (zlib-compressed JSON).
+pub fn auditable_elf(json: &str) -> Vec<u8> {
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(json.as_bytes()).unwrap();
+    let data = z.finish().unwrap();
+    let mut obj = object::write::Object::new(
+        object::BinaryFormat::Elf,
+        object::Architecture::X86_64,
+        object::Endianness::Little,
+    );
+    let id = obj.add_section(
+        Vec::new(),
+        b".dep-v0".to_vec(),
+        object::SectionKind::ReadOnlyData,
+    );
+    obj.append_section_data(id, &data, 1);
+    obj.write().unwrap()
+}
+
 /// An `rpmdb.sqlite` with one hand-made rpm header per `(name, epoch, version, release,
 /// source rpm)`.
 pub fn rpmdb(packages: &[(&str, Option<u32>, &str, &str, &str)]) -> Vec<u8> {

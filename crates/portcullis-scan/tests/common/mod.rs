@@ -59,6 +59,12 @@ impl Layer {
         self
     }
 
+    pub fn hardlink(mut self, path: &str, target: &str) -> Self {
+        let mut h = Self::header(tar::EntryType::Link, 0, 0o644);
+        self.builder.append_link(&mut h, path, target).unwrap();
+        self
+    }
+
     pub fn symlink(mut self, path: &str, target: &str) -> Self {
         let mut h = Self::header(tar::EntryType::Symlink, 0, 0o777);
         self.builder.append_link(&mut h, path, target).unwrap();
