@@ -201,6 +201,49 @@ mod tests {
         assert_eq!(p[1].version, "1.7.0");
     }
 
+    /// Go < 1.18 layout: the header points at string headers elsewhere in memory. Here
+    /// everything sits in one section at address 0 of a relocatable object.
+    #[test]
+    fn pointer_format() {
+        let version = b"go1.16.15";
+        let modinfo = format!(
+            "{}path\tex.com/a\nmod\tex.com/a\t(devel)\t\ndep\tgolang.org/x/net\tv0.0.1\th1:x\n{}",
+            "0".repeat(16),
+            "1".repeat(16)
+        );
+        let mut data = MAGIC.to_vec();
+        data.extend_from_slice(&[8, 0]);
+        data.extend_from_slice(&32u64.to_le_bytes());
+        data.extend_from_slice(&48u64.to_le_bytes());
+        data.extend_from_slice(&64u64.to_le_bytes());
+        data.extend_from_slice(&(version.len() as u64).to_le_bytes());
+        data.extend_from_slice(&(64 + version.len() as u64).to_le_bytes());
+        data.extend_from_slice(&(modinfo.len() as u64).to_le_bytes());
+        data.extend_from_slice(version);
+        data.extend_from_slice(modinfo.as_bytes());
+        let mut obj = object::write::Object::new(
+            object::BinaryFormat::Elf,
+            object::Architecture::X86_64,
+            object::Endianness::Little,
+        );
+        let id = obj.add_section(
+            Vec::new(),
+            b".go.buildinfo".to_vec(),
+            object::SectionKind::Data,
+        );
+        obj.append_section_data(id, &data, 16);
+        let bytes = obj.write().unwrap();
+        let file = object::File::parse(&bytes[..]).unwrap();
+        let info = build_info(&file).unwrap();
+        assert_eq!(info.go_version, "go1.16.15");
+        let p = packages_of(&info);
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[1].name.as_str(), p[1].version.as_str()),
+            ("golang.org/x/net", "0.0.1")
+        );
+    }
+
     #[test]
     fn modinfo_lines() {
         let info = BuildInfo {
