@@ -28,6 +28,14 @@ enum Command {
     /// token signing key and the `admin` user (password from PORTCULLIS_ADMIN_PASSWORD, or
     /// generated and printed once).
     Serve(config::ServeArgs),
+    /// Scan an image (OCI layout directory or `docker save` archive) for known
+    /// vulnerabilities with the local database (`portcullis vulndb import` fills it).
+    Scan(portcullis_scan::cli::ScanArgs),
+    /// Manage the offline vulnerability database in `<data-dir>/vulndb`.
+    Vulndb {
+        #[command(subcommand)]
+        command: portcullis_vulndb::cli::VulndbCommand,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,15 +50,20 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
+    let data_dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from("./data"));
     let result = rt.block_on(async move {
         match cli.command {
             Command::Serve(args) => serve::run(config::Config::load(args, cli.data_dir)?)
                 .await
                 .map(|_| 0),
+            Command::Scan(args) => portcullis_scan::cli::run(args, &data_dir).await,
+            Command::Vulndb { command } => portcullis_vulndb::cli::run(command, &data_dir)
+                .await
+                .map(|_| 0),
         }
     });
     match result {
-        Ok(code) => std::process::ExitCode::from(code as u8),
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
             eprintln!("portcullis: error: {e:#}");
             std::process::ExitCode::FAILURE
