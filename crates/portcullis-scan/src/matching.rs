@@ -74,10 +74,12 @@ pub struct Vulnerability {
 }
 
 impl Vulnerability {
+    /// The advisory's severity.
     pub fn severity(&self) -> Severity {
         self.advisory.severity
     }
 
+    /// First version that fixes it, when known.
     pub fn fixed_version(&self) -> Option<&str> {
         self.advisory.fixed_version.as_deref()
     }
@@ -87,8 +89,13 @@ impl Vulnerability {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ScanStatus {
+    /// Packages were determined; the vulnerability list is meaningful.
     Supported,
-    Unsupported { reason: String },
+    /// The image cannot be judged; `reason` says why. Never treat as clean.
+    Unsupported {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The packages of an image and the vulnerabilities found in them.
@@ -104,6 +111,7 @@ pub struct ScanResult {
 }
 
 impl ScanResult {
+    /// Whether the packages could be determined (see [`ScanStatus`]).
     pub fn is_supported(&self) -> bool {
         self.status == ScanStatus::Supported
     }

@@ -20,7 +20,9 @@ use crate::merge::ImageInventory;
 /// Implementations must be safe to call from several threads; failures to store are
 /// the implementation's to log, since a cache miss only costs time.
 pub trait LayerCache: Sync {
+    /// The stored inventory of `layer`, if any.
     fn get(&self, layer: &Digest) -> Option<LayerInventory>;
+    /// Stores an inventory under its `digest`.
     fn put(&self, inventory: &LayerInventory);
 }
 
@@ -37,12 +39,15 @@ pub enum Progress {
 
 /// How to scan.
 pub struct ScanOptions<'a> {
+    /// Bounds on every read.
     pub limits: Limits,
     /// Scan only this platform of an index (all platforms when `None`).
     pub platform: Option<PlatformFilter>,
     /// Layers read at the same time.
     pub threads: usize,
+    /// Where layer inventories are looked up and stored.
     pub cache: Option<&'a dyn LayerCache>,
+    /// Called as layers are read (from several threads).
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
 }
 
@@ -65,7 +70,9 @@ pub struct ImageScan {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manifest_digest: Option<Digest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Platform the index declared for this image.
     pub platform: Option<Platform>,
+    /// Packages, vulnerabilities and status.
     #[serde(flatten)]
     pub result: ScanResult,
 }
@@ -73,6 +80,7 @@ pub struct ImageScan {
 /// The result of scanning a manifest: one entry per image (several for an index).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScanOutcome {
+    /// One entry per image manifest scanned.
     pub images: Vec<ImageScan>,
 }
 

@@ -7,8 +7,10 @@ use serde_json::{Map, Value, json};
 
 use crate::matching::{ScanResult, Vulnerability};
 
+/// Media type of the report, as Harbor requests it.
 pub const HARBOR_REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
 
+/// The scanned artifact.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct HarborArtifact {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,6 +23,7 @@ pub struct HarborArtifact {
     pub mime_type: Option<String>,
 }
 
+/// Who scanned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HarborScanner {
     pub name: String,
@@ -38,6 +41,7 @@ impl Default for HarborScanner {
     }
 }
 
+/// `preferred_cvss`: the v3 (or v2) score and vector.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HarborCvss {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,6 +54,8 @@ pub struct HarborCvss {
     pub vector_v2: Option<String>,
 }
 
+/// One entry of `vulnerabilities`; package type, path, layer and purl are in
+/// `vendor_attributes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HarborVulnerability {
     pub id: String,
@@ -65,6 +71,7 @@ pub struct HarborVulnerability {
     pub vendor_attributes: Map<String, Value>,
 }
 
+/// The report document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HarborReport {
     pub generated_at: String,

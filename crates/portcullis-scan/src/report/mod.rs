@@ -26,6 +26,7 @@ pub struct VulnerabilitySummary {
 }
 
 impl VulnerabilitySummary {
+    /// Counts `vulns`.
     pub fn of(vulns: &[Vulnerability]) -> Self {
         let mut s = VulnerabilitySummary::default();
         for v in vulns {
@@ -50,6 +51,7 @@ pub struct ScanSummary {
 }
 
 impl ScanSummary {
+    /// Summarises one image's result.
     pub fn of(result: &ScanResult) -> Self {
         ScanSummary {
             status: result.status.clone(),
