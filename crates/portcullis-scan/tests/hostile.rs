@@ -150,11 +150,14 @@ fn truncated_inside_an_entry_is_an_error_not_a_short_inventory() {
         .tar();
     let cut = &tar[..1536];
     assert!(read(cut, &Limits::default()).is_err());
-    // Ending exactly at an entry boundary without end blocks is fine.
+    // Ending exactly where the last entry's data ends, without padding or end blocks, is
+    // how unclosed Go tar writers leave layers: accepted.
     let ok = Layer::new()
         .file("etc/os-release", DEBIAN_11_OS_RELEASE.as_bytes())
-        .tar_without_eof();
+        .tar_without_eof(DEBIAN_11_OS_RELEASE.len());
     assert_eq!(read(&ok, &Limits::default()).unwrap().files.len(), 1);
+    // A few bytes fewer is a truncated file, not a clean end.
+    assert!(read(&ok[..ok.len() - 10], &Limits::default()).is_err());
 }
 
 #[test]

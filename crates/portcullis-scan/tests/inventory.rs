@@ -142,7 +142,7 @@ fn alpine_from_docker_archive_without_eof_blocks() {
     let layer = Layer::new()
         .file("etc/os-release", ALPINE_OS_RELEASE.as_bytes())
         .file("lib/apk/db/installed", APK_INSTALLED.as_bytes())
-        .tar_without_eof();
+        .tar_without_eof(APK_INSTALLED.len());
     let path = dir.path().join("image.tar");
     docker_archive(&path, &[layer]);
     let inv = inventory_of(&path).remove(0);
@@ -327,4 +327,40 @@ fn cargo_auditable_binary_and_hard_linked_os_release() {
     );
     assert_eq!(names(&inv, PackageType::Cargo), [pair("smallvec", "1.6.0")]);
     assert_eq!(inv.packages[0].path, "usr/local/bin/rustapp");
+}
+
+/// `umoci insert` writes layers without end-of-archive blocks; real images made that way
+/// must scan. Runs where umoci is installed.
+#[test]
+fn umoci_inserted_layers() {
+    let umoci = |args: &[&str], dir: &std::path::Path| {
+        std::process::Command::new("umoci")
+            .args(args)
+            .current_dir(dir)
+            .status()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    if umoci(&["--version"], dir.path()).is_err() {
+        eprintln!("umoci not installed; tar_without_eof fixtures cover the format");
+        return;
+    }
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::create_dir_all(src.join("var/lib/dpkg")).unwrap();
+    std::fs::write(src.join("etc/os-release"), DEBIAN_11_OS_RELEASE).unwrap();
+    std::fs::write(src.join("var/lib/dpkg/status"), DPKG_STATUS).unwrap();
+    for args in [
+        &["init", "--layout", "L"][..],
+        &["new", "--image", "L:t"],
+        &["insert", "--image", "L:t", "src/etc", "/etc"],
+        &["insert", "--image", "L:t", "src/var", "/var"],
+    ] {
+        assert!(umoci(args, dir.path()).unwrap().success(), "umoci {args:?}");
+    }
+    let inv = inventory_of(&dir.path().join("L")).remove(0);
+    assert_eq!(
+        inv.os.as_ref().unwrap().ecosystem.as_deref(),
+        Some("Debian:11")
+    );
+    assert_eq!(names(&inv, PackageType::Deb).len(), 4);
 }

@@ -3,7 +3,9 @@
 
 pub mod decompress;
 
-use std::io::Read;
+use std::cell::Cell;
+use std::io::{self, Read};
+use std::rc::Rc;
 
 use portcullis_types::Digest;
 
@@ -39,14 +41,51 @@ pub fn inventory_of_layer<R: Read>(
     Ok(inv)
 }
 
+/// Go's tar writer, left unclosed (as `umoci insert` leaves it), ends the stream right
+/// after the last entry's data: no padding to the 512-byte block and no end-of-archive
+/// blocks. When the stream ends exactly where the current entry's data ends, this supplies
+/// the missing padding so that the archive ends cleanly; any other early end stays an
+/// error.
+struct PadTail<R> {
+    inner: R,
+    pos: u64,
+    data_end: Rc<Cell<u64>>,
+    padding: Option<u64>,
+}
+
+impl<R: Read> Read for PadTail<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(left) = self.padding {
+            let n = left.min(buf.len() as u64) as usize;
+            buf[..n].fill(0);
+            self.padding = Some(left - n as u64);
+            return Ok(n);
+        }
+        let n = self.inner.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.pos == self.data_end.get() && self.pos % 512 != 0 {
+            self.padding = Some(512 - self.pos % 512);
+            return self.read(buf);
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
 fn read_entries<R: Read>(
     reader: &mut R,
     limits: &Limits,
     inv: &mut LayerInventory,
 ) -> Result<(), ScanError> {
-    let mut archive = tar::Archive::new(reader);
+    let data_end = Rc::new(Cell::new(0));
+    let mut archive = tar::Archive::new(PadTail {
+        inner: reader,
+        pos: 0,
+        data_end: data_end.clone(),
+        padding: None,
+    });
     for entry in archive.entries()? {
         let mut entry = entry?;
+        data_end.set(entry.raw_file_position() + entry.size());
         inv.entries += 1;
         if inv.entries > limits.max_entries {
             return Err(LimitError::TooManyEntries {

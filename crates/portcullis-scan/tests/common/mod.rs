@@ -102,10 +102,13 @@ impl Layer {
         self.builder.into_inner().unwrap()
     }
 
-    /// The tar as `umoci insert` writes it: without the end-of-archive blocks.
-    pub fn tar_without_eof(self) -> Vec<u8> {
+    /// The tar as `umoci insert` writes it: without the end-of-archive blocks and
+    /// without the padding after the last entry's data (`last_size` bytes long).
+    pub fn tar_without_eof(self, last_size: usize) -> Vec<u8> {
         let mut t = self.tar();
         t.truncate(t.len() - 1024);
+        let pad = (512 - last_size % 512) % 512;
+        t.truncate(t.len() - pad);
         t
     }
 }
