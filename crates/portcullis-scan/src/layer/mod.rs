@@ -62,7 +62,11 @@ impl<R: Read> Read for PadTail<R> {
             return Ok(n);
         }
         let n = self.inner.read(buf)?;
-        if n == 0 && !buf.is_empty() && self.pos == self.data_end.get() && self.pos % 512 != 0 {
+        if n == 0
+            && !buf.is_empty()
+            && self.pos == self.data_end.get()
+            && !self.pos.is_multiple_of(512)
+        {
             self.padding = Some(512 - self.pos % 512);
             return self.read(buf);
         }
