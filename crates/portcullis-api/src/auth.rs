@@ -5,9 +5,34 @@ use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 use portcullis_core::{Principal, Registry};
 
-/// Credentials were presented but are not valid.
+/// Credentials were presented but are not valid, or login attempts are rate limited.
 #[derive(Debug)]
-pub struct BadCredentials;
+pub enum BadCredentials {
+    /// Wrong name or secret, malformed header, disabled or expired robot.
+    Invalid,
+    /// Too many failed attempts for this name or address.
+    Limited(portcullis_core::Error),
+}
+
+/// The client's address: the first `X-Forwarded-For` hop when a proxy set one, else
+/// `X-Real-IP`, else the peer address of the connection when the server records it.
+pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    let real = headers
+        .get("x-real-ip")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    forwarded
+        .or(real)
+        .map(str::to_string)
+        .or_else(|| peer.map(|p| p.ip().to_string()))
+        .unwrap_or_default()
+}
 
 /// Splits `Basic …` into username and password.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
@@ -24,27 +49,39 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-pub async fn principal(reg: &Registry, headers: &HeaderMap) -> Result<Principal, BadCredentials> {
+/// The caller of a request from `client_ip`: anonymous, a user or robot (Basic), or a
+/// registry bearer token.
+pub async fn principal(
+    reg: &Registry,
+    headers: &HeaderMap,
+    client_ip: &str,
+) -> Result<Principal, BadCredentials> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(Principal::Anonymous);
     };
-    let value = value.to_str().map_err(|_| BadCredentials)?;
-    let (scheme, rest) = value.split_once(' ').ok_or(BadCredentials)?;
+    let value = value.to_str().map_err(|_| BadCredentials::Invalid)?;
+    let (scheme, rest) = value.split_once(' ').ok_or(BadCredentials::Invalid)?;
     if scheme.eq_ignore_ascii_case("bearer") {
-        return reg.tokens.verify(rest.trim()).ok_or(BadCredentials);
+        return reg
+            .tokens
+            .verify(rest.trim())
+            .ok_or(BadCredentials::Invalid);
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let (u, p) = basic_credentials(headers).ok_or(BadCredentials)?;
-        return match reg.authenticate_basic(&u, &p).await {
-            Ok(Some(user)) => Ok(Principal::User(user)),
-            Ok(None) => Err(BadCredentials),
+        let (u, p) = basic_credentials(headers).ok_or(BadCredentials::Invalid)?;
+        return match reg.login(&u, &p, client_ip).await {
+            Ok(Some(who)) => Ok(who),
+            Ok(None) => Err(BadCredentials::Invalid),
+            Err(e) if e.code == portcullis_types::ErrorCode::TooManyRequests => {
+                Err(BadCredentials::Limited(e))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "authentication failed");
-                Err(BadCredentials)
+                Err(BadCredentials::Invalid)
             }
         };
     }
-    Err(BadCredentials)
+    Err(BadCredentials::Invalid)
 }
 
 /// The base URL clients reach us at: the configured external URL, else the request's

@@ -20,12 +20,24 @@ pub async fn token(State(reg): State<Arc<Registry>>, req: Request) -> Response {
 }
 
 async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
-    let principal = auth::principal(reg, req.headers()).await.map_err(|_| {
-        ApiError::new(ErrorCode::Unauthorized, "invalid username or password").challenge(format!(
-            r#"Basic realm="{}/service/token""#,
-            auth::base_url(reg, req.headers())
-        ))
-    })?;
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let ip = auth::client_ip(req.headers(), peer);
+    let principal = auth::principal(reg, req.headers(), &ip)
+        .await
+        .map_err(|e| match e {
+            auth::BadCredentials::Limited(e) => ApiError::from(e),
+            auth::BadCredentials::Invalid => {
+                ApiError::new(ErrorCode::Unauthorized, "invalid username or password").challenge(
+                    format!(
+                        r#"Basic realm="{}/service/token""#,
+                        auth::base_url(reg, req.headers())
+                    ),
+                )
+            }
+        })?;
     // A bearer token cannot mint another token.
     if matches!(principal, Principal::Token { .. }) {
         return Err(ApiError::new(

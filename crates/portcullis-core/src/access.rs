@@ -1,11 +1,15 @@
-//! Authorization for registry requests. Rules in force until project roles exist: the
-//! system admin may do everything; anyone may pull from a public project; everything
-//! else is refused. A private project is invisible to those who cannot pull from it.
+//! Authorization: what a caller may do in a project, from the one permission table
+//! (`rbac`). System admins may do everything; members hold their role's permissions;
+//! robots hold exactly their granted permissions; anyone may read a public project;
+//! bearer tokens carry exactly what they grant. A project the caller cannot see is
+//! invisible: it is reported as missing, never as forbidden.
 
+use portcullis_meta::{ProjectId, ProjectQuery, UserId};
 use portcullis_types::{ErrorCode, RepoName};
 
 use crate::auth::{Actions, Principal};
 use crate::error::{Error, Result};
+use crate::rbac::{Role, public_allows, role_allows};
 use crate::registry::Registry;
 
 /// The project facts authorization needs, cached by name.
@@ -28,7 +32,73 @@ pub enum Refusal {
     NotFound(Error),
 }
 
+/// What one caller may do in one project.
+#[derive(Debug, Clone)]
+pub struct ProjectAccess {
+    project: String,
+    public: bool,
+    sysadmin: bool,
+    role: Option<Role>,
+    robot: Option<crate::auth::RobotPrincipal>,
+    /// For bearer tokens: what the token grants on the repository in question.
+    token: Option<Actions>,
+}
+
+impl ProjectAccess {
+    /// Whether the caller may do `action` on `resource` in the project.
+    pub fn can(&self, resource: &str, action: &str) -> bool {
+        if self.sysadmin {
+            return true;
+        }
+        if let Some(robot) = &self.robot {
+            return robot.holds(&self.project, resource, action)
+                || (self.public && public_allows(resource, action));
+        }
+        if self.token.is_some() {
+            return false;
+        }
+        self.role.is_some_and(|r| role_allows(r, resource, action))
+            || (self.public && public_allows(resource, action))
+    }
+
+    /// Whether the caller may know that the project exists.
+    pub fn visible(&self) -> bool {
+        self.sysadmin
+            || self.public
+            || self.role.is_some()
+            || self
+                .robot
+                .as_ref()
+                .is_some_and(|r| r.holds_any(&self.project))
+            || self.token.is_some_and(|t| !t.is_empty())
+    }
+
+    /// The caller's role in the project, when a member.
+    pub fn role(&self) -> Option<Role> {
+        self.role
+    }
+
+    /// The registry actions (pull, push, delete) the caller may take.
+    pub fn registry_actions(&self) -> Actions {
+        if let Some(t) = self.token {
+            return t;
+        }
+        let mut a = Actions::NONE;
+        if self.can("repository", "pull") {
+            a = a.union(Actions::PULL);
+        }
+        if self.can("repository", "push") {
+            a = a.union(Actions::PUSH);
+        }
+        if self.can("artifact", "delete") || self.can("repository", "delete") {
+            a = a.union(Actions::DELETE);
+        }
+        a
+    }
+}
+
 impl Registry {
+    /// The authorization facts of a project, cached briefly.
     pub async fn project_info(&self, name: &str) -> Result<Option<ProjectInfo>> {
         if let Some(hit) = self.project_cache.get(name) {
             return Ok(hit);
@@ -43,34 +113,75 @@ impl Registry {
         Ok(info)
     }
 
-    /// What `principal` may do in a project (`None`: the project does not exist).
-    pub fn actions_in(
+    /// The user's role in a project, cached briefly (membership changes on this node
+    /// drop the entry at once).
+    pub async fn role_of(&self, user: i64, project: i64) -> Result<Option<Role>> {
+        let key = format!("{user}/{project}");
+        if let Some(hit) = self.role_cache.get(&key) {
+            return Ok(hit);
+        }
+        let role = self
+            .meta
+            .role_in_project(ProjectId(project), UserId(user))
+            .await?
+            .and_then(Role::from_id);
+        self.role_cache.put(&key, role);
+        Ok(role)
+    }
+
+    /// What `principal` may do in `project`; `repo` names the repository a bearer token
+    /// is checked against.
+    pub async fn project_access(
         &self,
         principal: &Principal,
         project: &ProjectInfo,
         repo: Option<&str>,
-    ) -> Actions {
-        if let Some(granted) = repo.and_then(|r| principal.token_actions("repository", r)) {
-            return granted;
+    ) -> Result<ProjectAccess> {
+        let mut access = ProjectAccess {
+            project: project.name.clone(),
+            public: project.public,
+            sysadmin: false,
+            role: None,
+            robot: None,
+            token: None,
+        };
+        match principal {
+            Principal::Anonymous => {}
+            Principal::User(u) => {
+                access.sysadmin = u.sysadmin;
+                access.role = self.role_of(u.id, project.id).await?;
+            }
+            Principal::Robot(r) => {
+                // A project robot never reaches beyond its own project.
+                if r.project_id.is_none_or(|p| p == project.id) {
+                    access.robot = Some(r.clone());
+                } else {
+                    access.robot = Some(crate::auth::RobotPrincipal {
+                        grants: Vec::new(),
+                        ..r.clone()
+                    });
+                }
+                access.public = project.public;
+            }
+            Principal::Token { .. } => {
+                access.token = Some(
+                    repo.and_then(|r| principal.token_actions("repository", r))
+                        .unwrap_or(Actions::NONE),
+                );
+                access.public = false;
+            }
         }
-        if matches!(principal, Principal::Token { .. }) {
-            return Actions::NONE;
-        }
-        if principal.is_sysadmin() {
-            return Actions::ALL;
-        }
-        if project.public {
-            Actions::PULL
-        } else {
-            Actions::NONE
-        }
+        Ok(access)
     }
 
     /// What the caller may do on `repo` right now, for the token service: the
     /// intersection with the request is taken by the caller.
     pub async fn allowed_on(&self, principal: &Principal, repo: &RepoName) -> Result<Actions> {
         Ok(match self.project_info(repo.project()).await? {
-            Some(p) => self.actions_in(principal, &p, Some(repo.as_str())),
+            Some(p) => self
+                .project_access(principal, &p, Some(repo.as_str()))
+                .await?
+                .registry_actions(),
             None => Actions::NONE,
         })
     }
@@ -112,21 +223,23 @@ impl Registry {
             };
             return Err(Refusal::NotFound(err));
         };
-        let allowed = self.actions_in(principal, &project, Some(repo.as_str()));
+        let access = self
+            .project_access(principal, &project, Some(repo.as_str()))
+            .await
+            .map_err(Refusal::NotFound)?;
+        let allowed = access.registry_actions();
         if allowed.contains(needed) {
             return Ok(project);
         }
         if principal.is_anonymous() {
             return Err(Refusal::Challenge);
         }
-        if allowed.is_empty() {
+        if allowed.is_empty() && !access.visible() {
             return Err(Refusal::NotFound(unknown()));
         }
         Err(Refusal::Denied)
     }
-}
 
-impl Registry {
     /// Projects whose repositories the caller may list; `None` means all of them.
     pub async fn visible_project_ids(&self, principal: &Principal) -> Result<Option<Vec<i64>>> {
         if principal.is_sysadmin()
@@ -136,7 +249,7 @@ impl Registry {
         {
             return Ok(None);
         }
-        let query = portcullis_meta::ProjectQuery {
+        let query = ProjectQuery {
             public: Some(true),
             ..Default::default()
         };
@@ -150,6 +263,42 @@ impl Registry {
             }
             page += 1;
         }
+        ids.extend(self.member_project_ids(principal).await?);
+        ids.sort_unstable();
+        ids.dedup();
         Ok(Some(ids))
+    }
+
+    /// Private projects the caller reaches through membership or robot grants.
+    pub async fn member_project_ids(&self, principal: &Principal) -> Result<Vec<i64>> {
+        Ok(match principal {
+            Principal::User(u) => self
+                .meta
+                .roles_of_user(UserId(u.id))
+                .await?
+                .into_iter()
+                .map(|(p, _)| p.0)
+                .collect(),
+            Principal::Robot(r) => {
+                let mut ids = Vec::new();
+                if let Some(p) = r.project_id {
+                    ids.push(p);
+                } else if r.grants.iter().any(|g| g.namespace == "*") {
+                    let (all, _) = self
+                        .meta
+                        .list_projects(&ProjectQuery::default(), 1, u64::MAX)
+                        .await?;
+                    ids.extend(all.iter().map(|p| p.id.0));
+                } else {
+                    for g in &r.grants {
+                        if let Some(p) = self.project_info(&g.namespace).await? {
+                            ids.push(p.id);
+                        }
+                    }
+                }
+                ids
+            }
+            _ => Vec::new(),
+        })
     }
 }

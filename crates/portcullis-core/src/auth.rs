@@ -123,11 +123,51 @@ pub struct UserPrincipal {
     pub sysadmin: bool,
 }
 
+/// One `resource`/`action` a robot was given in one namespace (a project name, or `*`
+/// for every project of a system robot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotGrant {
+    pub namespace: String,
+    pub resource: String,
+    pub action: String,
+}
+
+/// A robot account as the request layer sees it after authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RobotPrincipal {
+    pub id: i64,
+    pub name: String,
+    /// The project of a project-level robot.
+    pub project_id: Option<i64>,
+    pub grants: Vec<RobotGrant>,
+}
+
+impl RobotPrincipal {
+    /// Whether the robot holds `resource`/`action` in `project` (`*` matches anything).
+    pub fn holds(&self, project: &str, resource: &str, action: &str) -> bool {
+        self.grants.iter().any(|g| {
+            (g.namespace == project || g.namespace == "*")
+                && (g.resource == resource || g.resource == "*")
+                && (g.action == action || g.action == "*")
+        })
+    }
+
+    /// Whether the robot holds anything at all in `project`.
+    pub fn holds_any(&self, project: &str) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.namespace == project || g.namespace == "*")
+    }
+}
+
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
     User(UserPrincipal),
+    /// A robot account (Basic credentials `robot$…`); only `/v2/` and `/service/token`
+    /// accept it.
+    Robot(RobotPrincipal),
     /// A bearer token: it carries exactly what it grants.
     Token {
         subject: Option<String>,
@@ -142,7 +182,7 @@ impl Principal {
         match self {
             Principal::Anonymous => true,
             Principal::Token { subject, .. } => subject.is_none(),
-            Principal::User(_) => false,
+            Principal::User(_) | Principal::Robot(_) => false,
         }
     }
 
@@ -150,6 +190,7 @@ impl Principal {
         match self {
             Principal::Anonymous => None,
             Principal::User(u) => Some(&u.name),
+            Principal::Robot(r) => Some(&r.name),
             Principal::Token { subject, .. } => subject.as_deref(),
         }
     }
@@ -174,8 +215,41 @@ impl Principal {
     }
 }
 
+/// Bounds how many argon2 computations run at once. Each one takes about 19 MiB by
+/// design, so a burst of logins (or a brute-force attempt) would otherwise cost memory
+/// without bound; beyond the number of cores, more at once buys no throughput anyway.
+struct ArgonSlot;
+
+static ARGON_SLOTS: std::sync::LazyLock<(std::sync::Mutex<usize>, std::sync::Condvar)> =
+    std::sync::LazyLock::new(|| (std::sync::Mutex::new(0), std::sync::Condvar::new()));
+
+impl ArgonSlot {
+    fn acquire() -> ArgonSlot {
+        let max = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let (lock, cvar) = &*ARGON_SLOTS;
+        let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *busy >= max {
+            busy = cvar.wait(busy).unwrap_or_else(|p| p.into_inner());
+        }
+        *busy += 1;
+        ArgonSlot
+    }
+}
+
+impl Drop for ArgonSlot {
+    fn drop(&mut self) {
+        let (lock, cvar) = &*ARGON_SLOTS;
+        let mut busy = lock.lock().unwrap_or_else(|p| p.into_inner());
+        *busy -= 1;
+        cvar.notify_one();
+    }
+}
+
 /// Hashes a password or secret with argon2id and a random salt (PHC string).
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let _slot = ArgonSlot::acquire();
     // argon2's default salt comes from the operating system's random source.
     let hash = Argon2::default()
         .hash_password(password.as_bytes())
@@ -185,6 +259,7 @@ pub fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// Checks a password against a PHC string; argon2's verifier compares in constant time.
 pub fn verify_password(phc: &str, password: &str) -> bool {
+    let _slot = ArgonSlot::acquire();
     match PasswordHash::new(phc) {
         Ok(parsed) => Argon2::default()
             .verify_password(password.as_bytes(), &parsed)

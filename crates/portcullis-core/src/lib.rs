@@ -2,15 +2,22 @@
 //! authorization. Handlers in `portcullis-api` call these; nothing here knows about HTTP.
 
 pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod login;
+pub mod members;
 pub mod projects;
 pub mod pulls;
+pub mod rbac;
 pub mod registry;
+pub mod robots;
 pub mod setup;
+pub mod users;
 
-pub use access::{ProjectInfo, Refusal};
+pub use access::{ProjectAccess, ProjectInfo, Refusal};
+pub use audit::Actor;
 pub use auth::{Actions, Principal};
 pub use error::{Error, Result};
 pub use registry::{Registry, Settings};

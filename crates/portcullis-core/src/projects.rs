@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use portcullis_meta::{NewProject, Project, ProjectId, ProjectQuery};
 use portcullis_types::{ErrorCode, ProjectName};
 
+use crate::access::{ProjectAccess, ProjectInfo};
 use crate::auth::{Principal, UserPrincipal, verify_password};
 use crate::error::{Error, Result};
+use crate::rbac::Role;
 use crate::registry::Registry;
 
 /// Harbor's project metadata keys whose values are "true"/"false".
@@ -96,15 +98,11 @@ impl Registry {
         public: bool,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Project> {
+        // Harbor's default creation restriction is "everyone": any logged-in user, never
+        // a robot or an anonymous caller.
         let Principal::User(user) = principal else {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         };
-        if !user.sysadmin {
-            return Err(Error::new(
-                ErrorCode::Forbidden,
-                "only the system admin can create projects",
-            ));
-        }
         let name = ProjectName::parse(name)
             .map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
         let mut metadata = clean_metadata(metadata)?;
@@ -129,6 +127,14 @@ impl Registry {
                 ),
                 other => other.into(),
             })?;
+        // The creator becomes the project's admin.
+        self.meta
+            .add_member(
+                created.id,
+                portcullis_meta::UserId(user.id),
+                Role::ProjectAdmin.id(),
+            )
+            .await?;
         self.forget_project(name.as_str());
         Ok(created)
     }
@@ -145,13 +151,52 @@ impl Registry {
         } else {
             self.meta.get_project_by_name(name_or_id).await?
         };
-        match found {
-            Some(p) if p.public || principal.is_sysadmin() => Ok(p),
-            _ => Err(Error::new(
+        let not_found = || {
+            Error::new(
                 ErrorCode::NotFound,
                 format!("project {name_or_id} not found"),
-            )),
+            )
+        };
+        let Some(p) = found else {
+            return Err(not_found());
+        };
+        if self.access_to(principal, &p).await?.visible() {
+            Ok(p)
+        } else {
+            Err(not_found())
         }
+    }
+
+    /// What the caller may do in `project`.
+    pub async fn access_to(
+        &self,
+        principal: &Principal,
+        project: &Project,
+    ) -> Result<ProjectAccess> {
+        let info = ProjectInfo {
+            id: project.id.0,
+            name: project.name.to_string(),
+            public: project.public,
+        };
+        self.project_access(principal, &info, None).await
+    }
+
+    /// A visible project on which the caller may do `action` on `resource`: missing and
+    /// invisible projects are `404`, visible ones without the permission `403`.
+    pub async fn project_for(
+        &self,
+        principal: &Principal,
+        name_or_id: &str,
+        is_name: bool,
+        resource: &str,
+        action: &str,
+    ) -> Result<(Project, ProjectAccess)> {
+        let p = self.find_project(principal, name_or_id, is_name).await?;
+        let access = self.access_to(principal, &p).await?;
+        if !access.can(resource, action) {
+            return Err(forbidden(principal));
+        }
+        Ok((p, access))
     }
 
     pub async fn list_projects(
@@ -163,10 +208,13 @@ impl Registry {
     ) -> Result<(Vec<Project>, u64)> {
         if !principal.is_sysadmin() {
             // Private projects do not exist for those who cannot see them.
-            match q.public {
-                Some(false) => return Ok((Vec::new(), 0)),
-                _ => q.public = Some(true),
-            }
+            let members = self
+                .member_project_ids(principal)
+                .await?
+                .into_iter()
+                .map(ProjectId)
+                .collect();
+            q.visible_to = Some(members);
         }
         Ok(self.meta.list_projects(&q, page, page_size).await?)
     }
@@ -177,8 +225,12 @@ impl Registry {
         project: &Project,
         metadata: &BTreeMap<String, String>,
     ) -> Result<Project> {
-        if !principal.is_sysadmin() {
-            return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
+        if !self
+            .access_to(principal, project)
+            .await?
+            .can("project", "update")
+        {
+            return Err(forbidden(principal));
         }
         let metadata = clean_metadata(metadata)?;
         let p = self
@@ -190,8 +242,12 @@ impl Registry {
     }
 
     pub async fn delete_project(&self, principal: &Principal, project: &Project) -> Result<()> {
-        if !principal.is_sysadmin() {
-            return Err(Error::new(ErrorCode::Forbidden, "forbidden"));
+        if !self
+            .access_to(principal, project)
+            .await?
+            .can("project", "delete")
+        {
+            return Err(forbidden(principal));
         }
         self.meta
             .delete_project(project.id)
@@ -208,6 +264,15 @@ impl Registry {
             })?;
         self.forget_project(project.name.as_str());
         Ok(())
+    }
+}
+
+/// `401` for anonymous callers (who may log in), `403` for everyone else.
+pub fn forbidden(principal: &Principal) -> Error {
+    if principal.is_anonymous() {
+        Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")
+    } else {
+        Error::new(ErrorCode::Forbidden, "forbidden")
     }
 }
 

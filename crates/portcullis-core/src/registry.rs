@@ -28,6 +28,16 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// Name of the blob storage backend, as `systeminfo` reports it.
     pub storage_name: String,
+    /// Whether anyone may create their own account (`POST /api/v2.0/users` unauthenticated).
+    pub self_registration: bool,
+    /// Failed logins per username within `login_window` before `429`.
+    pub login_failures_per_user: u32,
+    /// Failed logins per client address within `login_window` before `429`.
+    pub login_failures_per_address: u32,
+    /// The sliding window of the login rate limits.
+    pub login_window: Duration,
+    /// Audit entries older than this many days are purged daily; 0 keeps them forever.
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -37,6 +47,11 @@ impl Default for Settings {
             external_url: None,
             cache_ttl: Duration::from_secs(2),
             storage_name: "filesystem".into(),
+            self_registration: false,
+            login_failures_per_user: 10,
+            login_failures_per_address: 50,
+            login_window: Duration::from_secs(300),
+            audit_retention_days: 365,
         }
     }
 }
@@ -48,6 +63,10 @@ pub struct Registry {
     pub credentials: CredentialCache,
     pub settings: Settings,
     pub(crate) project_cache: Projects<ProjectInfo>,
+    pub(crate) role_cache: Projects<crate::rbac::Role>,
+    pub(crate) robot_credentials: crate::login::RobotCredentials,
+    pub(crate) login_limiter: crate::login::LoginLimiter,
+    pub(crate) audit_log: crate::audit::AuditRecorder,
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
@@ -90,12 +109,22 @@ impl Registry {
         settings: Settings,
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
+        let audit_log =
+            crate::audit::AuditRecorder::start(meta.clone(), settings.audit_retention_days);
         Arc::new(Registry {
             meta,
             blobs,
             tokens,
             credentials: CredentialCache::new(Duration::from_secs(60)),
             project_cache: Projects::new(settings.cache_ttl),
+            role_cache: Projects::new(settings.cache_ttl),
+            robot_credentials: crate::login::RobotCredentials::new(Duration::from_secs(60)),
+            login_limiter: crate::login::LoginLimiter::new(
+                settings.login_failures_per_user,
+                settings.login_failures_per_address,
+                settings.login_window,
+            ),
+            audit_log,
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
@@ -109,9 +138,10 @@ impl Registry {
         self.resolutions.invalidate();
     }
 
-    /// Flush pending pull records (shutdown).
+    /// Flush pending pull and audit records (shutdown).
     pub async fn flush(&self) {
         self.pulls.flush().await;
+        self.audit_log.flush().await;
     }
 
     // ---- blobs ----------------------------------------------------------------------

@@ -1,8 +1,12 @@
 //! Harbor's REST API v2.0 (`/api/v2.0/`): same paths, field names, status codes and
 //! error bodies as Harbor, so that tools written for Harbor work unchanged.
 
+mod audit;
+mod members;
 mod projects;
+mod robots;
 mod system;
+mod users;
 
 use std::sync::Arc;
 
@@ -11,8 +15,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::get;
-use portcullis_core::{Principal, Registry};
+use axum::routing::{get, post, put};
+use portcullis_core::{Actor, Principal, Registry};
 use portcullis_types::ErrorCode;
 
 use crate::auth;
@@ -35,6 +39,61 @@ pub fn router() -> Router<Arc<Registry>> {
                 .put(projects::update)
                 .delete(projects::delete),
         )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/members/{mid}",
+            get(members::get_one)
+                .put(members::update)
+                .delete(members::remove),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/logs",
+            get(audit::project_logs),
+        )
+        .route("/api/v2.0/audit-logs", get(audit::list))
+        .route("/api/v2.0/system/purgeaudit", post(audit::purge))
+        .route("/api/v2.0/system/purgeaudit/schedule", get(audit::schedule))
+        .route("/api/v2.0/users", get(users::list).post(users::create))
+        .route("/api/v2.0/users/current", get(users::current))
+        .route(
+            "/api/v2.0/users/current/permissions",
+            get(users::current_permissions),
+        )
+        .route("/api/v2.0/users/search", get(users::search))
+        .route(
+            "/api/v2.0/users/{user_id}",
+            get(users::get_one).put(users::update).delete(users::delete),
+        )
+        .route("/api/v2.0/users/{user_id}/password", put(users::password))
+        .route("/api/v2.0/users/{user_id}/sysadmin", put(users::sysadmin))
+        .route("/api/v2.0/robots", get(robots::list).post(robots::create))
+        .route(
+            "/api/v2.0/robots/{robot_id}",
+            get(robots::get_one)
+                .put(robots::update)
+                .patch(robots::refresh)
+                .delete(robots::delete),
+        )
+        .route("/api/v2.0/permissions", get(robots::permissions))
+}
+
+/// Whether `X-Is-Resource-Name: true` says the path's project is a name, not an id.
+pub fn is_name(headers: &HeaderMap) -> bool {
+    headers
+        .get("x-is-resource-name")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// A JSON body, or Harbor's `400` naming what is wrong with it.
+pub fn json_body<T>(
+    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    body.map(|b| b.0)
+        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))
 }
 
 /// The authenticated caller of a Harbor API request.
@@ -47,13 +106,41 @@ impl FromRequestParts<Arc<Registry>> for Caller {
         parts: &mut Parts,
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
-        match auth::principal(reg, &parts.headers).await {
-            // Registry tokens are for /v2/ only.
-            Ok(Principal::Token { .. }) | Err(_) => {
+        let ip = peer_ip(parts);
+        match auth::principal(reg, &parts.headers, &ip).await {
+            // Registry tokens are for /v2/ only; robots never use the Harbor API.
+            Ok(Principal::Token { .. } | Principal::Robot(_))
+            | Err(auth::BadCredentials::Invalid) => {
                 Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"))
             }
+            Err(auth::BadCredentials::Limited(e)) => Err(e.into()),
             Ok(p) => Ok(Caller(p)),
         }
+    }
+}
+
+/// The caller's address as the audit log records it.
+pub fn peer_ip(parts: &Parts) -> String {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    auth::client_ip(&parts.headers, peer)
+}
+
+/// The caller of a request and who the audit log says acted.
+pub struct Acting(pub Principal, pub Actor);
+
+impl FromRequestParts<Arc<Registry>> for Acting {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &Arc<Registry>,
+    ) -> Result<Self, Self::Rejection> {
+        let Caller(p) = Caller::from_request_parts(parts, reg).await?;
+        let actor = Actor::new(&p, &peer_ip(parts));
+        Ok(Acting(p, actor))
     }
 }
 

@@ -12,7 +12,7 @@ use portcullis_meta::{Project, ProjectQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Caller, Paging, harbor_time};
+use super::{Caller, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's project JSON.
@@ -185,13 +185,6 @@ pub async fn head(
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
     reg.find_project(&p, name, true).await?;
     Ok(StatusCode::OK.into_response())
-}
-
-fn is_name(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-is-resource-name")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
 pub async fn get_one(

@@ -21,10 +21,13 @@ fn hv(s: &str) -> ApiResult<HeaderValue> {
 }
 
 pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Response> {
-    ctx.authorize(repo, Actions::PULL).await?;
+    let project = ctx.authorize(repo, Actions::PULL).await?;
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
     let head = ctx.method == Method::HEAD;
     let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
+    if !head {
+        ctx.audit("pull", &resource(repo, r), Some(project.id), true);
+    }
     let len = bytes.len() as u64;
     let body = if head {
         Body::empty()
@@ -66,7 +69,14 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
     let pushed = ctx
         .reg
         .put_manifest(&project, repo, &reference, content_type, bytes)
-        .await?;
+        .await;
+    ctx.audit(
+        "create",
+        &resource(repo, r),
+        Some(project.id),
+        pushed.is_ok(),
+    );
+    let pushed = pushed?;
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -81,6 +91,15 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
     Ok(resp)
 }
 
+/// Harbor's audit resource: `repo:tag` or `repo@digest`.
+fn resource(repo: &RepoName, r: &str) -> String {
+    if r.contains(':') {
+        format!("{repo}@{r}")
+    } else {
+        format!("{repo}:{r}")
+    }
+}
+
 fn too_large(len: usize, limit: usize) -> ApiError {
     ApiError::new(
         ErrorCode::ManifestTooLarge,
@@ -90,8 +109,10 @@ fn too_large(len: usize, limit: usize) -> ApiError {
 }
 
 pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Response> {
-    ctx.authorize(repo, Actions::DELETE).await?;
+    let project = ctx.authorize(repo, Actions::DELETE).await?;
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
-    ctx.reg.delete_manifest(repo, &reference).await?;
+    let res = ctx.reg.delete_manifest(repo, &reference).await;
+    ctx.audit("delete", &resource(repo, r), Some(project.id), res.is_ok());
+    res?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

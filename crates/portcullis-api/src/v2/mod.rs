@@ -28,6 +28,7 @@ pub(crate) struct Ctx {
     pub headers: HeaderMap,
     pub query: HashMap<String, Vec<String>>,
     pub principal: portcullis_core::Principal,
+    pub client_ip: String,
 }
 
 impl Ctx {
@@ -36,6 +37,13 @@ impl Ctx {
             .get(key)
             .and_then(|v| v.first())
             .map(String::as_str)
+    }
+
+    /// Records an action on `repo` in the audit log.
+    pub fn audit(&self, operation: &str, resource: &str, project: Option<i64>, success: bool) {
+        let actor = portcullis_core::Actor::new(&self.principal, &self.client_ip);
+        self.reg
+            .audit(&actor, operation, "artifact", resource, project, success);
     }
 
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
@@ -117,9 +125,17 @@ pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Respons
             return ApiError::new(ErrorCode::NameInvalid, e.to_string()).into_response();
         }
     };
-    let principal = match auth::principal(&reg, &parts.headers).await {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0);
+    let client_ip = auth::client_ip(&parts.headers, peer);
+    let principal = match auth::principal(&reg, &parts.headers, &client_ip).await {
         Ok(p) => p,
-        Err(_) => {
+        Err(auth::BadCredentials::Limited(e)) => {
+            return with_api_version(ApiError::from(e).into_response());
+        }
+        Err(auth::BadCredentials::Invalid) => {
             return ApiError::new(
                 ErrorCode::Unauthorized,
                 "invalid username, password or token",
@@ -134,6 +150,7 @@ pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Respons
         query: parse_query(parts.uri.query()),
         headers: parts.headers,
         principal,
+        client_ip,
     };
     let result = route(&ctx, endpoint, body).await;
     with_api_version(result.unwrap_or_else(IntoResponse::into_response))

@@ -1,0 +1,171 @@
+//! `/api/v2.0/audit-logs`, `/api/v2.0/projects/{p}/logs` and `/api/v2.0/system/purgeaudit`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use portcullis_core::Registry;
+use portcullis_meta::{AuditEntry, AuditQuery};
+use portcullis_types::ErrorCode;
+use serde::Deserialize;
+
+use super::{Caller, Paging, harbor_time, is_name, json_body};
+use crate::error::{ApiError, ApiResult};
+
+fn entry_json(e: &AuditEntry) -> serde_json::Value {
+    serde_json::json!({
+        "id": e.id,
+        "username": e.username,
+        "resource": e.resource,
+        "resource_type": e.resource_type,
+        "operation": e.operation,
+        "operation_description": e.description,
+        "operation_result": e.success,
+        "client_ip": e.client_ip,
+        "op_time": harbor_time(e.op_time),
+    })
+}
+
+fn parse_time(v: &str) -> ApiResult<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .or_else(|_| {
+            time::PrimitiveDateTime::parse(
+                v,
+                time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+            )
+            .map(|t| t.assume_utc())
+        })
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, format!("invalid time {v:?}")))
+}
+
+/// Harbor's `q`: `username=alice,operation=pull,resource=~app,resource_type=artifact,
+/// op_time=[2026-01-01 00:00:00~2026-02-01 00:00:00]`.
+fn audit_query(q: Option<&String>) -> ApiResult<AuditQuery> {
+    let mut out = AuditQuery::default();
+    for part in q.into_iter().flat_map(|q| q.split(',')) {
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
+        let v = v.trim();
+        match k.trim() {
+            "username" => out.username = Some(v.trim_start_matches('~').to_string()),
+            "operation" => out.operation = Some(v.to_string()),
+            "resource_type" => out.resource_type = Some(v.to_string()),
+            "resource" => out.resource_contains = Some(v.trim_start_matches('~').to_string()),
+            "op_time" => {
+                let inner = v.trim_start_matches('[').trim_end_matches(']');
+                let (from, to) = inner.split_once('~').unwrap_or((inner, ""));
+                if !from.trim().is_empty() {
+                    out.from = Some(parse_time(from.trim())?);
+                }
+                if !to.trim().is_empty() {
+                    out.to = Some(parse_time(to.trim())?);
+                }
+            }
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("unsupported query key {other:?}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn page(
+    reg: &Registry,
+    p: &portcullis_core::Principal,
+    q: AuditQuery,
+    params: &HashMap<String, String>,
+    path: &str,
+) -> ApiResult<Response> {
+    let paging = Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )?;
+    let (entries, total) = reg.list_audit(p, q, paging.page, paging.page_size).await?;
+    let mut resp = Json(entries.iter().map(entry_json).collect::<Vec<_>>()).into_response();
+    paging.headers(&mut resp, path, "", total);
+    Ok(resp)
+}
+
+pub async fn list(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let q = audit_query(params.get("q"))?;
+    page(&reg, &p, q, &params, "/api/v2.0/audit-logs").await
+}
+
+pub async fn project_logs(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (project, _) = reg
+        .project_for(&p, &project, is_name(&headers), "log", "list")
+        .await?;
+    let mut q = audit_query(params.get("q"))?;
+    q.projects = Some(vec![project.id]);
+    let path = format!("/api/v2.0/projects/{}/logs", project.name);
+    page(&reg, &p, q, &params, &path).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PurgeReq {
+    #[serde(default)]
+    parameters: HashMap<String, serde_json::Value>,
+}
+
+/// Runs a purge now: `parameters.audit_retention_hour` (default 30 days) and
+/// `parameters.include_operations` (comma separated; default every operation).
+pub async fn purge(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    body: Result<Json<PurgeReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let hours = req
+        .parameters
+        .get("audit_retention_hour")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+        .unwrap_or(24 * 30);
+    let hours = u32::try_from(hours).unwrap_or(u32::MAX);
+    let ops = req
+        .parameters
+        .get("include_operations")
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.split(',').map(|o| o.trim().to_string()).collect());
+    let removed = reg.purge_audit(&p, hours, ops).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(serde_json::json!({ "job_status": "Success", "deleted": removed })),
+    )
+        .into_response())
+}
+
+/// The retention the server applies on its own, as Harbor's purge schedule.
+pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
+    if !p.is_sysadmin() {
+        return Err(portcullis_core::projects::forbidden(&p).into());
+    }
+    let days = reg.settings.audit_retention_days;
+    let schedule = if days == 0 {
+        serde_json::json!({ "type": "None" })
+    } else {
+        serde_json::json!({ "type": "Daily", "cron": "0 0 0 * * *" })
+    };
+    Ok(Json(serde_json::json!({
+        "schedule": schedule,
+        "parameters": { "audit_retention_hour": u64::from(days) * 24 },
+    }))
+    .into_response())
+}

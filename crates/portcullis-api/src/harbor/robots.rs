@@ -1,0 +1,164 @@
+//! `/api/v2.0/robots`: Harbor's v2 robot accounts, and `/api/v2.0/permissions`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::Registry;
+use portcullis_core::robots::RobotRequest;
+use portcullis_meta::Robot;
+use portcullis_types::ErrorCode;
+use serde::Deserialize;
+
+use super::{Acting, Caller, Paging, harbor_time, json_body};
+use crate::error::{ApiError, ApiResult};
+
+fn robot_json(r: &Robot) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "name": r.name,
+        "description": r.description,
+        "level": r.level,
+        "duration": r.duration,
+        "disable": r.disabled,
+        "editable": true,
+        "expires_at": r.expires_at.map_or(-1, |t| t.unix_timestamp()),
+        "permissions": r.permissions,
+        "creator_type": "local",
+        "creator_ref": 0,
+        "creation_time": harbor_time(r.creation_time),
+        "update_time": harbor_time(r.update_time),
+    })
+}
+
+fn robot_id(s: &str) -> ApiResult<i64> {
+    s.parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the robot id must be an integer"))
+}
+
+/// `q=Level=project,ProjectID=3,name=~ci`.
+fn robot_filters(q: Option<&String>) -> ApiResult<(Option<i64>, Option<String>)> {
+    let (mut project, mut name) = (None, None);
+    for part in q.into_iter().flat_map(|q| q.split(',')) {
+        let Some((k, v)) = part.split_once('=') else {
+            continue;
+        };
+        match k.trim() {
+            "ProjectID" | "project_id" => {
+                project = Some(v.trim().parse().map_err(|_| {
+                    ApiError::new(ErrorCode::BadRequest, "ProjectID must be an integer")
+                })?)
+            }
+            "name" | "Name" => name = Some(v.trim_start_matches('~').to_string()),
+            _ => {}
+        }
+    }
+    Ok((project, name))
+}
+
+pub async fn list(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )?;
+    let (project, name) = robot_filters(params.get("q"))?;
+    let (robots, total) = reg
+        .list_robots(&p, project, name.as_deref(), paging.page, paging.page_size)
+        .await?;
+    let mut resp = Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response();
+    paging.headers(&mut resp, "/api/v2.0/robots", "", total);
+    Ok(resp)
+}
+
+pub async fn create(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let (robot, secret) = reg.create_robot(&p, &actor, req).await?;
+    let body = serde_json::json!({
+        "id": robot.id,
+        "name": robot.name,
+        "secret": secret,
+        "creation_time": harbor_time(robot.creation_time),
+        "expires_at": robot.expires_at.map_or(-1, |t| t.unix_timestamp()),
+    });
+    let mut resp = (StatusCode::CREATED, Json(body)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v2.0/robots/{}", robot.id)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+pub async fn get_one(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let robot = reg.robot_for(&p, robot_id(&id)?, "read").await?;
+    Ok(Json(robot_json(&robot)).into_response())
+}
+
+pub async fn update(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+    body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    reg.update_robot(&p, &actor, robot_id(&id)?, req).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SecretReq {
+    #[serde(default)]
+    secret: Option<String>,
+}
+
+pub async fn refresh(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+    body: Result<Json<SecretReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let secret = reg
+        .refresh_robot_secret(&p, &actor, robot_id(&id)?, req.secret)
+        .await?;
+    Ok(Json(serde_json::json!({ "secret": secret })).into_response())
+}
+
+pub async fn delete(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    reg.delete_robot(&p, &actor, robot_id(&id)?).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `GET /api/v2.0/permissions`: what robots may be given, at system and project level.
+pub async fn permissions(Caller(p): Caller) -> ApiResult<Response> {
+    if !matches!(p, portcullis_core::Principal::User(_)) {
+        return Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
+    }
+    let list = |v: Vec<portcullis_core::rbac::Permission>| -> Vec<serde_json::Value> {
+        v.iter()
+            .map(|x| serde_json::json!({ "resource": x.resource, "action": x.action }))
+            .collect()
+    };
+    Ok(Json(serde_json::json!({
+        "system": list(portcullis_core::rbac::system_permissions()),
+        "project": list(portcullis_core::rbac::project_permissions()),
+    }))
+    .into_response())
+}

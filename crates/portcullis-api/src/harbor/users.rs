@@ -1,0 +1,284 @@
+//! `/api/v2.0/users`: local users, the current user and their permissions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::users::UserRequest;
+use portcullis_core::{Actor, Principal, Registry};
+use portcullis_meta::User;
+use portcullis_types::ErrorCode;
+use serde::Deserialize;
+
+use super::{Acting, Caller, Paging, harbor_time, json_body, peer_ip};
+use crate::error::{ApiError, ApiResult};
+
+/// Harbor's `UserResp`.
+pub fn user_json(u: &User) -> serde_json::Value {
+    serde_json::json!({
+        "user_id": u.id.0,
+        "username": u.username,
+        "email": u.email,
+        "realname": u.realname,
+        "comment": u.comment,
+        "sysadmin_flag": u.sysadmin,
+        "admin_role_in_auth": false,
+        "creation_time": harbor_time(u.creation_time),
+        "update_time": harbor_time(u.update_time),
+    })
+}
+
+fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
+    Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )
+}
+
+/// `q=username=~ali` or `q=username=alice`: the needle of a user query.
+fn username_filter(params: &HashMap<String, String>) -> Option<String> {
+    let q = params.get("q")?;
+    q.split(',').find_map(|part| {
+        let (k, v) = part.split_once('=')?;
+        (k.trim() == "username").then(|| v.trim_start_matches('~').to_string())
+    })
+}
+
+pub async fn list(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = paging(&params)?;
+    let needle = username_filter(&params);
+    let (users, total) = reg
+        .list_users(&p, needle.as_deref(), paging.page, paging.page_size)
+        .await?;
+    let mut resp = Json(users.iter().map(user_json).collect::<Vec<_>>()).into_response();
+    paging.headers(&mut resp, "/api/v2.0/users", "", total);
+    Ok(resp)
+}
+
+pub async fn search(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = paging(&params)?;
+    let needle = params.get("username").cloned().unwrap_or_default();
+    let (users, total) = reg
+        .search_users(&p, &needle, paging.page, paging.page_size)
+        .await?;
+    let body: Vec<_> = users
+        .iter()
+        .map(|u| serde_json::json!({ "user_id": u.id.0, "username": u.username }))
+        .collect();
+    let mut resp = Json(body).into_response();
+    paging.headers(&mut resp, "/api/v2.0/users/search", "", total);
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserCreationReq {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    realname: String,
+    #[serde(default)]
+    comment: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// Creation is open to anonymous callers only when self-registration is on, so the
+/// caller is read without requiring a login.
+pub struct MaybeCaller(pub Principal, pub Actor);
+
+impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &Arc<Registry>,
+    ) -> Result<Self, Self::Rejection> {
+        let p = if parts.headers.contains_key(header::AUTHORIZATION) {
+            Caller::from_request_parts(parts, reg).await?.0
+        } else {
+            Principal::Anonymous
+        };
+        let actor = Actor::new(&p, &peer_ip(parts));
+        Ok(MaybeCaller(p, actor))
+    }
+}
+
+pub async fn create(
+    State(reg): State<Arc<Registry>>,
+    MaybeCaller(p, actor): MaybeCaller,
+    body: Result<Json<UserCreationReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let u = reg
+        .create_user(
+            &p,
+            &actor,
+            UserRequest {
+                username: req.username,
+                email: req.email,
+                realname: req.realname,
+                comment: req.comment,
+                password: req.password,
+            },
+        )
+        .await?;
+    let mut resp = StatusCode::CREATED.into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/api/v2.0/users/{}", u.id.0)) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(resp)
+}
+
+fn current_id(p: &Principal) -> ApiResult<i64> {
+    match p {
+        Principal::User(u) => Ok(u.id),
+        _ => Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized")),
+    }
+}
+
+fn user_id(id: &str) -> ApiResult<i64> {
+    id.parse()
+        .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the user id must be an integer"))
+}
+
+pub async fn current(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
+    let u = reg.get_user(&p, current_id(&p)?).await?;
+    Ok(Json(user_json(&u)).into_response())
+}
+
+pub async fn get_one(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let u = reg.get_user(&p, user_id(&id)?).await?;
+    Ok(Json(user_json(&u)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProfileReq {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    realname: Option<String>,
+    #[serde(default)]
+    comment: Option<String>,
+}
+
+pub async fn update(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+    body: Result<Json<ProfileReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let id = user_id(&id)?;
+    let u = reg.get_user(&p, id).await?;
+    reg.update_user_profile(
+        &p,
+        &actor,
+        id,
+        req.email.as_deref().unwrap_or(&u.email),
+        req.realname.as_deref().unwrap_or(&u.realname),
+        req.comment.as_deref().unwrap_or(&u.comment),
+    )
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn delete(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    reg.delete_user(&p, &actor, user_id(&id)?).await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordReq {
+    #[serde(default)]
+    old_password: Option<String>,
+    #[serde(default)]
+    new_password: String,
+}
+
+pub async fn password(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+    body: Result<Json<PasswordReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    reg.change_password(
+        &p,
+        &actor,
+        user_id(&id)?,
+        req.old_password.as_deref(),
+        &req.new_password,
+    )
+    .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SysadminReq {
+    sysadmin_flag: bool,
+}
+
+pub async fn sysadmin(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path(id): Path<String>,
+    body: Result<Json<SysadminReq>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    reg.set_sysadmin(&p, &actor, user_id(&id)?, req.sysadmin_flag)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `GET /users/current/permissions?scope=/project/{id}&relative=…`.
+pub async fn current_permissions(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    current_id(&p)?;
+    let scope = params.get("scope").map(String::as_str).unwrap_or("/");
+    let relative = params.get("relative").is_some_and(|v| v == "true");
+    let mut out = Vec::new();
+    if let Some(id) = scope.strip_prefix("/project/") {
+        let project = reg.find_project(&p, id, false).await?;
+        let access = reg.access_to(&p, &project).await?;
+        for perm in portcullis_core::rbac::project_permissions() {
+            if access.can(perm.resource, perm.action) {
+                let resource = if relative {
+                    perm.resource.to_string()
+                } else {
+                    format!("{scope}/{}", perm.resource)
+                };
+                out.push(serde_json::json!({ "resource": resource, "action": perm.action }));
+            }
+        }
+    } else if p.is_sysadmin() {
+        for perm in portcullis_core::rbac::system_permissions() {
+            out.push(serde_json::json!({ "resource": perm.resource, "action": perm.action }));
+        }
+    }
+    Ok(Json(out).into_response())
+}

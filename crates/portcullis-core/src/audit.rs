@@ -1,0 +1,194 @@
+//! The audit log. Recording never waits on the database: entries go into a bounded
+//! channel and a background task writes what accumulated once a second (or every 500
+//! entries) in one transaction. The same task purges entries past the retention period.
+
+use std::time::Duration;
+
+use portcullis_meta::{AuditEntry, AuditQuery, MetaStore, NewAuditEntry, ProjectId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Principal;
+use crate::error::Result;
+use crate::registry::Registry;
+
+/// Entries written per transaction at most.
+const BATCH: usize = 500;
+
+enum Msg {
+    Entry(NewAuditEntry),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The batching writer of the audit log.
+pub struct AuditRecorder {
+    tx: mpsc::Sender<Msg>,
+}
+
+impl AuditRecorder {
+    /// Starts the writer; with `retention_days > 0` it also purges older entries daily.
+    pub fn start(meta: MetaStore, retention_days: u32) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Msg>(65_536);
+        tokio::spawn(async move {
+            let mut pending: Vec<NewAuditEntry> = Vec::new();
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let mut purge = tokio::time::interval(Duration::from_secs(24 * 3600));
+            loop {
+                tokio::select! {
+                    msg = rx.recv() => match msg {
+                        Some(Msg::Entry(e)) => {
+                            pending.push(e);
+                            if pending.len() >= BATCH {
+                                write(&meta, &mut pending).await;
+                            }
+                        }
+                        Some(Msg::Flush(done)) => {
+                            write(&meta, &mut pending).await;
+                            let _ = done.send(());
+                        }
+                        None => { write(&meta, &mut pending).await; break; }
+                    },
+                    _ = tick.tick() => write(&meta, &mut pending).await,
+                    _ = purge.tick(), if retention_days > 0 => {
+                        let before = time::OffsetDateTime::now_utc()
+                            - time::Duration::days(i64::from(retention_days));
+                        match meta.purge_audit(before, None).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(removed = n, "purged old audit entries"),
+                            Err(e) => tracing::warn!(error = %e, "purging audit entries failed"),
+                        }
+                    }
+                }
+            }
+        });
+        AuditRecorder { tx }
+    }
+
+    /// Queues an entry. Never blocks; when the backlog is full the entry is logged
+    /// instead, so that a stalled database cannot stall requests.
+    pub fn record(&self, entry: NewAuditEntry) {
+        if let Err(mpsc::error::TrySendError::Full(Msg::Entry(e))) =
+            self.tx.try_send(Msg::Entry(entry))
+        {
+            tracing::warn!(username = %e.username, operation = %e.operation,
+                resource = %e.resource, "audit backlog full; entry not stored");
+        }
+    }
+
+    /// Waits until everything queued so far is written.
+    pub async fn flush(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+async fn write(meta: &MetaStore, pending: &mut Vec<NewAuditEntry>) {
+    if pending.is_empty() {
+        return;
+    }
+    let batch = std::mem::take(pending);
+    if let Err(e) = meta.record_audit(&batch).await {
+        tracing::warn!(error = %e, entries = batch.len(), "writing audit entries failed");
+    }
+}
+
+/// Who acted and from where, as the audit log records it.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub username: String,
+    pub client_ip: String,
+}
+
+impl Actor {
+    /// The actor of a request by `principal` from `client_ip`.
+    pub fn new(principal: &Principal, client_ip: &str) -> Self {
+        Actor {
+            username: principal.username().unwrap_or("anonymous").to_string(),
+            client_ip: client_ip.to_string(),
+        }
+    }
+}
+
+impl Registry {
+    /// Records an action in the audit log (off the request path).
+    pub fn audit(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        resource_type: &str,
+        resource: &str,
+        project_id: Option<i64>,
+        success: bool,
+    ) {
+        self.audit_log.record(NewAuditEntry {
+            op_time: time::OffsetDateTime::now_utc(),
+            username: actor.username.clone(),
+            operation: operation.to_string(),
+            resource_type: resource_type.to_string(),
+            resource: resource.to_string(),
+            project_id: project_id.map(ProjectId),
+            client_ip: actor.client_ip.clone(),
+            success,
+            description: format!("{operation} {resource_type}"),
+        });
+    }
+
+    /// Writes queued audit entries now (tests, shutdown).
+    pub async fn flush_audit(&self) {
+        self.audit_log.flush().await;
+    }
+
+    /// A page of the audit log. System admins see every entry; others see the entries
+    /// of the projects whose logs they may list, and nothing else.
+    pub async fn list_audit(
+        &self,
+        principal: &Principal,
+        mut q: AuditQuery,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<AuditEntry>, u64)> {
+        if !principal.is_sysadmin() {
+            let mut allowed = Vec::new();
+            for id in self.member_project_ids(principal).await? {
+                let Some(p) = self.meta.get_project(ProjectId(id)).await? else {
+                    continue;
+                };
+                let info = crate::ProjectInfo {
+                    id,
+                    name: p.name.to_string(),
+                    public: p.public,
+                };
+                if self
+                    .project_access(principal, &info, None)
+                    .await?
+                    .can("log", "list")
+                {
+                    allowed.push(ProjectId(id));
+                }
+            }
+            q.projects = Some(match q.projects {
+                Some(wanted) => wanted.into_iter().filter(|p| allowed.contains(p)).collect(),
+                None => allowed,
+            });
+        }
+        Ok(self.meta.list_audit(&q, page, page_size).await?)
+    }
+
+    /// Purges entries older than `retain_hours`, optionally only some operations
+    /// (`/api/v2.0/system/purgeaudit`); system admins only. Returns how many went.
+    pub async fn purge_audit(
+        &self,
+        principal: &Principal,
+        retain_hours: u32,
+        operations: Option<Vec<String>>,
+    ) -> Result<u64> {
+        if !principal.is_sysadmin() {
+            return Err(crate::Error::code(portcullis_types::ErrorCode::Forbidden));
+        }
+        self.flush_audit().await;
+        let before =
+            time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(retain_hours));
+        Ok(self.meta.purge_audit(before, operations.as_deref()).await?)
+    }
+}

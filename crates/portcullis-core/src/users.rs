@@ -1,0 +1,290 @@
+//! Local users: creation (by the admin, or by anyone when self-registration is on),
+//! profile changes, password changes, the system-admin flag, deletion.
+
+use portcullis_meta::{NewUser, User, UserId};
+use portcullis_types::ErrorCode;
+
+use crate::audit::Actor;
+use crate::auth::{Principal, hash_password, verify_password};
+use crate::error::{Error, Result};
+use crate::login::ROBOT_PREFIX;
+use crate::projects::forbidden;
+use crate::registry::Registry;
+
+/// Harbor's password rule: 8 to 128 characters with an upper-case letter, a lower-case
+/// letter and a digit.
+pub fn check_password(pw: &str) -> Result<()> {
+    let n = pw.chars().count();
+    let ok = (8..=128).contains(&n)
+        && pw.chars().any(|c| c.is_ascii_uppercase())
+        && pw.chars().any(|c| c.is_ascii_lowercase())
+        && pw.chars().any(|c| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorCode::BadRequest,
+            "the password must be 8 to 128 characters long with at least one uppercase \
+             letter, one lowercase letter and one digit",
+        ))
+    }
+}
+
+fn check_username(name: &str) -> Result<()> {
+    let bad = name.is_empty()
+        || name.chars().count() > 255
+        || name.starts_with(ROBOT_PREFIX)
+        || name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || ",~#$%:\"'/\\".contains(c));
+    if bad {
+        return Err(Error::new(
+            ErrorCode::BadRequest,
+            format!("invalid username {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// What a new account needs.
+#[derive(Clone, Default)]
+pub struct UserRequest {
+    pub username: String,
+    pub email: String,
+    pub realname: String,
+    pub comment: String,
+    pub password: String,
+}
+
+async fn hash(password: &str) -> Result<String> {
+    let pw = password.to_string();
+    tokio::task::spawn_blocking(move || hash_password(&pw))
+        .await
+        .map_err(Error::internal)?
+        .map_err(Error::internal)
+}
+
+impl Registry {
+    fn require_user(principal: &Principal) -> Result<&crate::auth::UserPrincipal> {
+        match principal {
+            Principal::User(u) => Ok(u),
+            _ => Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")),
+        }
+    }
+
+    fn require_admin(principal: &Principal) -> Result<()> {
+        if principal.is_sysadmin() {
+            Ok(())
+        } else {
+            Err(forbidden(principal))
+        }
+    }
+
+    /// Creates a local user: the system admin may; anyone may when self-registration is on.
+    pub async fn create_user(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        req: UserRequest,
+    ) -> Result<User> {
+        let allowed = principal.is_sysadmin()
+            || (self.settings.self_registration && matches!(principal, Principal::Anonymous));
+        if !allowed {
+            return Err(forbidden(principal));
+        }
+        check_username(&req.username)?;
+        check_password(&req.password)?;
+        let created = self
+            .meta
+            .create_user(NewUser {
+                username: req.username.clone(),
+                email: req.email,
+                realname: req.realname,
+                comment: req.comment,
+                password_hash: hash(&req.password).await?,
+                sysadmin: false,
+            })
+            .await;
+        self.audit(
+            actor,
+            "create",
+            "user",
+            &req.username,
+            None,
+            created.is_ok(),
+        );
+        Ok(created?)
+    }
+
+    /// A user's record: the admin may read anyone, others only themselves.
+    pub async fn get_user(&self, principal: &Principal, id: i64) -> Result<User> {
+        let me = Self::require_user(principal)?;
+        if !me.sysadmin && me.id != id {
+            return Err(forbidden(principal));
+        }
+        self.meta
+            .get_user(UserId(id))
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("user {id} not found")))
+    }
+
+    /// The username of a user id (adding a member by id).
+    pub async fn get_user_name(&self, id: i64) -> Result<String> {
+        self.meta
+            .get_user(UserId(id))
+            .await?
+            .map(|u| u.username)
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("user {id} not found")))
+    }
+
+    /// A page of users, optionally those whose name contains `needle`; admin only.
+    pub async fn list_users(
+        &self,
+        principal: &Principal,
+        needle: Option<&str>,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<User>, u64)> {
+        Self::require_user(principal)?;
+        Self::require_admin(principal)?;
+        Ok(match needle {
+            Some(n) => self.meta.search_users(n, page, page_size).await?,
+            None => self.meta.list_users(page, page_size).await?,
+        })
+    }
+
+    /// Users whose name contains `needle`, for any logged-in user (adding members).
+    pub async fn search_users(
+        &self,
+        principal: &Principal,
+        needle: &str,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<User>, u64)> {
+        Self::require_user(principal)?;
+        Ok(self.meta.search_users(needle, page, page_size).await?)
+    }
+
+    /// Changes a profile: the admin may change anyone's, others only their own.
+    pub async fn update_user_profile(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        id: i64,
+        email: &str,
+        realname: &str,
+        comment: &str,
+    ) -> Result<()> {
+        let user = self.get_user(principal, id).await?;
+        let res = self
+            .meta
+            .update_user_profile(user.id, email, realname, comment)
+            .await;
+        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        Ok(res?)
+    }
+
+    /// Deletes a user; admin only, never oneself.
+    pub async fn delete_user(&self, principal: &Principal, actor: &Actor, id: i64) -> Result<()> {
+        let me = Self::require_user(principal)?;
+        Self::require_admin(principal)?;
+        if me.id == id {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "you cannot delete yourself",
+            ));
+        }
+        let user = self.get_user(principal, id).await?;
+        let res = self.meta.delete_user(user.id).await;
+        self.credentials.forget(&user.username);
+        self.audit(actor, "delete", "user", &user.username, None, res.is_ok());
+        Ok(res?)
+    }
+
+    /// Changes a password. Changing one's own needs the old password; the admin may
+    /// reset anyone else's without it.
+    pub async fn change_password(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        id: i64,
+        old: Option<&str>,
+        new: &str,
+    ) -> Result<()> {
+        let me = Self::require_user(principal)?.clone();
+        let user = self.get_user(principal, id).await?;
+        if me.id == id {
+            let old = old.unwrap_or_default();
+            let stored = user.password_hash.clone();
+            let given = old.to_string();
+            let ok = tokio::task::spawn_blocking(move || verify_password(&stored, &given))
+                .await
+                .map_err(Error::internal)?;
+            if !ok {
+                self.audit(actor, "update", "user", &user.username, None, false);
+                return Err(Error::new(
+                    ErrorCode::Forbidden,
+                    "the old password is wrong",
+                ));
+            }
+        }
+        check_password(new)?;
+        if old == Some(new) {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                "the new password must differ from the old one",
+            ));
+        }
+        let res = self.meta.set_password(user.id, &hash(new).await?).await;
+        self.credentials.forget(&user.username);
+        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        Ok(res?)
+    }
+
+    /// Sets or clears the system-admin flag; admin only, never on oneself.
+    pub async fn set_sysadmin(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        id: i64,
+        flag: bool,
+    ) -> Result<()> {
+        let me = Self::require_user(principal)?;
+        Self::require_admin(principal)?;
+        if me.id == id {
+            return Err(Error::new(
+                ErrorCode::Forbidden,
+                "you cannot change your own system admin flag",
+            ));
+        }
+        let user = self.get_user(principal, id).await?;
+        let res = self.meta.set_sysadmin(user.id, flag).await;
+        self.credentials.forget(&user.username);
+        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        Ok(res?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_rules_follow_harbor() {
+        assert!(check_password("Harbor12345").is_ok());
+        assert!(check_password("Short1A").is_err());
+        assert!(check_password("alllowercase1").is_err());
+        assert!(check_password("ALLUPPERCASE1").is_err());
+        assert!(check_password("NoDigitsHere").is_err());
+        assert!(check_password(&format!("Aa1{}", "x".repeat(126))).is_err());
+        assert!(check_password(&format!("Aa1{}", "x".repeat(125))).is_ok());
+    }
+
+    #[test]
+    fn usernames_exclude_robots_and_separators() {
+        assert!(check_username("alice").is_ok());
+        assert!(check_username("robot$x").is_err());
+        assert!(check_username("a b").is_err());
+        assert!(check_username("").is_err());
+    }
+}
