@@ -235,3 +235,100 @@ pub fn which(name: &str) -> Option<PathBuf> {
             .find(|c| Path::new(c).is_file())
     })
 }
+
+/// Sends a JSON request as `auth` (None: anonymous) and returns the response.
+pub async fn api(
+    s: &Server,
+    method: reqwest::Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> reqwest::Response {
+    let mut req = client()
+        .request(method, s.url(path))
+        .header("x-is-resource-name", "true");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    req.send().await.unwrap()
+}
+
+/// Creates a user as admin; returns its id.
+pub async fn create_user(s: &Server, name: &str, password: &str) -> i64 {
+    let resp = api(
+        s,
+        reqwest::Method::POST,
+        "/api/v2.0/users",
+        Some(&admin_basic()),
+        Some(serde_json::json!({ "username": name, "password": password,
+            "email": format!("{name}@example.com"), "realname": name })),
+    )
+    .await;
+    assert_eq!(resp.status(), 201, "creating user {name}");
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    loc.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+/// Adds a user to a project with a Harbor role id, as admin.
+pub async fn add_member(s: &Server, project: &str, user: &str, role_id: i32) {
+    let resp = api(
+        s,
+        reqwest::Method::POST,
+        &format!("/api/v2.0/projects/{project}/members"),
+        Some(&admin_basic()),
+        Some(serde_json::json!({ "role_id": role_id, "member_user": { "username": user } })),
+    )
+    .await;
+    assert_eq!(resp.status(), 201, "adding {user} to {project}");
+}
+
+/// Creates a project robot as admin with the given `(resource, action)` pairs; returns
+/// its id, full name and secret.
+pub async fn create_robot(
+    s: &Server,
+    project: &str,
+    name: &str,
+    access: &[(&str, &str)],
+    disable: bool,
+) -> (i64, String, String) {
+    let access: Vec<_> = access
+        .iter()
+        .map(|(r, a)| serde_json::json!({ "resource": r, "action": a }))
+        .collect();
+    let resp = api(
+        s,
+        reqwest::Method::POST,
+        "/api/v2.0/robots",
+        Some(&admin_basic()),
+        Some(
+            serde_json::json!({ "name": name, "level": "project", "duration": -1,
+            "disable": disable,
+            "permissions": [{ "kind": "project", "namespace": project, "access": access }] }),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), 201, "creating robot {name}");
+    let body: serde_json::Value = resp.json().await.unwrap();
+    (
+        body["id"].as_i64().unwrap(),
+        body["name"].as_str().unwrap().to_string(),
+        body["secret"].as_str().unwrap().to_string(),
+    )
+}
+
+impl Server {
+    /// The metadata database the server uses, for tests that must reach past the API
+    /// (e.g. to make a robot expire).
+    pub fn database_url(&self) -> String {
+        match &self._pg {
+            Some(db) => db.url().to_string(),
+            None => format!(
+                "sqlite://{}",
+                self.dir.path().join("portcullis.db").display()
+            ),
+        }
+    }
+}
