@@ -20,7 +20,8 @@ on_both_backends!(
     single_image_round_trip,
     multi_platform_index,
     artifact_with_subject,
-    anonymous_pull
+    anonymous_pull,
+    robot_limited_to_one_project
 );
 
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -342,4 +343,65 @@ async fn anonymous_pull(b: Backends) {
         err.contains("unauthorized") || err.contains("authentication required"),
         "{err}"
     );
+}
+
+/// A CI robot of one project pushes and pulls there, and is refused everywhere else.
+async fn robot_limited_to_one_project(b: Backends) {
+    let s = Server::start(b).await;
+    s.create_project("ci-team", false).await;
+    s.create_project("elsewhere", false).await;
+    let (_, name, secret) = create_robot(
+        &s,
+        "ci-team",
+        "pipeline",
+        &[("repository", "pull"), ("repository", "push")],
+        false,
+    )
+    .await;
+    assert_eq!(name, "robot$ci-team+pipeline");
+    let robot = format!("{name}:{secret}");
+    let src = tempfile::tempdir().unwrap();
+    let desc = write_image(src.path(), "amd64", "built by ci");
+    let digest = desc["digest"].as_str().unwrap().to_string();
+    write_index_json(src.path(), desc, "v1");
+    let image = format!("oci:{}:v1", src.path().display());
+    let dest = format!("docker://{}/ci-team/app:v1", s.addr);
+    ok(skopeo(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-creds",
+        &robot,
+        &image,
+        &dest,
+    ]));
+    let out = tempfile::tempdir().unwrap();
+    let target = format!("oci:{}:v1", out.path().join("pulled").display());
+    ok(skopeo(&[
+        "copy",
+        "--src-tls-verify=false",
+        "--src-creds",
+        &robot,
+        &dest,
+        &target,
+    ]));
+    assert_eq!(pulled_digest(&out.path().join("pulled")), digest);
+    for elsewhere in ["elsewhere/app:v1", "library/app:v1"] {
+        let refused = skopeo(&[
+            "copy",
+            "--dest-tls-verify=false",
+            "--dest-creds",
+            &robot,
+            &image,
+            &format!("docker://{}/{elsewhere}", s.addr),
+        ]);
+        assert!(!refused.status.success(), "robot pushed to {elsewhere}");
+    }
+    // The Harbor API does not accept robot credentials.
+    let resp = client()
+        .get(s.url("/api/v2.0/projects"))
+        .header("authorization", basic(&name, &secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
 }
