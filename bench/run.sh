@@ -30,13 +30,13 @@ PORTCULLIS_ADMIN_PASSWORD=$PW PORTCULLIS_LOG=warn "$BIN" serve --data-dir "$WORK
 PC_PID=$!
 cat >"$WORK/dr.yml" <<YML
 version: 0.1
-log: { level: error }
+log: { level: error, accesslog: { disabled: true } }
 storage:
   filesystem: { rootdirectory: $WORK/dr }
   delete: { enabled: true }
 http: { addr: 127.0.0.1:$DR_PORT }
 YML
-/usr/bin/docker-registry serve "$WORK/dr.yml" 2>"$WORK/dr.log" &
+/usr/bin/docker-registry serve "$WORK/dr.yml" >"$WORK/dr.log" 2>&1 &
 DR_PID=$!
 for i in $(seq 1 100); do
   curl -fs -o /dev/null -u "$AUTH" "http://127.0.0.1:$PC_PORT/v2/" && curl -fs -o /dev/null "http://127.0.0.1:$DR_PORT/v2/" && break
@@ -88,7 +88,9 @@ push_chunked() { # base auth repo
   awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }'
 }
 
-pull_blob() { curl -fsS $2 -o /dev/null -w '%{time_total}' "$1/v2/$3/blobs/$DIGEST"; }
+pull_once() { curl -fsS $2 -o /dev/null -w '%{time_total}\n' "$1/v2/$3/blobs/$DIGEST"; }
+# Best of five: one pull of 512 MiB from the page cache lasts a fraction of a second.
+pull_blob() { for _ in 1 2 3 4 5; do pull_once "$@"; done | sort -n | head -n1; }
 
 PC="http://127.0.0.1:$PC_PORT"; DR="http://127.0.0.1:$DR_PORT"
 PCA="-u $AUTH"; DRA=""
@@ -106,11 +108,10 @@ CFG='{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[
 CFG_D="sha256:$(printf '%s' "$CFG" | sha256sum | cut -d' ' -f1)"
 for base in "$PC" "$DR"; do
   a=""; [ "$base" = "$PC" ] && a="$PCA"
-  curl -fsS $a -o /dev/null -X POST -H 'Content-Type: application/octet-stream' --data-binary "$CFG" "$base/v2/library/mono/blobs/uploads/?digest=$CFG_D" || {
-    loc=$(curl -fsS $a -X POST -D - -o /dev/null "$base/v2/library/mono/blobs/uploads/" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
-    case $loc in http*) ;; *) loc="$base$loc";; esac
-    case $loc in *\?*) sep='&';; *) sep='?';; esac
-    curl -fsS $a -o /dev/null -X PUT --data-binary "$CFG" "$loc${sep}digest=$CFG_D"; }
+  loc=$(curl -fsS $a -X POST -D - -o /dev/null "$base/v2/library/mono/blobs/uploads/" | awk 'tolower($1)=="location:" {print $2}' | tr -d '\r')
+  case $loc in http*) ;; *) loc="$base$loc";; esac
+  case $loc in *\?*) sep='&';; *) sep='?';; esac
+  curl -fsS $a -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' --data-binary "$CFG" "$loc${sep}digest=$CFG_D"
 done
 MANIFEST=$(printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%d},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"%s","size":%d}]}' "$CFG_D" "${#CFG}" "$DIGEST" "$BYTES")
 MD="sha256:$(printf '%s' "$MANIFEST" | sha256sum | cut -d' ' -f1)"

@@ -14,9 +14,18 @@ pub enum BadCredentials {
     Limited(portcullis_core::Error),
 }
 
-/// The client's address: the first `X-Forwarded-For` hop when a proxy set one, else
-/// `X-Real-IP`, else the peer address of the connection when the server records it.
-pub fn client_ip(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> String {
+/// The client's address: the peer address of the connection, unless the registry is
+/// configured to sit behind a proxy (`--trust-proxy-headers`): then the first
+/// `X-Forwarded-For` hop, else `X-Real-IP`. Trusting those headers from anyone would let
+/// a client choose its own address and escape per-address login limits.
+pub fn client_ip(
+    headers: &HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+    trust_proxy_headers: bool,
+) -> String {
+    if !trust_proxy_headers {
+        return peer.map(|p| p.ip().to_string()).unwrap_or_default();
+    }
     let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|v| v.to_str().ok())

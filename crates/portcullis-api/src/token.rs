@@ -24,7 +24,7 @@ async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    let ip = auth::client_ip(req.headers(), peer);
+    let ip = auth::client_ip(req.headers(), peer, reg.settings.trust_proxy_headers);
     let principal = auth::principal(reg, req.headers(), &ip)
         .await
         .map_err(|e| match e {

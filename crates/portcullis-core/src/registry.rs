@@ -38,6 +38,8 @@ pub struct Settings {
     pub login_window: Duration,
     /// Audit entries older than this many days are purged daily; 0 keeps them forever.
     pub audit_retention_days: u32,
+    /// Take the client address from `X-Forwarded-For` / `X-Real-IP` (behind a proxy).
+    pub trust_proxy_headers: bool,
 }
 
 impl Default for Settings {
@@ -52,6 +54,7 @@ impl Default for Settings {
             login_failures_per_address: 50,
             login_window: Duration::from_secs(300),
             audit_retention_days: 365,
+            trust_proxy_headers: false,
         }
     }
 }

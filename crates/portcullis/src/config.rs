@@ -63,6 +63,15 @@ pub struct ServeArgs {
     /// Lifetime of registry bearer tokens, in minutes [default: 30].
     #[arg(long, env = "PORTCULLIS_TOKEN_TTL_MINUTES")]
     pub token_ttl_minutes: Option<u64>,
+    /// Behind a reverse proxy: take the client address from X-Forwarded-For / X-Real-IP.
+    #[arg(long, env = "PORTCULLIS_TRUST_PROXY_HEADERS")]
+    pub trust_proxy_headers: Option<bool>,
+    /// Let anyone create a user account through the Harbor API [default: false].
+    #[arg(long, env = "PORTCULLIS_SELF_REGISTRATION")]
+    pub self_registration: Option<bool>,
+    /// Days to keep audit log entries; 0 keeps them forever [default: 365].
+    #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS")]
+    pub audit_retention_days: Option<u32>,
     /// Log as JSON lines instead of readable text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON")]
     pub log_json: Option<bool>,
@@ -91,6 +100,9 @@ struct FileConfig {
     upload_expiry_hours: Option<u64>,
     token_ttl_minutes: Option<u64>,
     log_json: Option<bool>,
+    trust_proxy_headers: Option<bool>,
+    self_registration: Option<bool>,
+    audit_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +124,9 @@ pub struct Config {
     pub upload_expiry_hours: u64,
     pub token_ttl_minutes: u64,
     pub log_json: bool,
+    pub trust_proxy_headers: bool,
+    pub self_registration: bool,
+    pub audit_retention_days: u32,
 }
 
 impl Config {
@@ -209,6 +224,18 @@ impl Config {
                 .or(file.token_ttl_minutes)
                 .unwrap_or(30),
             log_json: args.log_json.or(file.log_json).unwrap_or(false),
+            trust_proxy_headers: args
+                .trust_proxy_headers
+                .or(file.trust_proxy_headers)
+                .unwrap_or(false),
+            self_registration: args
+                .self_registration
+                .or(file.self_registration)
+                .unwrap_or(false),
+            audit_retention_days: args
+                .audit_retention_days
+                .or(file.audit_retention_days)
+                .unwrap_or(365),
         })
     }
 }

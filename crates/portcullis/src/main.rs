@@ -27,7 +27,7 @@ enum Command {
     /// Start the registry. The first start creates the data directory, the database, the
     /// token signing key and the `admin` user (password from PORTCULLIS_ADMIN_PASSWORD, or
     /// generated and printed once).
-    Serve(config::ServeArgs),
+    Serve(Box<config::ServeArgs>),
     /// Scan an image (OCI layout directory or `docker save` archive) for known
     /// vulnerabilities with the local database (`portcullis vulndb import` fills it).
     Scan(portcullis_scan::cli::ScanArgs),
@@ -50,10 +50,13 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let data_dir = cli.data_dir.clone().unwrap_or_else(|| PathBuf::from("./data"));
+    let data_dir = cli
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./data"));
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(config::Config::load(args, cli.data_dir)?)
+            Command::Serve(args) => serve::run(config::Config::load(*args, cli.data_dir)?)
                 .await
                 .map(|_| 0),
             Command::Scan(args) => portcullis_scan::cli::run(args, &data_dir).await,

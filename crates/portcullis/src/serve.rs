@@ -49,6 +49,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let settings = Settings {
         max_manifest_size: cfg.max_manifest_size,
         external_url: cfg.external_url.clone(),
+        trust_proxy_headers: cfg.trust_proxy_headers,
+        self_registration: cfg.self_registration,
+        audit_retention_days: cfg.audit_retention_days,
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),
@@ -79,7 +82,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         reg.meta.backend_name(),
         reg.settings.storage_name
     );
-    let service = app.into_make_service();
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     match &cfg.tls {
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)

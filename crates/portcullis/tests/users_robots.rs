@@ -297,7 +297,8 @@ async fn audit_entries(s: &Server, q: &str) -> Vec<serde_json::Value> {
 }
 
 async fn login_limits_and_audit(b: Backends) {
-    let s = Server::start(b).await;
+    // As behind a proxy, so that the forwarded client address is the one recorded.
+    let s = Server::start_with(b, &["--trust-proxy-headers", "true"]).await;
     create_user(&s, "mallory", PW).await;
     let wrong = basic("mallory", "Not-The-Pass-1");
     let mut statuses = Vec::new();

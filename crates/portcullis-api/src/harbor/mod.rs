@@ -106,7 +106,7 @@ impl FromRequestParts<Arc<Registry>> for Caller {
         parts: &mut Parts,
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
-        let ip = peer_ip(parts);
+        let ip = peer_ip(parts, reg);
         match auth::principal(reg, &parts.headers, &ip).await {
             // Registry tokens are for /v2/ only; robots never use the Harbor API.
             Ok(Principal::Token { .. } | Principal::Robot(_))
@@ -120,12 +120,12 @@ impl FromRequestParts<Arc<Registry>> for Caller {
 }
 
 /// The caller's address as the audit log records it.
-pub fn peer_ip(parts: &Parts) -> String {
+pub fn peer_ip(parts: &Parts, reg: &Registry) -> String {
     let peer = parts
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    auth::client_ip(&parts.headers, peer)
+    auth::client_ip(&parts.headers, peer, reg.settings.trust_proxy_headers)
 }
 
 /// The caller of a request and who the audit log says acted.
@@ -139,7 +139,7 @@ impl FromRequestParts<Arc<Registry>> for Acting {
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
         let Caller(p) = Caller::from_request_parts(parts, reg).await?;
-        let actor = Actor::new(&p, &peer_ip(parts));
+        let actor = Actor::new(&p, &peer_ip(parts, reg));
         Ok(Acting(p, actor))
     }
 }

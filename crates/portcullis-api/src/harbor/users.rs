@@ -112,7 +112,7 @@ impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
         } else {
             Principal::Anonymous
         };
-        let actor = Actor::new(&p, &peer_ip(parts));
+        let actor = Actor::new(&p, &peer_ip(parts, reg));
         Ok(MaybeCaller(p, actor))
     }
 }

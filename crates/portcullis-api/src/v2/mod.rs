@@ -129,7 +129,7 @@ pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Respons
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0);
-    let client_ip = auth::client_ip(&parts.headers, peer);
+    let client_ip = auth::client_ip(&parts.headers, peer, reg.settings.trust_proxy_headers);
     let principal = match auth::principal(&reg, &parts.headers, &client_ip).await {
         Ok(p) => p,
         Err(auth::BadCredentials::Limited(e)) => {

@@ -13,14 +13,12 @@ use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use portcullis_types::{Algorithm, Digest, Hasher};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 
 use crate::session::Sessions;
 use crate::{BlobError, BlobInfo, BlobReader, FsConfig, hashing, layout};
 
 /// Reads are streamed in pieces of this size.
-const READ_CHUNK: usize = 256 << 10;
+const READ_CHUNK: usize = 1 << 20;
 
 pub(crate) struct FsBackend {
     root: PathBuf,
@@ -89,17 +87,16 @@ impl FsBackend {
         d: &Digest,
         range: Option<Range<u64>>,
     ) -> Result<BlobReader, BlobError> {
-        let mut file = match tokio::fs::File::open(self.blob_path(d)).await {
-            Ok(f) => f,
+        let file = match tokio::fs::File::open(self.blob_path(d)).await {
+            Ok(f) => f.into_std().await,
             Err(e) => return not_found_as(e, BlobError::NotFound),
         };
-        let size = file.metadata().await?.len();
+        let size = file.metadata()?.len();
         let stream = match range {
-            None => ReaderStream::with_capacity(file, READ_CHUNK).boxed(),
+            None => read_stream(file, 0, size),
             Some(r) => {
                 crate::check_range(&r, size)?;
-                file.seek(SeekFrom::Start(r.start)).await?;
-                ReaderStream::with_capacity(file.take(r.end - r.start), READ_CHUNK).boxed()
+                read_stream(file, r.start, r.end - r.start)
             }
         };
         Ok(BlobReader { size, stream })
@@ -230,4 +227,54 @@ fn modified_before(p: &Path, cutoff: std::time::SystemTime) -> bool {
     std::fs::metadata(p)
         .and_then(|m| m.modified())
         .is_ok_and(|t| t < cutoff)
+}
+
+/// Streams `len` bytes of `file` from `start`. One blocking thread reads the whole range
+/// with plain reads of `READ_CHUNK` and hands buffers over a short channel: a pull costs
+/// one thread hand-off per chunk instead of one per small read, and the channel's bound
+/// keeps a slow client from making the reader run ahead.
+fn read_stream(
+    file: std::fs::File,
+    start: u64,
+    len: u64,
+) -> futures::stream::BoxStream<'static, std::io::Result<Bytes>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(4);
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Seek};
+        let mut file = file;
+        if start > 0
+            && let Err(e) = file.seek(SeekFrom::Start(start))
+        {
+            let _ = tx.blocking_send(Err(e));
+            return;
+        }
+        let mut left = len;
+        while left > 0 {
+            let want = left.min(READ_CHUNK as u64) as usize;
+            let mut buf = bytes::BytesMut::zeroed(want);
+            match file.read(&mut buf[..]) {
+                Ok(0) => {
+                    let _ = tx.blocking_send(Err(std::io::ErrorKind::UnexpectedEof.into()));
+                    return;
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    left -= n as u64;
+                    // The receiver is gone when the client went away: stop reading.
+                    if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
 }
