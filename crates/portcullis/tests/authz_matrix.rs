@@ -2,17 +2,11 @@
 //! group × public and private project → allow, deny, not found or log in. Also checks
 //! that no private name reaches a caller who cannot see it. Runs on both backends.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use reqwest::Method;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(matrix);
 

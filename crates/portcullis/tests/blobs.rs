@@ -2,16 +2,10 @@
 //! mount, HEAD/GET with ranges, delete, and their error paths. Each case runs on the
 //! embedded backends (SQLite + filesystem) and the scale-out pair (PostgreSQL + S3).
 
+#[macro_use]
 mod common;
 
 use common::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(
     monolithic_and_reads,

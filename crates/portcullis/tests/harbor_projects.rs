@@ -1,15 +1,9 @@
 //! Harbor's project API and system endpoints over real HTTP, on both backend pairs.
 
+#[macro_use]
 mod common;
 
 use common::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(project_lifecycle, listing_and_paging, system_endpoints);
 

@@ -1,16 +1,10 @@
 //! `/v2/` manifest, tag, catalog and referrers endpoints over real HTTP, with their error
 //! paths, on both backend pairs.
 
+#[macro_use]
 mod common;
 
 use common::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(
     push_get_delete,

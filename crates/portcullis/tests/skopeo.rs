@@ -2,19 +2,13 @@
 //! layouts written here, no remote pulls), pulls them back, and the digests must not
 //! change. Runs on SQLite + filesystem and on PostgreSQL + S3.
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
 use common::*;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(
     single_image_round_trip,

@@ -1,16 +1,10 @@
 //! Users, robots, login limits and the audit log over real HTTP, on both backends.
 
+#[macro_use]
 mod common;
 
 use common::*;
 use reqwest::Method;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
-        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
-    };
-}
 
 on_both_backends!(users_lifecycle, robots_lifecycle, login_limits_and_audit);
 

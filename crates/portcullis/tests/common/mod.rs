@@ -2,6 +2,16 @@
 //! loopback port with a chosen metadata and blob backend, and talks to it over HTTP.
 #![allow(dead_code)]
 
+/// Runs each named `async fn(Backends)` as two tests: on the embedded backends
+/// (SQLite + filesystem) and on the scale-out pair (PostgreSQL + S3).
+#[allow(unused_macros)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod embedded { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::Embedded).await } )* }
+        mod scale_out { use super::*; $( #[tokio::test] async fn $name() { super::$name(Backends::ScaleOut).await } )* }
+    };
+}
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
