@@ -103,10 +103,12 @@ pub fn base_url(reg: &Registry, headers: &HeaderMap) -> String {
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("localhost");
+    let own = if reg.settings.https { "https" } else { "http" };
     let scheme = headers
         .get("x-forwarded-proto")
+        .filter(|_| reg.settings.trust_proxy_headers)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("http");
+        .unwrap_or(own);
     format!("{scheme}://{host}")
 }
 

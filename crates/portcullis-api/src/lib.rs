@@ -30,6 +30,21 @@ pub fn app(reg: Arc<Registry>) -> Router {
         // Blob bodies are streamed, never buffered; buffering extractors (JSON bodies of
         // the Harbor API) keep a modest limit.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
+        .layer(axum::middleware::map_request(host_from_authority))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(reg)
+}
+
+/// HTTP/2 carries the host in the `:authority` pseudo-header, not in `Host`; URLs built
+/// for the client (token realm, links) read `Host`, so fill it in from the authority.
+async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::Request {
+    if !req.headers().contains_key(axum::http::header::HOST)
+        && let Some(value) = req
+            .uri()
+            .authority()
+            .and_then(|a| axum::http::HeaderValue::from_str(a.as_str()).ok())
+    {
+        req.headers_mut().insert(axum::http::header::HOST, value);
+    }
+    req
 }

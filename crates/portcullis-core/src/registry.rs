@@ -40,6 +40,8 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Take the client address from `X-Forwarded-For` / `X-Real-IP` (behind a proxy).
     pub trust_proxy_headers: bool,
+    /// The server terminates TLS itself (the scheme of URLs built from `Host`).
+    pub https: bool,
 }
 
 impl Default for Settings {
@@ -55,6 +57,7 @@ impl Default for Settings {
             login_window: Duration::from_secs(300),
             audit_retention_days: 365,
             trust_proxy_headers: false,
+            https: false,
         }
     }
 }

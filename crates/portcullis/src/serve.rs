@@ -50,6 +50,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         max_manifest_size: cfg.max_manifest_size,
         external_url: cfg.external_url.clone(),
         trust_proxy_headers: cfg.trust_proxy_headers,
+        https: cfg.tls.is_some(),
         self_registration: cfg.self_registration,
         audit_retention_days: cfg.audit_retention_days,
         storage_name: match cfg.storage {
