@@ -250,18 +250,18 @@ fn read_stream(
         }
         let mut left = len;
         while left > 0 {
-            let want = left.min(READ_CHUNK as u64) as usize;
-            let mut buf = bytes::BytesMut::zeroed(want);
-            match file.read(&mut buf[..]) {
+            let want = left.min(READ_CHUNK as u64);
+            // `read_to_end` on a file fills spare capacity without zeroing it first.
+            let mut buf = Vec::with_capacity(want as usize);
+            match (&mut file).take(want).read_to_end(&mut buf) {
                 Ok(0) => {
                     let _ = tx.blocking_send(Err(std::io::ErrorKind::UnexpectedEof.into()));
                     return;
                 }
                 Ok(n) => {
-                    buf.truncate(n);
                     left -= n as u64;
                     // The receiver is gone when the client went away: stop reading.
-                    if tx.blocking_send(Ok(buf.freeze())).is_err() {
+                    if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
                         return;
                     }
                 }
