@@ -2,8 +2,10 @@
 //! authorization. Handlers in `portcullis-api` call these; nothing here knows about HTTP.
 
 pub mod access;
+pub mod artifacts;
 pub mod audit;
 pub mod auth;
+pub mod browse;
 pub mod cache;
 pub mod error;
 pub mod login;

@@ -14,6 +14,7 @@ mod audit;
 mod blobs;
 mod browse;
 mod connect;
+mod copy;
 mod dbtime;
 mod error;
 mod ids;
@@ -34,6 +35,7 @@ mod users;
 pub mod testing;
 
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use copy::ArtifactFilter;
 pub use error::{Error, Result};
 pub use ids::{ArtifactId, ProjectId, RepositoryId, TagId, UserId};
 pub use jobs::{

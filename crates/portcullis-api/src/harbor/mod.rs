@@ -1,10 +1,13 @@
 //! Harbor's REST API v2.0 (`/api/v2.0/`): same paths, field names, status codes and
 //! error bodies as Harbor, so that tools written for Harbor work unchanged.
 
+mod artifacts;
 mod audit;
 mod members;
 mod projects;
+mod repositories;
 mod robots;
+mod search;
 mod system;
 mod users;
 
@@ -78,6 +81,42 @@ pub fn router() -> Router<Arc<Registry>> {
                 .delete(robots::delete),
         )
         .route("/api/v2.0/permissions", get(robots::permissions))
+        .route("/api/v2.0/search", get(search::search))
+        .route("/api/v2.0/repositories", get(repositories::list_all))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/summary",
+            get(repositories::summary),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories",
+            get(repositories::list),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}",
+            get(repositories::get_one)
+                .put(repositories::update)
+                .delete(repositories::delete),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts",
+            get(artifacts::list).post(artifacts::copy),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}",
+            get(artifacts::get_one).delete(artifacts::delete),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags",
+            get(artifacts::list_tags).post(artifacts::create_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/tags/{tag_name}",
+            axum::routing::delete(artifacts::delete_tag),
+        )
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/accessories",
+            get(artifacts::accessories),
+        )
 }
 
 /// Whether `X-Is-Resource-Name: true` says the path's project is a name, not an id.

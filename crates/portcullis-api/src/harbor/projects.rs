@@ -16,7 +16,7 @@ use super::{Caller, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's project JSON.
-fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json::Value {
+pub(super) fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json::Value {
     serde_json::json!({
         "project_id": p.id.0,
         "name": p.name,
@@ -39,7 +39,7 @@ fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json::Value {
     })
 }
 
-async fn owner_names(reg: &Registry, projects: &[Project]) -> HashMap<i64, String> {
+pub(super) async fn owner_names(reg: &Registry, projects: &[Project]) -> HashMap<i64, String> {
     let mut names = HashMap::new();
     for p in projects {
         if let std::collections::hash_map::Entry::Vacant(e) = names.entry(p.owner_id.0)

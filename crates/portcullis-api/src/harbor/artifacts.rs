@@ -1,0 +1,362 @@
+//! `/api/v2.0/projects/{p}/repositories/{r}/artifacts…`: artifacts, their tags and
+//! accessories, and promotion by copy (`POST …/artifacts?from=`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::Registry;
+use portcullis_core::artifacts::{ArtifactView, accessory_type, harbor_type};
+use portcullis_meta::{ArtifactFilter, TagRecord};
+use portcullis_types::ErrorCode;
+use serde::Deserialize;
+
+use super::repositories::{encode_twice, repo_path};
+use super::{Acting, Caller, Paging, harbor_time, json_body};
+use crate::error::{ApiError, ApiResult};
+
+/// What Harbor shows for a time that never happened (an artifact never pulled).
+const NEVER: &str = "0001-01-01T00:00:00.000Z";
+
+fn tag_json(t: &TagRecord) -> serde_json::Value {
+    serde_json::json!({
+        "id": t.id.0,
+        "repository_id": t.repository_id.0,
+        "artifact_id": t.artifact_id.0,
+        "name": t.name,
+        "push_time": harbor_time(t.push_time),
+        "pull_time": t.pull_time.map(harbor_time).unwrap_or_else(|| NEVER.into()),
+        "immutable": false,
+    })
+}
+
+/// Harbor's artifact JSON; `with_tag: false` leaves the tags out, as Harbor does.
+fn artifact_json(v: &ArtifactView, with_tag: bool) -> serde_json::Value {
+    let a = &v.artifact;
+    let references: Vec<_> = v
+        .references
+        .iter()
+        .map(|(r, child)| {
+            serde_json::json!({
+                "parent_id": a.id.0,
+                "child_id": child.map(|c| c.0),
+                "child_digest": r.digest,
+                "platform": r.platform,
+            })
+        })
+        .collect();
+    let mut json = serde_json::json!({
+        "id": a.id.0,
+        "type": harbor_type(a),
+        // Harbor's `media_type` is the config's; indexes have none and show their own.
+        "media_type": a.effective_type().unwrap_or(&a.media_type),
+        "manifest_media_type": a.media_type,
+        "artifact_type": a.effective_type(),
+        "project_id": v.project_id.0,
+        "repository_id": a.repository_id.0,
+        "digest": a.digest,
+        "size": a.size,
+        "icon": "",
+        "push_time": harbor_time(a.push_time),
+        "pull_time": a.pull_time.map(harbor_time).unwrap_or_else(|| NEVER.into()),
+        "extra_attrs": a.extra_attrs,
+        "annotations": a.annotations,
+        "references": references,
+        "labels": [],
+        "addition_links": {},
+    });
+    if with_tag {
+        json["tags"] = v.tags.iter().map(tag_json).collect();
+    }
+    json
+}
+
+fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> ApiResult<bool> {
+    match params.get(name).map(String::as_str) {
+        None | Some("") => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(v) => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid {name} {v:?}: use true or false"),
+        )),
+    }
+}
+
+/// Harbor's `q` and `sort` for artifacts: `digest=`, `tags=` (exact, `~` fuzzy, `*` any
+/// tag, `nil` untagged), `media_type=`; sort by `push_time` or `-push_time`.
+fn artifact_filter(params: &HashMap<String, String>) -> ApiResult<ArtifactFilter> {
+    let mut f = ArtifactFilter::default();
+    for part in params
+        .get("q")
+        .map(String::as_str)
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+    {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            ApiError::new(ErrorCode::BadRequest, format!("invalid query {part:?}"))
+        })?;
+        match (k.trim(), v) {
+            ("digest", v) => f.digest = Some(v.to_string()),
+            ("media_type", v) => f.media_type = Some(v.to_string()),
+            ("tags", "*") => f.tagged = Some(true),
+            ("tags", "nil") => f.tagged = Some(false),
+            ("tags", v) => match v.strip_prefix('~') {
+                Some(needle) => f.tag_contains = Some(needle.to_string()),
+                None => f.tag = Some(v.to_string()),
+            },
+            (other, _) => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("unsupported query key {other:?}"),
+                ));
+            }
+        }
+    }
+    match params.get("sort").map(String::as_str) {
+        None | Some("") | Some("-push_time") => {}
+        Some("push_time") => f.oldest_first = true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                format!("unsupported sort {other:?}: use push_time or -push_time"),
+            ));
+        }
+    }
+    Ok(f)
+}
+
+fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
+    Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )
+}
+
+fn location(path: String) -> ApiResult<HeaderValue> {
+    HeaderValue::from_str(&path).map_err(|e| portcullis_core::Error::internal(e).into())
+}
+
+pub async fn list(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path((project, repo)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = paging(&params)?;
+    let filter = artifact_filter(&params)?;
+    let with_tag = flag(&params, "with_tag", true)?;
+    // Labels, scan overviews, signatures and immutability are accepted for compatibility;
+    // labels are always empty here.
+    for name in [
+        "with_label",
+        "with_scan_overview",
+        "with_signature",
+        "with_immutable_status",
+        "with_accessory",
+        "with_sbom_overview",
+    ] {
+        flag(&params, name, false)?;
+    }
+    let path = repo_path(&repo)?;
+    let (list, total) = reg
+        .list_artifacts(&p, &project, &path, &filter, paging.page, paging.page_size)
+        .await?;
+    let body: Vec<_> = list.iter().map(|v| artifact_json(v, with_tag)).collect();
+    let mut resp = Json(body).into_response();
+    let extra: Vec<String> = ["q", "sort", "with_tag"]
+        .iter()
+        .filter_map(|k| {
+            params.get(*k).map(|v| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+        })
+        .collect();
+    let here = format!(
+        "/api/v2.0/projects/{project}/repositories/{}/artifacts",
+        encode_twice(&path)
+    );
+    paging.headers(&mut resp, &here, &extra.join("&"), total);
+    Ok(resp)
+}
+
+pub async fn copy(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path((project, repo)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let from = params
+        .get("from")
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "the from parameter is required"))?;
+    let path = repo_path(&repo)?;
+    let (proj, copy) = reg.copy_artifact(&p, &actor, &project, &path, from).await?;
+    let mut resp = StatusCode::CREATED.into_response();
+    resp.headers_mut().insert(
+        header::LOCATION,
+        location(format!(
+            "/api/v2.0/projects/{}/repositories/{}/artifacts/{}",
+            proj.name,
+            encode_twice(&path),
+            copy.digest
+        ))?,
+    );
+    Ok(resp)
+}
+
+pub async fn get_one(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path((project, repo, reference)): Path<(String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let with_tag = flag(&params, "with_tag", true)?;
+    let v = reg
+        .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
+        .await?;
+    Ok(Json(artifact_json(&v, with_tag)).into_response())
+}
+
+pub async fn delete(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path((project, repo, reference)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    reg.delete_artifact(&p, &actor, &project, &repo_path(&repo)?, &reference)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn list_tags(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path((project, repo, reference)): Path<(String, String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = paging(&params)?;
+    let tags = reg
+        .artifact_tags(&p, &project, &repo_path(&repo)?, &reference)
+        .await?;
+    let total = tags.len() as u64;
+    let start =
+        usize::try_from((paging.page - 1).saturating_mul(paging.page_size)).unwrap_or(usize::MAX);
+    let body: Vec<_> = tags
+        .iter()
+        .skip(start)
+        .take(paging.page_size as usize)
+        .map(tag_json)
+        .collect();
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
+    Ok(resp)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NewTag {
+    name: String,
+}
+
+pub async fn create_tag(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path((project, repo, reference)): Path<(String, String, String)>,
+    body: Result<Json<NewTag>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let req = json_body(body)?;
+    let path = repo_path(&repo)?;
+    reg.create_tag(&p, &actor, &project, &path, &reference, &req.name)
+        .await?;
+    let mut resp = StatusCode::CREATED.into_response();
+    resp.headers_mut().insert(
+        header::LOCATION,
+        location(format!(
+            "/api/v2.0/projects/{project}/repositories/{}/artifacts/{reference}/tags/{}",
+            encode_twice(&path),
+            req.name
+        ))?,
+    );
+    Ok(resp)
+}
+
+pub async fn delete_tag(
+    State(reg): State<Arc<Registry>>,
+    Acting(p, actor): Acting,
+    Path((project, repo, reference, tag)): Path<(String, String, String, String)>,
+) -> ApiResult<Response> {
+    reg.delete_tag(&p, &actor, &project, &repo_path(&repo)?, &reference, &tag)
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+pub async fn accessories(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path((project, repo, reference)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let (r, subject, list) = reg
+        .accessories(&p, &project, &repo_path(&repo)?, &reference)
+        .await?;
+    let body: Vec<_> = list
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id.0,
+                "artifact_id": a.id.0,
+                "subject_artifact_id": subject.id.0,
+                "subject_artifact_digest": subject.digest,
+                "subject_artifact_repo": r.name,
+                "size": a.size,
+                "digest": a.digest,
+                "type": accessory_type(a),
+                "icon": "",
+                "creation_time": harbor_time(a.push_time),
+            })
+        })
+        .collect();
+    let total = body.len();
+    let mut resp = Json(body).into_response();
+    resp.headers_mut()
+        .insert("x-total-count", HeaderValue::from(total));
+    Ok(resp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn harbor_query_of_artifacts() {
+        let f = artifact_filter(&params(&[
+            ("q", "tags=~rc,media_type=x"),
+            ("sort", "push_time"),
+        ]))
+        .unwrap();
+        assert_eq!(f.tag_contains.as_deref(), Some("rc"));
+        assert_eq!(f.media_type.as_deref(), Some("x"));
+        assert!(f.oldest_first);
+        assert_eq!(
+            artifact_filter(&params(&[("q", "tags=nil")]))
+                .unwrap()
+                .tagged,
+            Some(false)
+        );
+        assert!(artifact_filter(&params(&[("q", "colour=red")])).is_err());
+        assert!(artifact_filter(&params(&[("sort", "size")])).is_err());
+    }
+}

@@ -1,0 +1,400 @@
+//! Artifacts, their tags and accessories through Harbor's API, and promotion by copy.
+//! Permission checks come from the one table (`rbac`); changes are audited.
+
+use portcullis_meta::{
+    Artifact, ArtifactFilter, ArtifactReference, Project, ProjectId, Repository, TagRecord,
+};
+use portcullis_types::{Digest, ErrorCode, Reference, RepoName, Tag, media};
+
+use crate::audit::Actor;
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+/// An artifact with what Harbor's artifact JSON shows beside it.
+#[derive(Debug, Clone)]
+pub struct ArtifactView {
+    pub artifact: Artifact,
+    pub project_id: ProjectId,
+    pub tags: Vec<TagRecord>,
+    /// Index children, with the id of the child artifact in the same repository.
+    pub references: Vec<(ArtifactReference, Option<portcullis_meta::ArtifactId>)>,
+}
+
+/// Harbor's artifact type, derived as Harbor does from the config media type or the
+/// manifest's `artifactType`: IMAGE, CHART, CNAB, SIGNATURE, SBOM or UNKNOWN.
+pub fn harbor_type(a: &Artifact) -> &'static str {
+    const SBOM: &str = "application/vnd.goharbor.harbor.sbom.v1";
+    const CNAB: &str = "application/vnd.cnab.manifest.v1";
+    match a.effective_type() {
+        Some(media::OCI_CONFIG | media::DOCKER_CONFIG) => "IMAGE",
+        Some(media::HELM_CONFIG) => "CHART",
+        Some(CNAB) => "CNAB",
+        Some(media::COSIGN_SIGNATURE_ARTIFACT | media::NOTATION_SIGNATURE) => "SIGNATURE",
+        Some(SBOM) => "SBOM",
+        // Image indexes and manifest lists are images to Harbor.
+        None if a.media_type == media::OCI_INDEX || a.media_type == media::DOCKER_LIST => "IMAGE",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Harbor's accessory type of an artifact that has a subject.
+pub fn accessory_type(a: &Artifact) -> &'static str {
+    match a.effective_type() {
+        Some(media::COSIGN_SIGNATURE_ARTIFACT) => "signature.cosign",
+        Some(media::NOTATION_SIGNATURE) => "signature.notation",
+        Some("application/vnd.goharbor.harbor.sbom.v1") => "harbor.sbom",
+        _ => "subject.accessory",
+    }
+}
+
+/// Parses Harbor's `from` parameter: `<project>/<repo>@<digest>` or `<project>/<repo>:<tag>`.
+pub fn parse_from(from: &str) -> Result<(RepoName, Reference)> {
+    let bad = || {
+        Error::new(
+            ErrorCode::BadRequest,
+            format!("invalid from {from:?}: use <project>/<repository>@<digest> or :<tag>"),
+        )
+    };
+    let (name, reference) = if let Some((n, d)) = from.split_once('@') {
+        (n, Reference::Digest(Digest::parse(d).map_err(|_| bad())?))
+    } else {
+        let (n, t) = from.rsplit_once(':').ok_or_else(bad)?;
+        (n, Reference::Tag(Tag::parse(t).map_err(|_| bad())?))
+    };
+    Ok((RepoName::parse(name).map_err(|_| bad())?, reference))
+}
+
+fn artifact_missing(reference: &str) -> Error {
+    Error::new(
+        ErrorCode::NotFound,
+        format!("artifact {reference} not found"),
+    )
+}
+
+impl Registry {
+    async fn find_artifact(&self, repo: &Repository, reference: &str) -> Result<Artifact> {
+        let found = match Reference::parse(reference)
+            .map_err(|_| Error::new(ErrorCode::BadRequest, "invalid artifact reference"))?
+        {
+            Reference::Digest(d) => self.meta.get_artifact(repo.id, &d).await?,
+            Reference::Tag(t) => self.meta.resolve_tag(repo.id, &t).await?,
+        };
+        found.ok_or_else(|| artifact_missing(reference))
+    }
+
+    /// Tags and index children of an artifact, for its JSON.
+    pub async fn view_artifact(
+        &self,
+        project: ProjectId,
+        artifact: Artifact,
+    ) -> Result<ArtifactView> {
+        let tags = self.meta.tags_of(artifact.id).await?;
+        let mut references = Vec::new();
+        for child in self.meta.children_of(artifact.id).await? {
+            let id = self
+                .meta
+                .get_artifact(artifact.repository_id, &child.digest)
+                .await?
+                .map(|c| c.id);
+            references.push((child, id));
+        }
+        Ok(ArtifactView {
+            artifact,
+            project_id: project,
+            tags,
+            references,
+        })
+    }
+
+    /// A page of a repository's artifacts (needs `artifact:list`).
+    pub async fn list_artifacts(
+        &self,
+        principal: &Principal,
+        project: &str,
+        repository: &str,
+        filter: &ArtifactFilter,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<ArtifactView>, u64)> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "artifact", "list")
+            .await?;
+        let (list, total) = self
+            .meta
+            .find_artifacts(r.id, filter, page, page_size)
+            .await?;
+        let mut out = Vec::with_capacity(list.len());
+        for a in list {
+            out.push(self.view_artifact(p.id, a).await?);
+        }
+        Ok((out, total))
+    }
+
+    /// One artifact by tag or digest (needs `artifact:read`).
+    pub async fn get_artifact(
+        &self,
+        principal: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<ArtifactView> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "artifact", "read")
+            .await?;
+        let a = self.find_artifact(&r, reference).await?;
+        self.view_artifact(p.id, a).await
+    }
+
+    /// Deletes an artifact with its tags (needs `artifact:delete`).
+    pub async fn delete_artifact(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<()> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "artifact", "delete")
+            .await?;
+        let a = self.find_artifact(&r, reference).await?;
+        let res = self
+            .delete_manifest(&r.name, &Reference::Digest(a.digest.clone()))
+            .await;
+        let resource = format!("{}@{}", r.name, a.digest);
+        self.audit(
+            actor,
+            "delete",
+            "artifact",
+            &resource,
+            Some(p.id.0),
+            res.is_ok(),
+        );
+        res
+    }
+
+    /// The tags of an artifact (needs `tag:list`).
+    pub async fn artifact_tags(
+        &self,
+        principal: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<Vec<TagRecord>> {
+        let (_, _, r) = self
+            .repository_for(principal, project, repository, "tag", "list")
+            .await?;
+        let a = self.find_artifact(&r, reference).await?;
+        Ok(self.meta.tags_of(a.id).await?)
+    }
+
+    /// Tags an artifact (needs `tag:create`); `409` when the tag exists in the repository.
+    pub async fn create_tag(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+        reference: &str,
+        tag: &str,
+    ) -> Result<()> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "tag", "create")
+            .await?;
+        let tag = Tag::parse(tag).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
+        let a = self.find_artifact(&r, reference).await?;
+        let res = self.meta.create_tag(r.id, a.id, &tag).await;
+        self.forget_project(p.name.as_str());
+        let resource = format!("{}:{}", r.name, tag);
+        self.audit(actor, "create", "tag", &resource, Some(p.id.0), res.is_ok());
+        Ok(res?)
+    }
+
+    /// Removes a tag of an artifact (needs `tag:delete`); the artifact stays.
+    pub async fn delete_tag(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+        reference: &str,
+        tag: &str,
+    ) -> Result<()> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "tag", "delete")
+            .await?;
+        let a = self.find_artifact(&r, reference).await?;
+        let tag = Tag::parse(tag).map_err(|_| artifact_missing(tag))?;
+        let on_artifact = self
+            .meta
+            .get_tag(r.id, &tag)
+            .await?
+            .is_some_and(|t| t.artifact_id == a.id);
+        if !on_artifact {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("tag {tag} not found on the artifact"),
+            ));
+        }
+        let res = self
+            .delete_manifest(&r.name, &Reference::Tag(tag.clone()))
+            .await;
+        let resource = format!("{}:{}", r.name, tag);
+        self.audit(actor, "delete", "tag", &resource, Some(p.id.0), res.is_ok());
+        res
+    }
+
+    /// Artifacts of the repository whose subject is this artifact: signatures, SBOMs
+    /// (needs `accessory:list`).
+    pub async fn accessories(
+        &self,
+        principal: &Principal,
+        project: &str,
+        repository: &str,
+        reference: &str,
+    ) -> Result<(Repository, Artifact, Vec<Artifact>)> {
+        let (_, _, r) = self
+            .repository_for(principal, project, repository, "accessory", "list")
+            .await?;
+        let a = self.find_artifact(&r, reference).await?;
+        let list = self.meta.referrers(r.id, &a.digest, None).await?;
+        Ok((r, a, list))
+    }
+
+    /// Copies the artifact `from` names into `project/repository` (Harbor's promotion),
+    /// with its tags: needs `artifact:create` there and pull access to the source, which stays invisible
+    /// (`404`) otherwise. Index children are copied first. Only metadata is written; the
+    /// blobs are linked. Returns the destination project and the copy.
+    pub async fn copy_artifact(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+        from: &str,
+    ) -> Result<(Project, Artifact)> {
+        let (p, _) = self
+            .project_for(principal, project, true, "artifact", "create")
+            .await?;
+        let dest_name = crate::browse::repo_name(p.name.as_str(), repository)?;
+        let (src_name, reference) = parse_from(from)?;
+        let source = self
+            .source_artifact(principal, &src_name, &reference)
+            .await?;
+        let dest = self
+            .meta
+            .ensure_repository(p.id, &dest_name)
+            .await
+            .map_err(Error::from)?;
+        let res = match self.copy_tree(&source, dest.id).await {
+            Ok(copy) => self.copy_tags(&source, &copy).await.map(|()| copy),
+            Err(e) => Err(e),
+        };
+        self.forget_project(p.name.as_str());
+        let resource = format!("{}@{}", dest_name, source.digest);
+        self.audit(
+            actor,
+            "create",
+            "artifact",
+            &resource,
+            Some(p.id.0),
+            res.is_ok(),
+        );
+        Ok((p, res?))
+    }
+
+    async fn source_artifact(
+        &self,
+        principal: &Principal,
+        name: &RepoName,
+        reference: &Reference,
+    ) -> Result<Artifact> {
+        let missing = || {
+            artifact_missing(&format!(
+                "{name}{}",
+                match reference {
+                    Reference::Digest(d) => format!("@{d}"),
+                    Reference::Tag(t) => format!(":{t}"),
+                }
+            ))
+        };
+        let Some(info) = self.project_info(name.project()).await? else {
+            return Err(missing());
+        };
+        let access = self.project_access(principal, &info, None).await?;
+        if !access.can("repository", "pull") {
+            return Err(missing());
+        }
+        self.meta
+            .resolve(name, reference)
+            .await?
+            .ok_or_else(missing)
+    }
+
+    /// Points the copy's repository's tags of the source's names at the copy, as Harbor
+    /// does for the outermost artifact of a copy (its children keep no tags).
+    async fn copy_tags(&self, source: &Artifact, copy: &Artifact) -> Result<()> {
+        for t in self.meta.tags_of(source.id).await? {
+            match self.meta.get_tag(copy.repository_id, &t.name).await? {
+                Some(existing) if existing.artifact_id == copy.id => continue,
+                Some(_) => {
+                    self.meta.delete_tag(copy.repository_id, &t.name).await?;
+                }
+                None => {}
+            }
+            self.meta
+                .create_tag(copy.repository_id, copy.id, &t.name)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Copies an artifact and, first, the manifests it lists, depth first.
+    async fn copy_tree(
+        &self,
+        source: &Artifact,
+        dest: portcullis_meta::RepositoryId,
+    ) -> Result<Artifact> {
+        let mut stack = vec![(source.clone(), false)];
+        let mut last = None;
+        // Iterative post-order walk: children before their index.
+        while let Some((a, expanded)) = stack.pop() {
+            if expanded {
+                let (copy, _) = self.meta.copy_artifact(a.id, dest).await?;
+                last = Some(copy);
+                continue;
+            }
+            stack.push((a.clone(), true));
+            for child in self.meta.children_of(a.id).await? {
+                if self.meta.get_artifact(dest, &child.digest).await?.is_some() {
+                    continue;
+                }
+                let c = self
+                    .meta
+                    .get_artifact(a.repository_id, &child.digest)
+                    .await?
+                    .ok_or_else(|| artifact_missing(child.digest.as_str()))?;
+                stack.push((c, false));
+            }
+        }
+        last.ok_or_else(|| artifact_missing(source.digest.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_parameter() {
+        let d = Digest::sha256_of(b"x");
+        let (n, r) = parse_from(&format!("lib/app@{d}")).unwrap();
+        assert_eq!((n.as_str(), r), ("lib/app", Reference::Digest(d)));
+        let (n, r) = parse_from("lib/a/b:v1").unwrap();
+        assert_eq!(n.as_str(), "lib/a/b");
+        assert_eq!(r.as_str(), "v1");
+        assert!(parse_from("lib/app").is_err());
+        assert!(parse_from("lib/app@sha256:nothex").is_err());
+    }
+}

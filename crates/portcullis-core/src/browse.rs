@@ -1,0 +1,235 @@
+//! Harbor's browsing API below HTTP: repositories, search and project summaries. Every
+//! method checks the caller's permission from the one table (`rbac`); private projects
+//! the caller cannot see are reported missing.
+
+use std::collections::HashMap;
+
+use portcullis_meta::{Project, ProjectId, ProjectQuery, Repository};
+use portcullis_types::{ErrorCode, RepoName};
+
+use crate::access::ProjectAccess;
+use crate::audit::Actor;
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::rbac::Role;
+use crate::registry::Registry;
+
+/// Member counts of a project by role, and its repository count (Harbor's summary).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProjectSummary {
+    pub repo_count: u64,
+    pub project_admin_count: u64,
+    pub maintainer_count: u64,
+    pub developer_count: u64,
+    pub guest_count: u64,
+    pub limited_guest_count: u64,
+}
+
+/// A repository as search results show it, with its project.
+#[derive(Debug, Clone)]
+pub struct FoundRepository {
+    pub repository: Repository,
+    pub project_name: String,
+    pub project_public: bool,
+}
+
+/// The full repository name of `path` (the part after the project, already decoded from
+/// Harbor's double URL encoding) inside `project`.
+pub fn repo_name(project: &str, path: &str) -> Result<RepoName> {
+    RepoName::parse(&format!("{project}/{path}")).map_err(|e| {
+        Error::new(
+            ErrorCode::BadRequest,
+            format!("invalid repository name: {e}"),
+        )
+    })
+}
+
+impl Registry {
+    /// The project and repository named in a Harbor path, when the caller may see them
+    /// and do `action` on `resource` there.
+    pub async fn repository_for(
+        &self,
+        principal: &Principal,
+        project: &str,
+        repository: &str,
+        resource: &str,
+        action: &str,
+    ) -> Result<(Project, ProjectAccess, Repository)> {
+        let (p, access) = self
+            .project_for(principal, project, true, resource, action)
+            .await?;
+        let name = repo_name(p.name.as_str(), repository)?;
+        let repo = self.meta.get_repository(&name).await?.ok_or_else(|| {
+            Error::new(ErrorCode::NotFound, format!("repository {name} not found"))
+        })?;
+        if repo.project_id != p.id {
+            return Err(Error::new(
+                ErrorCode::NotFound,
+                format!("repository {name} not found"),
+            ));
+        }
+        Ok((p, access, repo))
+    }
+
+    /// Repositories of every project the caller may see (`GET /api/v2.0/repositories`).
+    pub async fn list_all_repositories(
+        &self,
+        principal: &Principal,
+        name_contains: Option<&str>,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Repository>, u64)> {
+        let visible = self.visible_project_ids(principal).await?;
+        let ids: Option<Vec<ProjectId>> = visible.map(|v| v.into_iter().map(ProjectId).collect());
+        Ok(self
+            .meta
+            .list_repositories_in(ids.as_deref(), name_contains, page, page_size)
+            .await?)
+    }
+
+    /// The project's repositories (needs `repository:list`).
+    pub async fn list_project_repositories(
+        &self,
+        principal: &Principal,
+        project: &str,
+        name_contains: Option<&str>,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Repository>, u64)> {
+        let (p, _) = self
+            .project_for(principal, project, true, "repository", "list")
+            .await?;
+        Ok(self
+            .meta
+            .list_repositories(Some(p.id), name_contains, page, page_size)
+            .await?)
+    }
+
+    /// Sets a repository's description (needs `repository:update`).
+    pub async fn describe_repository(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+        description: &str,
+    ) -> Result<()> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "repository", "update")
+            .await?;
+        let res = self
+            .meta
+            .update_repository_description(r.id, description)
+            .await;
+        self.audit(
+            actor,
+            "update",
+            "repository",
+            r.name.as_str(),
+            Some(p.id.0),
+            res.is_ok(),
+        );
+        Ok(res?)
+    }
+
+    /// Deletes a repository with its artifacts and tags (needs `repository:delete`).
+    pub async fn delete_repository(
+        &self,
+        principal: &Principal,
+        actor: &Actor,
+        project: &str,
+        repository: &str,
+    ) -> Result<()> {
+        let (p, _, r) = self
+            .repository_for(principal, project, repository, "repository", "delete")
+            .await?;
+        let res = self.meta.delete_repository(r.id).await;
+        self.forget_project(p.name.as_str());
+        self.audit(
+            actor,
+            "delete",
+            "repository",
+            r.name.as_str(),
+            Some(p.id.0),
+            res.is_ok(),
+        );
+        Ok(res?)
+    }
+
+    /// Projects and repositories whose names contain `q`, among those the caller may see
+    /// (`GET /api/v2.0/search`); at most 100 of each.
+    pub async fn search(
+        &self,
+        principal: &Principal,
+        q: &str,
+    ) -> Result<(Vec<Project>, Vec<FoundRepository>)> {
+        let query = ProjectQuery {
+            name_contains: Some(q.to_string()),
+            ..Default::default()
+        };
+        let (projects, _) = self.list_projects(principal, query, 1, 100).await?;
+        let (repos, _) = self
+            .list_all_repositories(principal, Some(q), 1, 100)
+            .await?;
+        let mut owners: HashMap<ProjectId, (String, bool)> = HashMap::new();
+        let mut found = Vec::with_capacity(repos.len());
+        for r in repos {
+            let (name, public) = match owners.get(&r.project_id) {
+                Some(x) => x.clone(),
+                None => {
+                    let Some(p) = self.meta.get_project(r.project_id).await? else {
+                        continue;
+                    };
+                    let x = (p.name.to_string(), p.public);
+                    owners.insert(r.project_id, x.clone());
+                    x
+                }
+            };
+            found.push(FoundRepository {
+                repository: r,
+                project_name: name,
+                project_public: public,
+            });
+        }
+        Ok((projects, found))
+    }
+
+    /// Repository and member counts of a project (needs `project:read`).
+    pub async fn project_summary(
+        &self,
+        principal: &Principal,
+        project: &str,
+        is_name: bool,
+    ) -> Result<ProjectSummary> {
+        let (p, _) = self
+            .project_for(principal, project, is_name, "project", "read")
+            .await?;
+        let mut s = ProjectSummary {
+            repo_count: p.repo_count,
+            ..Default::default()
+        };
+        for m in self.meta.list_members(p.id, None).await? {
+            match Role::from_id(m.role_id) {
+                Some(Role::ProjectAdmin) => s.project_admin_count += 1,
+                Some(Role::Maintainer) => s.maintainer_count += 1,
+                Some(Role::Developer) => s.developer_count += 1,
+                Some(Role::Guest) => s.guest_count += 1,
+                Some(Role::LimitedGuest) => s.limited_guest_count += 1,
+                None => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_paths_join_the_project() {
+        assert_eq!(repo_name("lib", "a/b").unwrap().as_str(), "lib/a/b");
+        assert_eq!(repo_name("lib", "app").unwrap().as_str(), "lib/app");
+        assert!(repo_name("lib", "Bad Name").is_err());
+    }
+}
