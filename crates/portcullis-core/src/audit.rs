@@ -1,6 +1,7 @@
 //! The audit log. Recording never waits on the database: entries go into a bounded
 //! channel and a background task writes what accumulated once a second (or every 500
-//! entries) in one transaction. The same task purges entries past the retention period.
+//! entries) in one transaction. Purging past the retention period is a scheduled job
+//! (see the binary's `maintenance` module).
 
 use std::time::Duration;
 
@@ -25,13 +26,12 @@ pub struct AuditRecorder {
 }
 
 impl AuditRecorder {
-    /// Starts the writer; with `retention_days > 0` it also purges older entries daily.
-    pub fn start(meta: MetaStore, retention_days: u32) -> Self {
+    /// Starts the writer.
+    pub fn start(meta: MetaStore) -> Self {
         let (tx, mut rx) = mpsc::channel::<Msg>(65_536);
         tokio::spawn(async move {
             let mut pending: Vec<NewAuditEntry> = Vec::new();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
-            let mut purge = tokio::time::interval(Duration::from_secs(24 * 3600));
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
@@ -48,15 +48,6 @@ impl AuditRecorder {
                         None => { write(&meta, &mut pending).await; break; }
                     },
                     _ = tick.tick() => write(&meta, &mut pending).await,
-                    _ = purge.tick(), if retention_days > 0 => {
-                        let before = time::OffsetDateTime::now_utc()
-                            - time::Duration::days(i64::from(retention_days));
-                        match meta.purge_audit(before, None).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(removed = n, "purged old audit entries"),
-                            Err(e) => tracing::warn!(error = %e, "purging audit entries failed"),
-                        }
-                    }
                 }
             }
         });

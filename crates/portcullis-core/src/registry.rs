@@ -115,8 +115,7 @@ impl Registry {
         settings: Settings,
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
-        let audit_log =
-            crate::audit::AuditRecorder::start(meta.clone(), settings.audit_retention_days);
+        let audit_log = crate::audit::AuditRecorder::start(meta.clone());
         Arc::new(Registry {
             meta,
             blobs,

@@ -1,6 +1,7 @@
 //! `portcullis`: a secure OCI container registry in one binary.
 
 mod config;
+mod maintenance;
 mod serve;
 
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! `portcullis serve`: open the stores, bootstrap, serve until SIGINT/SIGTERM.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -60,10 +59,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ..Settings::default()
     };
     let reg = Registry::new(meta, blobs, tokens, settings);
-    spawn_upload_expiry(
+    let jobs = crate::maintenance::start(
         reg.clone(),
         Duration::from_secs(cfg.upload_expiry_hours * 3600),
-    );
+    )
+    .await
+    .context("starting the job runner")?;
     let app = portcullis_api::app(reg.clone());
 
     let listener = std::net::TcpListener::bind(&cfg.listen)
@@ -101,23 +102,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .await?
         }
     }
+    jobs.shutdown(Duration::from_secs(10)).await;
     reg.flush().await;
     Ok(())
-}
-
-/// Removes abandoned upload sessions once an hour.
-fn spawn_upload_expiry(reg: Arc<Registry>, older_than: Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(3600));
-        loop {
-            tick.tick().await;
-            match reg.blobs.expire_uploads(older_than).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(removed = n, "expired abandoned uploads"),
-                Err(e) => tracing::warn!(error = %e, "expiring uploads failed"),
-            }
-        }
-    });
 }
 
 async fn shutdown_signal() {

@@ -1,0 +1,88 @@
+//! Periodic upkeep as scheduled jobs of the durable job runner: they are rows in the
+//! metadata store, fire once per due time across all nodes, and survive restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_core::Registry;
+use portcullis_jobs::{JobContext, JobError, Outcome, Runner, RunnerConfig, RunnerHandle, Worker};
+
+/// Removes upload sessions untouched for longer than the configured expiry.
+struct ExpireUploads {
+    reg: Arc<Registry>,
+    older_than: Duration,
+}
+
+impl Worker for ExpireUploads {
+    async fn run(&self, _job: &JobContext) -> Result<Outcome, JobError> {
+        let removed = self
+            .reg
+            .blobs
+            .expire_uploads(self.older_than)
+            .await
+            .map_err(JobError::retry)?;
+        if removed > 0 {
+            tracing::info!(removed, "expired abandoned uploads");
+        }
+        Ok(Outcome::Done)
+    }
+}
+
+/// Purges audit entries past the retention period (0 days keeps them forever).
+struct PurgeAudit {
+    reg: Arc<Registry>,
+}
+
+impl Worker for PurgeAudit {
+    async fn run(&self, _job: &JobContext) -> Result<Outcome, JobError> {
+        let days = self.reg.settings.audit_retention_days;
+        if days == 0 {
+            return Ok(Outcome::Done);
+        }
+        let before = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+        let removed = self
+            .reg
+            .meta
+            .purge_audit(before, None)
+            .await
+            .map_err(JobError::retry)?;
+        if removed > 0 {
+            tracing::info!(removed, "purged old audit entries");
+        }
+        Ok(Outcome::Done)
+    }
+}
+
+/// Starts the runner with the upkeep workers and (re)writes their schedules.
+pub async fn start(reg: Arc<Registry>, upload_expiry: Duration) -> anyhow::Result<RunnerHandle> {
+    let runner = Runner::new(reg.meta.clone(), RunnerConfig::default())
+        .register(
+            "expire-uploads",
+            ExpireUploads {
+                reg: reg.clone(),
+                older_than: upload_expiry,
+            },
+        )
+        .register("purge-audit", PurgeAudit { reg: reg.clone() })
+        .start();
+    // Cron with seconds first, as Harbor writes schedules: hourly, and daily at 03:00 UTC.
+    runner
+        .set_schedule(
+            "expire-uploads",
+            "expire-uploads",
+            serde_json::json!({}),
+            "0 0 * * * *",
+            true,
+        )
+        .await?;
+    runner
+        .set_schedule(
+            "purge-audit",
+            "purge-audit",
+            serde_json::json!({}),
+            "0 0 3 * * *",
+            true,
+        )
+        .await?;
+    Ok(runner)
+}
