@@ -10,6 +10,7 @@ use reqwest::Method;
 on_both_backends!(
     repositories_and_artifacts,
     promotion_by_copy,
+    indexes_and_accessories,
     visibility_and_search
 );
 
@@ -383,4 +384,152 @@ async fn visibility_and_search(b: Backends) {
     assert_eq!(status, 404);
     let (_, all) = get_json(&s, "/api/v2.0/repositories", Some(&admin)).await;
     assert_eq!(all.as_array().unwrap().len(), 2);
+}
+
+/// Pushes a manifest as admin under `reference`; returns its digest.
+async fn put_manifest(
+    s: &Server,
+    repo: &str,
+    reference: &str,
+    manifest: &serde_json::Value,
+) -> String {
+    let bytes = serde_json::to_vec(manifest).unwrap();
+    let resp = client()
+        .put(s.url(&format!("/v2/{repo}/manifests/{reference}")))
+        .header("authorization", admin_basic())
+        .header("content-type", manifest["mediaType"].as_str().unwrap())
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    sha256(&bytes)
+}
+
+async fn indexes_and_accessories(b: Backends) {
+    let s = Server::start(b).await;
+    let admin = admin_basic();
+    s.create_project("build", false).await;
+    s.create_project("release", false).await;
+    let (amd, amd_bytes) = push_image(&s, "build/multi", "amd", "amd").await;
+    let (arm, arm_bytes) = push_image(&s, "build/multi", "arm", "arm").await;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd,
+              "size": amd_bytes.len(), "platform": { "architecture": "amd64", "os": "linux" } },
+            { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm,
+              "size": arm_bytes.len(), "platform": { "architecture": "arm64", "os": "linux" } },
+        ],
+    });
+    let index_digest = put_manifest(&s, "build/multi", "v1", &index).await;
+    // A signature of the index: an artifact whose subject is the index.
+    let empty = push_blob(&s, "build/multi", b"{}").await;
+    let sig = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2 },
+        "layers": [{ "mediaType": "application/vnd.oci.empty.v1+json", "digest": empty, "size": 2 }],
+        "subject": { "mediaType": "application/vnd.oci.image.index.v1+json", "digest": index_digest,
+                     "size": serde_json::to_vec(&index).unwrap().len() },
+    });
+    let sig_digest = put_manifest(
+        &s,
+        "build/multi",
+        &sha256(&serde_json::to_vec(&sig).unwrap()),
+        &sig,
+    )
+    .await;
+
+    let base = "/api/v2.0/projects/build/repositories/multi/artifacts";
+    let (_, a) = get_json(&s, &format!("{base}/v1"), Some(&admin)).await;
+    assert_eq!(a["type"], "IMAGE");
+    assert_eq!(
+        a["manifest_media_type"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    let refs = a["references"].as_array().unwrap();
+    assert_eq!(refs.len(), 2);
+    assert!(
+        refs.iter()
+            .all(|r| r["child_id"].is_i64() && r["parent_id"] == a["id"])
+    );
+    assert!(
+        refs.iter()
+            .any(|r| r["child_digest"] == amd.as_str() && r["platform"]["architecture"] == "amd64")
+    );
+    let (status, acc) = get_json(&s, &format!("{base}/v1/accessories"), Some(&admin)).await;
+    assert_eq!(status, 200);
+    assert_eq!(acc.as_array().unwrap().len(), 1);
+    assert_eq!(acc[0]["digest"], sig_digest.as_str());
+    assert_eq!(acc[0]["type"], "signature.cosign");
+    assert_eq!(acc[0]["subject_artifact_digest"], index_digest.as_str());
+    let (_, sig_json) = get_json(&s, &format!("{base}/{sig_digest}"), Some(&admin)).await;
+    assert_eq!(sig_json["type"], "SIGNATURE");
+    // The index is kept while listed; its children cannot go first.
+    let resp = api(
+        &s,
+        Method::DELETE,
+        &format!("{base}/{amd}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 412);
+
+    // Promoting the index brings its children along.
+    let resp = api(
+        &s,
+        Method::POST,
+        "/api/v2.0/projects/release/repositories/multi/artifacts?from=build/multi:v1",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let (_, list) = get_json(
+        &s,
+        "/api/v2.0/projects/release/repositories/multi/artifacts",
+        Some(&admin),
+    )
+    .await;
+    let mut digests: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["digest"].as_str().unwrap().to_string())
+        .collect();
+    digests.sort();
+    let mut want = vec![amd.clone(), arm.clone(), index_digest.clone()];
+    want.sort();
+    assert_eq!(digests, want);
+    let (_, copied) = get_json(
+        &s,
+        "/api/v2.0/projects/release/repositories/multi/artifacts/v1",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(copied["digest"], index_digest.as_str());
+    assert_eq!(copied["references"].as_array().unwrap().len(), 2);
+    let resp = client()
+        .get(s.url(&format!("/v2/release/multi/manifests/{arm}")))
+        .header("authorization", &admin)
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let (_, tagged) = get_json(
+        &s,
+        "/api/v2.0/projects/release/repositories/multi/artifacts?q=tags%3D*",
+        Some(&admin),
+    )
+    .await;
+    assert_eq!(
+        tagged.as_array().unwrap().len(),
+        1,
+        "only the index carries a tag"
+    );
 }
