@@ -12,6 +12,7 @@ pub mod login;
 pub mod members;
 pub mod projects;
 pub mod pulls;
+pub mod purge;
 pub mod rbac;
 pub mod registry;
 pub mod robots;

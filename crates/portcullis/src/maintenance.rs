@@ -34,12 +34,17 @@ struct PurgeAudit {
 }
 
 impl Worker for PurgeAudit {
-    async fn run(&self, _job: &JobContext) -> Result<Outcome, JobError> {
-        let days = self.reg.settings.audit_retention_days;
-        if days == 0 {
+    async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
+        // The schedule's parameters (set through the API) win over the startup setting.
+        let hours = job
+            .payload()
+            .get("audit_retention_hour")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(u64::from(self.reg.settings.audit_retention_days) * 24);
+        if hours == 0 {
             return Ok(Outcome::Done);
         }
-        let before = time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days));
+        let before = time::OffsetDateTime::now_utc() - time::Duration::hours(hours as i64);
         let removed = self
             .reg
             .meta
@@ -65,7 +70,8 @@ pub async fn start(reg: Arc<Registry>, upload_expiry: Duration) -> anyhow::Resul
         )
         .register("purge-audit", PurgeAudit { reg: reg.clone() })
         .start();
-    // Cron with seconds first, as Harbor writes schedules: hourly, and daily at 03:00 UTC.
+    // Cron with seconds first, as Harbor writes schedules: uploads hourly; the audit purge
+    // daily at 03:00 UTC unless changed through the API.
     runner
         .set_schedule(
             "expire-uploads",
@@ -75,14 +81,10 @@ pub async fn start(reg: Arc<Registry>, upload_expiry: Duration) -> anyhow::Resul
             true,
         )
         .await?;
-    runner
-        .set_schedule(
-            "purge-audit",
-            "purge-audit",
-            serde_json::json!({}),
-            "0 0 3 * * *",
-            true,
-        )
-        .await?;
+    // The purge schedule may have been changed through the API: only create it.
+    if reg.purge_schedule().await?.is_none() {
+        let default = portcullis_core::purge::default_schedule(reg.settings.audit_retention_days);
+        reg.meta.put_schedule(&default).await?;
+    }
     Ok(runner)
 }

@@ -151,6 +151,48 @@ async fn project_lifecycle(b: Backends) {
         .await
         .unwrap();
     expect_error(gone, 404, "NOT_FOUND").await;
+    // Project changes are on record: creation, settings, the refused and the done delete.
+    let mut ops = Vec::new();
+    for _ in 0..20 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let logs: serde_json::Value = c
+            .get(s.url("/api/v2.0/audit-logs?page_size=100&q=resource_type%3Dproject"))
+            .header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ops = logs
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["operation"].as_str().unwrap().to_string(),
+                    e["resource"].as_str().unwrap().to_string(),
+                    e["operation_result"].as_bool(),
+                )
+            })
+            .collect::<Vec<_>>();
+        if ops.len() >= 5 {
+            break;
+        }
+    }
+    for want in [
+        ("create", "team-a", Some(true)),
+        ("update", "team-a", Some(true)),
+        ("delete", "team-a", Some(false)),
+        ("create", "empty", Some(true)),
+        ("delete", "empty", Some(true)),
+    ] {
+        assert!(
+            ops.iter()
+                .any(|(o, r, ok)| o == want.0 && r == want.1 && *ok == want.2),
+            "{want:?} not in {ops:?}"
+        );
+    }
 }
 
 async fn listing_and_paging(b: Backends) {

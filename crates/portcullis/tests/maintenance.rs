@@ -30,3 +30,63 @@ async fn upkeep_schedules_are_rows() {
     check(meta.list_schedules().await.unwrap());
     meta.close().await;
 }
+
+#[tokio::test]
+async fn audit_purge_schedule_through_the_api() {
+    let s = Server::start(Backends::Embedded).await;
+    let c = client();
+    let url = s.url("/api/v2.0/system/purgeaudit/schedule");
+    let get = || async {
+        c.get(&url)
+            .header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let put = |body: serde_json::Value| {
+        c.put(&url)
+            .header("authorization", admin_basic())
+            .json(&body)
+            .send()
+    };
+
+    let first = get().await;
+    assert_eq!(first["schedule"]["type"], "Custom", "{first}");
+    assert_eq!(first["schedule"]["cron"], "0 0 3 * * *");
+    assert_eq!(first["parameters"]["audit_retention_hour"], 365 * 24);
+
+    let resp = put(serde_json::json!({ "schedule": { "type": "Custom", "cron": "0 30 1 * * *" }, "parameters": { "audit_retention_hour": 48 } })).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let now = get().await;
+    assert_eq!(now["schedule"]["cron"], "0 30 1 * * *");
+    assert_eq!(now["parameters"]["audit_retention_hour"], 48);
+    let resp = put(serde_json::json!({ "schedule": { "type": "Weekly" } }))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(get().await["schedule"]["type"], "Weekly");
+    let resp = put(serde_json::json!({ "schedule": { "type": "None" } }))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(get().await["schedule"]["type"], "None");
+
+    let resp = put(serde_json::json!({ "schedule": { "type": "Custom", "cron": "not a cron" } }))
+        .await
+        .unwrap();
+    expect_error(resp, 400, "BAD_REQUEST").await;
+    let resp = put(serde_json::json!({ "schedule": { "type": "Sometimes" } }))
+        .await
+        .unwrap();
+    expect_error(resp, 400, "BAD_REQUEST").await;
+    let resp = c
+        .put(&url)
+        .json(&serde_json::json!({ "schedule": { "type": "Daily" } }))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 401, "UNAUTHORIZED").await;
+}

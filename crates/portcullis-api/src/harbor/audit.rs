@@ -153,19 +153,67 @@ pub async fn purge(
 }
 
 /// The retention the server applies on its own, as Harbor's purge schedule.
+fn schedule_type(cron: &str) -> &'static str {
+    match cron {
+        "0 0 * * * *" => "Hourly",
+        "0 0 0 * * *" => "Daily",
+        "0 0 0 * * 0" => "Weekly",
+        _ => "Custom",
+    }
+}
+
 pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
     if !p.is_sysadmin() {
         return Err(portcullis_core::projects::forbidden(&p).into());
     }
-    let days = reg.settings.audit_retention_days;
-    let schedule = if days == 0 {
-        serde_json::json!({ "type": "None" })
+    let Some(row) = reg.purge_schedule().await? else {
+        return Ok(Json(serde_json::json!({ "schedule": { "type": "None" } })).into_response());
+    };
+    let schedule = if row.enabled {
+        serde_json::json!({ "type": schedule_type(&row.cron), "cron": row.cron, "next_scheduled_time": harbor_time(row.next_run_at) })
     } else {
-        serde_json::json!({ "type": "Daily", "cron": "0 0 0 * * *" })
+        serde_json::json!({ "type": "None" })
     };
     Ok(Json(serde_json::json!({
+        "id": row.id.0,
         "schedule": schedule,
-        "parameters": { "audit_retention_hour": u64::from(days) * 24 },
+        "parameters": row.payload,
+        "creation_time": harbor_time(row.created_at),
+        "update_time": harbor_time(row.updated_at),
     }))
     .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleBody {
+    schedule: ScheduleSpec,
+    #[serde(default)]
+    parameters: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ScheduleSpec {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    cron: Option<String>,
+}
+
+/// `PUT` (and Harbor's `POST`) of the purge schedule.
+pub async fn set_schedule(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let cron = portcullis_core::purge::cron_of(&body.schedule.kind, body.schedule.cron.as_deref())?;
+    let parameters = body.parameters.unwrap_or_else(|| serde_json::json!({}));
+    if !parameters.is_object() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "parameters must be an object",
+        ));
+    }
+    reg.set_purge_schedule(&p, cron, parameters).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
 }

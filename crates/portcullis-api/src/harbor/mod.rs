@@ -58,7 +58,10 @@ pub fn router() -> Router<Arc<Registry>> {
         )
         .route("/api/v2.0/audit-logs", get(audit::list))
         .route("/api/v2.0/system/purgeaudit", post(audit::purge))
-        .route("/api/v2.0/system/purgeaudit/schedule", get(audit::schedule))
+        .route(
+            "/api/v2.0/system/purgeaudit/schedule",
+            get(audit::schedule).put(audit::set_schedule).post(audit::set_schedule),
+        )
         .route("/api/v2.0/users", get(users::list).post(users::create))
         .route("/api/v2.0/users/current", get(users::current))
         .route(

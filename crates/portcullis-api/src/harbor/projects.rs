@@ -12,7 +12,7 @@ use portcullis_meta::{Project, ProjectQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Caller, Paging, harbor_time, is_name};
+use super::{Acting, Caller, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's project JSON.
@@ -147,7 +147,7 @@ pub struct ProjectReq {
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(p, actor): Acting,
     body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
@@ -165,7 +165,11 @@ pub async fn create(
     let metadata = req.metadata.unwrap_or_default();
     let created = reg
         .create_project(&p, &name, req.public.unwrap_or(false), &metadata)
-        .await?;
+        .await;
+    if let Ok(c) = &created {
+        reg.audit(&actor, "create", "project", &name, Some(c.id.0), true);
+    }
+    let created = created?;
     let mut resp = StatusCode::CREATED.into_response();
     resp.headers_mut().insert(
         header::LOCATION,
@@ -204,7 +208,7 @@ pub async fn get_one(
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(p, actor): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
@@ -217,17 +221,38 @@ pub async fn update(
             .entry("public".into())
             .or_insert_with(|| public.to_string());
     }
-    reg.update_project(&p, &project, &metadata).await?;
+    // Recorded once the caller may see the project, refused or not: settings are policy.
+    let updated = reg.update_project(&p, &project, &metadata).await;
+    let name = project.name.as_str();
+    reg.audit(
+        &actor,
+        "update",
+        "project",
+        name,
+        Some(project.id.0),
+        updated.is_ok(),
+    );
+    updated?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(p, actor): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let project = reg.find_project(&p, &id, is_name(&headers)).await?;
-    reg.delete_project(&p, &project).await?;
+    let deleted = reg.delete_project(&p, &project).await;
+    let name = project.name.as_str();
+    reg.audit(
+        &actor,
+        "delete",
+        "project",
+        name,
+        Some(project.id.0),
+        deleted.is_ok(),
+    );
+    deleted?;
     Ok(StatusCode::OK.into_response())
 }

@@ -1,0 +1,106 @@
+//! The audit purge schedule (`/api/v2.0/system/purgeaudit/schedule`): a cron row of the
+//! durable job runner, kind `purge-audit`, whose payload carries Harbor's parameters.
+
+use portcullis_meta::{NewSchedule, Schedule};
+use portcullis_types::ErrorCode;
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+
+/// Name and job kind of the schedule.
+pub const PURGE_AUDIT: &str = "purge-audit";
+
+/// Harbor's schedule types as cron expressions (seconds first, UTC).
+pub fn cron_of(kind: &str, custom: Option<&str>) -> Result<Option<String>> {
+    Ok(Some(match kind {
+        "Hourly" => "0 0 * * * *".to_string(),
+        "Daily" => "0 0 0 * * *".to_string(),
+        "Weekly" => "0 0 0 * * 0".to_string(),
+        "Custom" => {
+            let c = custom.filter(|c| !c.trim().is_empty()).ok_or_else(|| {
+                Error::new(
+                    ErrorCode::BadRequest,
+                    "a Custom schedule needs a cron expression",
+                )
+            })?;
+            portcullis_jobs::validate_cron(c).map_err(|e| {
+                Error::new(
+                    ErrorCode::BadRequest,
+                    format!("invalid cron expression {c:?}: {e}"),
+                )
+            })?;
+            c.to_string()
+        }
+        "None" | "Manual" => return Ok(None),
+        other => {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                format!("unknown schedule type {other:?}"),
+            ));
+        }
+    }))
+}
+
+/// The default: daily, keeping what the retention setting says.
+pub fn default_schedule(retention_days: u32) -> NewSchedule {
+    let cron = "0 0 3 * * *";
+    NewSchedule {
+        name: PURGE_AUDIT.into(),
+        kind: PURGE_AUDIT.into(),
+        payload: serde_json::json!({ "audit_retention_hour": u64::from(retention_days) * 24 }),
+        cron: cron.into(),
+        max_attempts: 3,
+        enabled: retention_days > 0,
+        next_run_at: portcullis_jobs::next_run_after(cron, time::OffsetDateTime::now_utc())
+            .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+    }
+}
+
+impl Registry {
+    pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
+        Ok(self.meta.get_schedule(PURGE_AUDIT).await?)
+    }
+
+    /// Sets the purge schedule; `cron = None` disables it (Harbor's "None"). System admins only.
+    pub async fn set_purge_schedule(
+        &self,
+        principal: &Principal,
+        cron: Option<String>,
+        parameters: serde_json::Value,
+    ) -> Result<Schedule> {
+        if !principal.is_sysadmin() {
+            return Err(crate::projects::forbidden(principal));
+        }
+        let hours = parameters
+            .get("audit_retention_hour")
+            .and_then(|v| v.as_u64());
+        if hours == Some(0) {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                "audit_retention_hour must be positive",
+            ));
+        }
+        let enabled = cron.is_some();
+        let cron = cron.unwrap_or_else(|| "0 0 3 * * *".to_string());
+        let next_run_at = portcullis_jobs::next_run_after(&cron, time::OffsetDateTime::now_utc())
+            .map_err(Error::internal)?;
+        let mut payload = parameters;
+        if hours.is_none() {
+            payload["audit_retention_hour"] =
+                serde_json::json!(u64::from(self.settings.audit_retention_days) * 24);
+        }
+        Ok(self
+            .meta
+            .put_schedule(&NewSchedule {
+                name: PURGE_AUDIT.into(),
+                kind: PURGE_AUDIT.into(),
+                payload,
+                cron,
+                max_attempts: 3,
+                enabled,
+                next_run_at,
+            })
+            .await?)
+    }
+}
