@@ -30,14 +30,14 @@ impl AuditRecorder {
     pub fn start(meta: MetaStore) -> Self {
         let (tx, mut rx) = mpsc::channel::<Msg>(65_536);
         tokio::spawn(async move {
-            let mut pending: Vec<NewAuditEntry> = Vec::new();
+            let mut pending = Pending::default();
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tokio::select! {
                     msg = rx.recv() => match msg {
                         Some(Msg::Entry(e)) => {
-                            pending.push(e);
-                            if pending.len() >= BATCH {
+                            pending.add(e);
+                            if pending.rows.len() >= BATCH {
                                 write(&meta, &mut pending).await;
                             }
                         }
@@ -74,11 +74,63 @@ impl AuditRecorder {
     }
 }
 
-async fn write(meta: &MetaStore, pending: &mut Vec<NewAuditEntry>) {
-    if pending.is_empty() {
+/// Entries waiting to be written. Identical actions (same user, address, operation,
+/// resource and result) arriving before the next write become one row whose description
+/// says how many times it happened: a client pulling the same manifest thousands of times a
+/// second is still on record, without the log costing more than the pulls.
+/// User, address, operation, resource type, resource, project and result.
+type ActionKey = (String, String, String, String, String, Option<i64>, bool);
+
+#[derive(Default)]
+struct Pending {
+    rows: Vec<(NewAuditEntry, u64)>,
+    index: std::collections::HashMap<ActionKey, usize>,
+}
+
+impl Pending {
+    fn add(&mut self, e: NewAuditEntry) {
+        let key = (
+            e.username.clone(),
+            e.client_ip.clone(),
+            e.operation.clone(),
+            e.resource_type.clone(),
+            e.resource.clone(),
+            e.project_id.map(|p| p.0),
+            e.success,
+        );
+        match self.index.get(&key) {
+            Some(&i) => self.rows[i].1 += 1,
+            None => {
+                self.index.insert(key, self.rows.len());
+                self.rows.push((e, 1));
+            }
+        }
+    }
+
+    fn take(&mut self) -> Vec<NewAuditEntry> {
+        self.index.clear();
+        std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(|(mut e, n)| {
+                if n > 1 {
+                    let times = format!("{n} times within a second");
+                    e.description = if e.description.is_empty() {
+                        times
+                    } else {
+                        format!("{} ({times})", e.description)
+                    };
+                }
+                e
+            })
+            .collect()
+    }
+}
+
+async fn write(meta: &MetaStore, pending: &mut Pending) {
+    if pending.rows.is_empty() {
         return;
     }
-    let batch = std::mem::take(pending);
+    let batch = pending.take();
     if let Err(e) = meta.record_audit(&batch).await {
         tracing::warn!(error = %e, entries = batch.len(), "writing audit entries failed");
     }
@@ -181,5 +233,43 @@ impl Registry {
         let before =
             time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(retain_hours));
         Ok(self.meta.purge_audit(before, operations.as_deref()).await?)
+    }
+}
+
+#[cfg(test)]
+mod pending_tests {
+    use super::*;
+
+    fn entry(user: &str, op: &str, resource: &str) -> NewAuditEntry {
+        NewAuditEntry {
+            op_time: time::OffsetDateTime::now_utc(),
+            username: user.into(),
+            operation: op.into(),
+            resource_type: "artifact".into(),
+            resource: resource.into(),
+            project_id: Some(ProjectId(1)),
+            client_ip: "10.0.0.1".into(),
+            success: true,
+            description: "pull artifact".into(),
+        }
+    }
+
+    #[test]
+    fn identical_actions_become_one_counted_row() {
+        let mut p = Pending::default();
+        for _ in 0..3 {
+            p.add(entry("anonymous", "pull", "lib/a:1"));
+        }
+        p.add(entry("alice", "pull", "lib/a:1"));
+        p.add(entry("anonymous", "delete", "lib/a:1"));
+        let rows = p.take();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(
+            rows[0].description,
+            "pull artifact (3 times within a second)"
+        );
+        assert_eq!(rows[1].description, "pull artifact");
+        assert_eq!(rows[2].operation, "delete");
+        assert!(p.take().is_empty());
     }
 }
