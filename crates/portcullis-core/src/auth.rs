@@ -376,18 +376,29 @@ pub fn verify_password(phc: &str, password: &str) -> bool {
 
 /// A random printable secret (passwords generated at first start, robot secrets).
 pub fn random_secret(len: usize) -> String {
+    // 56 symbols without look-alikes (0/O, 1/l/I). Draws are redone until Harbor's
+    // password rule (upper, lower, digit) holds, rather than fixing any position.
     const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-    let mut bytes = vec![0u8; len];
-    rand::fill(&mut bytes[..]);
-    // Guarantee Harbor's password rule (upper, lower, digit) regardless of the draw.
-    let mut s: String = bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect();
-    if len >= 3 {
-        s.replace_range(0..3, "Aa2");
+    loop {
+        // Twice as many draws as needed, so that dropping some rarely leaves too few.
+        let mut bytes = vec![0u8; 2 * len + 16];
+        rand::fill(&mut bytes[..]);
+        // 256 is not a multiple of 56: drop the top draws so every symbol is equally likely.
+        let s: String = bytes
+            .iter()
+            .filter(|b| (**b as usize) < 256 - 256 % ALPHABET.len())
+            .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+            .take(len)
+            .collect();
+        let ok = s.len() == len
+            && (len < 3
+                || (s.bytes().any(|c| c.is_ascii_uppercase())
+                    && s.bytes().any(|c| c.is_ascii_lowercase())
+                    && s.bytes().any(|c| c.is_ascii_digit())));
+        if ok {
+            return s;
+        }
     }
-    s
 }
 
 /// Password fingerprint, when it was verified, and who it belongs to.
