@@ -188,10 +188,8 @@ async fn anonymous_public_and_private() {
     assert_eq!(cat["repositories"], serde_json::json!(["library/pub"]));
     let cat: serde_json::Value = c
         .get(s.url("/v2/_catalog"))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

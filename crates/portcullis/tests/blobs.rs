@@ -22,10 +22,8 @@ async fn monolithic_and_reads(b: Backends) {
 
     let head = c
         .head(s.url(&format!("/v2/library/app/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 200);
     assert_eq!(
         head.headers()["content-length"],
@@ -39,10 +37,8 @@ async fn monolithic_and_reads(b: Backends) {
 
     let get = c
         .get(s.url(&format!("/v2/library/app/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(get.status(), 200);
     assert_eq!(get.bytes().await.unwrap().as_ref(), data.as_slice());
 
@@ -72,34 +68,26 @@ async fn monolithic_and_reads(b: Backends) {
     // The same bytes in another repository are not visible there until pushed or mounted.
     let other = c
         .get(s.url(&format!("/v2/library/other/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(other, 404, "BLOB_UNKNOWN").await;
     let unknown = sha256(b"never pushed");
     let resp = c
         .get(s.url(&format!("/v2/library/app/blobs/{unknown}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 404, "BLOB_UNKNOWN").await;
     let resp = c
         .get(s.url("/v2/library/app/blobs/sha256:nothex"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 400, "DIGEST_INVALID").await;
 
     // POST then PUT with the whole body in the PUT.
     let post = c
         .post(s.url("/v2/library/app/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(post.status(), 202);
     let loc = post.headers()["location"].to_str().unwrap().to_string();
     let body = b"second blob".to_vec();
@@ -127,10 +115,8 @@ async fn chunked_upload(b: Backends) {
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
     let post = c
         .post(s.url("/v2/library/chunky/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(post.status(), 202);
     assert_eq!(post.headers()["range"], "0-0");
     let uuid = post.headers()["docker-upload-uuid"]
@@ -166,12 +152,7 @@ async fn chunked_upload(b: Backends) {
         .await
         .unwrap();
     expect_error(resp, 416, "BLOB_UPLOAD_INVALID").await;
-    let status = c
-        .get(s.url(&loc))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let status = c.get(s.url(&loc)).send_as_admin().await;
     assert_eq!(status.status(), 204);
     assert_eq!(
         status.headers()["range"],
@@ -182,18 +163,14 @@ async fn chunked_upload(b: Backends) {
     let d = sha256(&data);
     let wrong = c
         .put(s.url(&format!("{loc}?digest={}", sha256(b"x"))))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(wrong, 400, "DIGEST_INVALID").await;
     // A failed completion ends the session; start again and finish properly.
     let post = c
         .post(s.url("/v2/library/chunky/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     let loc = post.headers()["location"].to_str().unwrap().to_string();
     let resp = c
         .patch(s.url(&loc))
@@ -206,17 +183,13 @@ async fn chunked_upload(b: Backends) {
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     let put = c
         .put(s.url(&format!("{loc}?digest={d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(put.status(), 201);
     let get = c
         .get(s.url(&format!("/v2/library/chunky/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(sha256(&get.bytes().await.unwrap()), d);
 }
 
@@ -235,10 +208,8 @@ async fn upload_errors(b: Backends) {
     expect_error(resp, 400, "DIGEST_INVALID").await;
     let head = c
         .head(s.url(&format!("/v2/library/app/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 404);
 
     let resp = c
@@ -256,85 +227,50 @@ async fn upload_errors(b: Backends) {
         reqwest::Method::PATCH,
         reqwest::Method::DELETE,
     ] {
-        let resp = c
-            .request(m, s.url(unknown))
-            .header("authorization", admin_basic())
-            .send()
-            .await
-            .unwrap();
+        let resp = c.request(m, s.url(unknown)).send_as_admin().await;
         expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
     }
     let resp = c
         .get(s.url("/v2/library/app/blobs/uploads/not-a-uuid"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // Cancel, then the session is gone.
     let post = c
         .post(s.url("/v2/library/app/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     let loc = post.headers()["location"].to_str().unwrap().to_string();
-    let del = c
-        .delete(s.url(&loc))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let del = c.delete(s.url(&loc)).send_as_admin().await;
     assert_eq!(del.status(), 204);
-    let resp = c
-        .get(s.url(&loc))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(s.url(&loc)).send_as_admin().await;
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // A session belongs to the repository that opened it.
     let post = c
         .post(s.url("/v2/library/app/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     let loc = post.headers()["location"].to_str().unwrap().to_string();
     let foreign = loc.replace("/library/app/", "/library/other/");
-    let resp = c
-        .get(s.url(&foreign))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let resp = c.get(s.url(&foreign)).send_as_admin().await;
     expect_error(resp, 404, "BLOB_UPLOAD_UNKNOWN").await;
 
     // PUT without digest.
-    let resp = c
-        .put(s.url(&loc))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let resp = c.put(s.url(&loc)).send_as_admin().await;
     expect_error(resp, 400, "DIGEST_INVALID").await;
 
     // Names and projects.
     let resp = c
         .post(s.url("/v2/Library/App/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 400, "NAME_INVALID").await;
     let resp = c
         .post(s.url("/v2/nosuchproject/app/blobs/uploads/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     let body = expect_error(resp, 404, "NAME_UNKNOWN").await;
     assert!(
         body["errors"][0]["message"]
@@ -344,17 +280,13 @@ async fn upload_errors(b: Backends) {
     );
     let resp = c
         .get(s.url("/v2/library/app/nonsense"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 404, "NOT_FOUND").await;
     let resp = c
         .post(s.url("/v2/library/app/manifests/latest"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 405, "UNSUPPORTED").await;
 }
 
@@ -366,10 +298,8 @@ async fn mount_and_delete(b: Backends) {
         .post(s.url(&format!(
             "/v2/library/target/blobs/uploads/?mount={d}&from=library/source"
         )))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.status(), 201);
     assert_eq!(
         resp.headers()["location"],
@@ -377,10 +307,8 @@ async fn mount_and_delete(b: Backends) {
     );
     let head = c
         .head(s.url(&format!("/v2/library/target/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 200);
 
     // Mounting something the source does not have falls back to a new session.
@@ -389,40 +317,30 @@ async fn mount_and_delete(b: Backends) {
         .post(s.url(&format!(
             "/v2/library/target/blobs/uploads/?mount={missing}&from=library/source"
         )))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.status(), 202);
     assert!(resp.headers().contains_key("docker-upload-uuid"));
 
     let del = c
         .delete(s.url(&format!("/v2/library/target/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(del.status(), 202);
     let head = c
         .head(s.url(&format!("/v2/library/target/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 404);
     // The source repository still has it.
     let head = c
         .head(s.url(&format!("/v2/library/source/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 200);
     let del = c
         .delete(s.url(&format!("/v2/library/target/blobs/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(del, 404, "BLOB_UNKNOWN").await;
 }

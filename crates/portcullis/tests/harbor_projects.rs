@@ -60,25 +60,19 @@ async fn project_lifecycle(b: Backends) {
 
     let head = c
         .head(s.url("/api/v2.0/projects?project_name=team-a"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 200);
     let head = c
         .head(s.url("/api/v2.0/projects?project_name=absent"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(head.status(), 404);
 
     let by_id: serde_json::Value = c
         .get(s.url(&loc))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -124,10 +118,8 @@ async fn project_lifecycle(b: Backends) {
     push_image(&s, "team-a/app", "v1", "t").await;
     let del = c
         .delete(s.url("/api/v2.0/projects/team-a"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(del, 412, "PRECONDITION").await;
     let resp = c
         .post(s.url("/api/v2.0/projects"))
@@ -139,17 +131,13 @@ async fn project_lifecycle(b: Backends) {
     assert_eq!(resp.status(), 201);
     let del = c
         .delete(s.url("/api/v2.0/projects/empty"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(del.status(), 200);
     let gone = c
         .get(s.url("/api/v2.0/projects/empty"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(gone, 404, "NOT_FOUND").await;
     // Project changes are on record: creation, settings, the refused and the done delete.
     let mut ops = Vec::new();
@@ -157,10 +145,8 @@ async fn project_lifecycle(b: Backends) {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         let logs: serde_json::Value = c
             .get(s.url("/api/v2.0/audit-logs?page_size=100&q=resource_type%3Dproject"))
-            .header("authorization", admin_basic())
-            .send()
+            .send_as_admin()
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -203,10 +189,8 @@ async fn listing_and_paging(b: Backends) {
     }
     let resp = c
         .get(s.url("/api/v2.0/projects?page=1&page_size=2"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.headers()["x-total-count"], "6");
     assert_eq!(
         resp.headers()["link"],
@@ -216,42 +200,32 @@ async fn listing_and_paging(b: Backends) {
     assert_eq!(page.as_array().unwrap().len(), 2);
     let resp = c
         .get(s.url("/api/v2.0/projects?page=2&page_size=2"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(
         resp.headers()["link"],
         "</api/v2.0/projects?page=1&page_size=2>; rel=\"prev\" , </api/v2.0/projects?page=3&page_size=2>; rel=\"next\""
     );
     let resp = c
         .get(s.url("/api/v2.0/projects?name=proj-3"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     let list: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1);
     let resp = c
         .get(s.url("/api/v2.0/projects?q=public%3Dtrue"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.headers()["x-total-count"], "4");
     let resp = c
         .get(s.url("/api/v2.0/projects?q=name%3D~proj"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.headers()["x-total-count"], "5");
     let resp = c
         .get(s.url("/api/v2.0/projects?page=0"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(resp, 400, "BAD_REQUEST").await;
     // Anonymous callers see public projects only.
     let resp = c.get(s.url("/api/v2.0/projects")).send().await.unwrap();

@@ -38,10 +38,8 @@ async fn audit_purge_schedule_through_the_api() {
     let url = s.url("/api/v2.0/system/purgeaudit/schedule");
     let get = || async {
         c.get(&url)
-            .header("authorization", admin_basic())
-            .send()
+            .send_as_admin()
             .await
-            .unwrap()
             .json::<serde_json::Value>()
             .await
             .unwrap()

@@ -23,20 +23,16 @@ async fn push_get_delete(b: Backends) {
     for r in ["v1", d.as_str()] {
         let get = c
             .get(s.url(&format!("/v2/library/app/manifests/{r}")))
-            .header("authorization", admin_basic())
-            .send()
-            .await
-            .unwrap();
+            .send_as_admin()
+            .await;
         assert_eq!(get.status(), 200);
         assert_eq!(get.headers()["content-type"], OCI_MANIFEST);
         assert_eq!(get.headers()["docker-content-digest"], d.as_str());
         assert_eq!(get.bytes().await.unwrap().as_ref(), bytes.as_slice());
         let head = c
             .head(s.url(&format!("/v2/library/app/manifests/{r}")))
-            .header("authorization", admin_basic())
-            .send()
-            .await
-            .unwrap();
+            .send_as_admin()
+            .await;
         assert_eq!(head.status(), 200);
         assert_eq!(
             head.headers()["content-length"],
@@ -56,55 +52,41 @@ async fn push_get_delete(b: Backends) {
     let (d2, _) = push_image(&s, "library/app", "v1", "b").await;
     let get = c
         .head(s.url("/v2/library/app/manifests/v1"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(get.headers()["docker-content-digest"], d2.as_str());
 
     // Delete a tag: the manifest stays reachable by digest and by its other tag.
     let del = c
         .delete(s.url("/v2/library/app/manifests/stable"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(del.status(), 202);
     let get = c
         .get(s.url("/v2/library/app/manifests/stable"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
     let get = c
         .get(s.url(&format!("/v2/library/app/manifests/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(get.status(), 200);
     // Delete by digest.
     let del = c
         .delete(s.url(&format!("/v2/library/app/manifests/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(del.status(), 202);
     let get = c
         .get(s.url(&format!("/v2/library/app/manifests/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
     let del = c
         .delete(s.url(&format!("/v2/library/app/manifests/{d}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(del, 404, "MANIFEST_UNKNOWN").await;
 
     // Push by digest.
@@ -153,10 +135,8 @@ async fn manifest_errors(b: Backends) {
     // Nothing was written: no tag, no repository content.
     let get = c
         .get(s.url("/v2/library/app/manifests/v1"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert!(get.status() == 404);
 
     let resp = put(
@@ -218,24 +198,18 @@ async fn manifest_errors(b: Backends) {
     expect_error(resp, 400, "MANIFEST_INVALID").await;
     let get = c
         .get(s.url("/v2/library/app/manifests/nosuchtag"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
     let get = c
         .get(s.url("/v2/library/nosuchrepo/manifests/latest"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(get, 404, "MANIFEST_UNKNOWN").await;
     let tags = c
         .get(s.url("/v2/library/nosuchrepo/tags/list"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(tags, 404, "NAME_UNKNOWN").await;
 }
 
@@ -256,10 +230,8 @@ async fn tags_and_catalog(b: Backends) {
     }
     let all: serde_json::Value = c
         .get(s.url("/v2/library/app/tags/list"))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -269,10 +241,8 @@ async fn tags_and_catalog(b: Backends) {
     );
     let page = c
         .get(s.url("/v2/library/app/tags/list?n=2"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(
         page.headers()["link"],
         "</v2/library/app/tags/list?n=2&last=b>; rel=\"next\""
@@ -281,40 +251,32 @@ async fn tags_and_catalog(b: Backends) {
     assert_eq!(body["tags"], serde_json::json!(["a", "b"]));
     let page: serde_json::Value = c
         .get(s.url("/v2/library/app/tags/list?n=2&last=d"))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(page["tags"], serde_json::json!(["e"]));
     let zero: serde_json::Value = c
         .get(s.url("/v2/library/app/tags/list?n=0"))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(zero["tags"], serde_json::json!([]));
     let bad = c
         .get(s.url("/v2/library/app/tags/list?n=-1"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(bad.status(), 400);
 
     push_image(&s, "library/zeta", "1", "z").await;
     push_image(&s, "library/beta/nested", "1", "y").await;
     let cat: serde_json::Value = c
         .get(s.url("/v2/_catalog"))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -324,10 +286,8 @@ async fn tags_and_catalog(b: Backends) {
     );
     let page = c
         .get(s.url("/v2/_catalog?n=1&last=library/app"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert!(
         page.headers()["link"]
             .to_str()
@@ -363,18 +323,14 @@ async fn index_and_referrers(b: Backends) {
     assert_eq!(put.status(), 201);
     let get = c
         .get(s.url("/v2/library/multi/manifests/latest"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(get.headers()["content-type"], OCI_INDEX);
     // A child still listed by an index cannot be deleted on its own.
     let del = c
         .delete(s.url(&format!("/v2/library/multi/manifests/{amd}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(del.status(), 412);
     // An index naming an unknown child is refused.
     let bad = serde_json::json!({ "schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [child(&sha256(b"ghost"), 10, "s390x")] });
@@ -429,10 +385,8 @@ async fn index_and_referrers(b: Backends) {
 
     let refs = c
         .get(s.url(&format!("/v2/library/multi/referrers/{amd}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(refs.status(), 200);
     assert_eq!(refs.headers()["content-type"], OCI_INDEX);
     assert!(!refs.headers().contains_key("oci-filters-applied"));
@@ -443,10 +397,8 @@ async fn index_and_referrers(b: Backends) {
         .get(s.url(&format!(
             "/v2/library/multi/referrers/{amd}?artifactType=application/spdx%2Bjson"
         )))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(filtered.headers()["oci-filters-applied"], "artifactType");
     let body: serde_json::Value = filtered.json().await.unwrap();
     let list = body["manifests"].as_array().unwrap();
@@ -461,19 +413,15 @@ async fn index_and_referrers(b: Backends) {
     // No referrers: an empty index, not an error.
     let none: serde_json::Value = c
         .get(s.url(&format!("/v2/library/multi/referrers/{arm}")))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
     assert_eq!(none["manifests"], serde_json::json!([]));
     let bad = c
         .get(s.url("/v2/library/multi/referrers/sha256:xyz"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     expect_error(bad, 400, "DIGEST_INVALID").await;
 }

@@ -277,10 +277,8 @@ async fn artifact_with_subject(b: Backends) {
         .get(s.url(&format!(
             "/v2/library/app/referrers/{image_digest}?artifactType=application/spdx%2Bjson"
         )))
-        .header("authorization", admin_basic())
-        .send()
+        .send_as_admin()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -113,12 +113,7 @@ async fn serves_https_with_the_given_certificate() {
         .await
         .unwrap();
     assert_eq!(pong.text().await.unwrap(), "Pong");
-    let v2 = trusted
-        .get(format!("{https}/v2/"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+    let v2 = trusted.get(format!("{https}/v2/")).send_as_admin().await;
     assert_eq!(v2.status(), 200);
     // The token realm names the scheme the client used.
     let anon = trusted.get(format!("{https}/v2/")).send().await.unwrap();

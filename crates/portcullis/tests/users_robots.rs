@@ -319,17 +319,13 @@ async fn login_limits_and_audit(b: Backends) {
     let (digest, _) = push_image(&s, "audited/app", "v1", "x").await;
     let resp = client()
         .get(s.url("/v2/audited/app/manifests/v1"))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.status(), 200);
     let resp = client()
         .delete(s.url(&format!("/v2/audited/app/manifests/{digest}")))
-        .header("authorization", admin_basic())
-        .send()
-        .await
-        .unwrap();
+        .send_as_admin()
+        .await;
     assert_eq!(resp.status(), 202);
     add_member(&s, "audited", "mallory", 3).await;
     create_robot(&s, "audited", "ci", &[("repository", "pull")], false).await;

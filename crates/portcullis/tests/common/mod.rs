@@ -174,6 +174,20 @@ pub fn basic(user: &str, password: &str) -> String {
     )
 }
 
+/// Sends a request as the system admin and expects an answer (any status).
+pub trait SendAsAdmin {
+    fn send_as_admin(self) -> impl std::future::Future<Output = reqwest::Response>;
+}
+
+impl SendAsAdmin for reqwest::RequestBuilder {
+    async fn send_as_admin(self) -> reqwest::Response {
+        self.header("authorization", admin_basic())
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 pub fn admin_basic() -> String {
     basic("admin", ADMIN_PASSWORD)
 }
