@@ -48,15 +48,17 @@ const MATRIX: &[(&str, [Outcome; 7], [Outcome; 7])] = &[
     ("guest", [A, D, D, A, A, A, D], [A, D, D, A, A, A, D]),
     ("limitedGuest", [A, D, D, A, D, D, D], [A, D, D, A, D, D, D]),
     ("non-member", [A, D, D, A, D, D, D], [N, N, N, N, N, N, N]),
+    // Robots use the Harbor API within their grants ("robot without permission" holds
+    // only `log:list`, which is also what makes the private project visible to it).
     (
         "robot with permission",
-        [A, A, A, U, U, U, U],
-        [A, A, A, U, U, U, U],
+        [A, A, A, A, D, D, D],
+        [A, A, A, A, D, D, D],
     ),
     (
         "robot without permission",
-        [A, D, D, U, U, U, U],
-        [D, D, D, U, U, U, U],
+        [A, D, D, A, D, A, D],
+        [D, D, D, A, D, A, D],
     ),
     (
         "expired robot",

@@ -388,12 +388,35 @@ async fn robot_limited_to_one_project(b: Backends) {
         ]);
         assert!(!refused.status.success(), "robot pushed to {elsewhere}");
     }
-    // The Harbor API does not accept robot credentials.
+    // The Harbor API takes robot credentials within the robot's grants, but never on
+    // the user endpoints.
     let resp = client()
         .get(s.url("/api/v2.0/projects"))
         .header("authorization", basic(&name, &secret))
         .send()
         .await
         .unwrap();
-    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.status(), 200);
+    let names: Vec<String> = resp
+        .json::<Vec<serde_json::Value>>()
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(names.contains(&"ci-team".to_string()), "{names:?}");
+    assert!(!names.contains(&"elsewhere".to_string()), "{names:?}");
+    for path in [
+        "/api/v2.0/users/current",
+        "/api/v2.0/users",
+        "/api/v2.0/robots",
+    ] {
+        let resp = client()
+            .get(s.url(path))
+            .header("authorization", basic(&name, &secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 401, "{path}");
+    }
 }

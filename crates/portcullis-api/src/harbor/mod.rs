@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod audit;
+mod labels;
 mod members;
 mod projects;
 mod repositories;
@@ -27,6 +28,7 @@ use crate::error::ApiError;
 
 pub fn router() -> Router<Arc<Registry>> {
     Router::new()
+        .merge(labels::routes())
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))
@@ -150,14 +152,51 @@ impl FromRequestParts<Arc<Registry>> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let ip = peer_ip(parts, reg);
         match auth::principal(reg, &parts.headers, &ip).await {
-            // Registry tokens are for /v2/ only; robots never use the Harbor API.
-            Ok(Principal::Token { .. } | Principal::Robot(_))
-            | Err(auth::BadCredentials::Invalid) => {
+            // Registry tokens are for /v2/ only. Robots use the API within their grants,
+            // which every project-scoped check applies; user endpoints take `UserCaller`.
+            Ok(Principal::Token { .. }) | Err(auth::BadCredentials::Invalid) => {
                 Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"))
             }
             Err(auth::BadCredentials::Limited(e)) => Err(e.into()),
             Ok(p) => Ok(Caller(p)),
         }
+    }
+}
+
+/// The caller of an endpoint that concerns user accounts or robot management: robots
+/// are refused there (as Harbor does), so a leaked robot secret can neither change
+/// accounts nor mint further robots.
+pub struct UserCaller(pub Principal);
+
+impl FromRequestParts<Arc<Registry>> for UserCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &Arc<Registry>,
+    ) -> Result<Self, Self::Rejection> {
+        match Caller::from_request_parts(parts, reg).await? {
+            Caller(Principal::Robot(_)) => {
+                Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"))
+            }
+            Caller(p) => Ok(UserCaller(p)),
+        }
+    }
+}
+
+/// `UserCaller` with the audit actor.
+pub struct UserActing(pub Principal, pub Actor);
+
+impl FromRequestParts<Arc<Registry>> for UserActing {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        reg: &Arc<Registry>,
+    ) -> Result<Self, Self::Rejection> {
+        let UserCaller(p) = UserCaller::from_request_parts(parts, reg).await?;
+        let actor = Actor::new(&p, &peer_ip(parts, reg));
+        Ok(UserActing(p, actor))
     }
 }
 

@@ -13,7 +13,7 @@ use portcullis_meta::Robot;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, json_body};
+use super::{Paging, UserActing, UserCaller, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
 fn robot_json(r: &Robot) -> serde_json::Value {
@@ -61,7 +61,7 @@ fn robot_filters(q: Option<&String>) -> ApiResult<(Option<i64>, Option<String>)>
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = Paging::from_query(
@@ -79,7 +79,7 @@ pub async fn list(
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
@@ -100,7 +100,7 @@ pub async fn create(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let robot = reg.robot_for(&p, robot_id(&id)?, "read").await?;
@@ -109,7 +109,7 @@ pub async fn get_one(
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -126,7 +126,7 @@ pub struct SecretReq {
 
 pub async fn refresh(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
     body: Result<Json<SecretReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -139,7 +139,7 @@ pub async fn refresh(
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     reg.delete_robot(&p, &actor, robot_id(&id)?).await?;
@@ -147,7 +147,7 @@ pub async fn delete(
 }
 
 /// `GET /api/v2.0/permissions`: what robots may be given, at system and project level.
-pub async fn permissions(Caller(p): Caller) -> ApiResult<Response> {
+pub async fn permissions(UserCaller(p): UserCaller) -> ApiResult<Response> {
     if !matches!(p, portcullis_core::Principal::User(_)) {
         return Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
     }

@@ -14,7 +14,7 @@ use portcullis_meta::User;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, json_body, peer_ip};
+use super::{Paging, UserActing, UserCaller, harbor_time, json_body, peer_ip};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's `UserResp`.
@@ -50,7 +50,7 @@ fn username_filter(params: &HashMap<String, String>) -> Option<String> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
@@ -65,7 +65,7 @@ pub async fn list(
 
 pub async fn search(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
@@ -108,7 +108,7 @@ impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
         let p = if parts.headers.contains_key(header::AUTHORIZATION) {
-            Caller::from_request_parts(parts, reg).await?.0
+            UserCaller::from_request_parts(parts, reg).await?.0
         } else {
             Principal::Anonymous
         };
@@ -155,14 +155,17 @@ fn user_id(id: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the user id must be an integer"))
 }
 
-pub async fn current(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
+pub async fn current(
+    State(reg): State<Arc<Registry>>,
+    UserCaller(p): UserCaller,
+) -> ApiResult<Response> {
     let u = reg.get_user(&p, current_id(&p)?).await?;
     Ok(Json(user_json(&u)).into_response())
 }
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let u = reg.get_user(&p, user_id(&id)?).await?;
@@ -181,7 +184,7 @@ pub struct ProfileReq {
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
     body: Result<Json<ProfileReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -202,7 +205,7 @@ pub async fn update(
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     reg.delete_user(&p, &actor, user_id(&id)?).await?;
@@ -219,7 +222,7 @@ pub struct PasswordReq {
 
 pub async fn password(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
     body: Result<Json<PasswordReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -242,7 +245,7 @@ pub struct SysadminReq {
 
 pub async fn sysadmin(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    UserActing(p, actor): UserActing,
     Path(id): Path<String>,
     body: Result<Json<SysadminReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -255,7 +258,7 @@ pub async fn sysadmin(
 /// `GET /users/current/permissions?scope=/project/{id}&relative=…`.
 pub async fn current_permissions(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    UserCaller(p): UserCaller,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     current_id(&p)?;
