@@ -19,6 +19,8 @@ pub struct ArtifactView {
     pub tags: Vec<TagRecord>,
     /// Index children, with the id of the child artifact in the same repository.
     pub references: Vec<(ArtifactReference, Option<portcullis_meta::ArtifactId>)>,
+    /// Labels the artifact carries.
+    pub labels: Vec<portcullis_meta::Label>,
 }
 
 /// Harbor's artifact type, derived as Harbor does from the config media type or the
@@ -73,7 +75,11 @@ fn artifact_missing(reference: &str) -> Error {
 }
 
 impl Registry {
-    async fn find_artifact(&self, repo: &Repository, reference: &str) -> Result<Artifact> {
+    pub(crate) async fn find_artifact(
+        &self,
+        repo: &Repository,
+        reference: &str,
+    ) -> Result<Artifact> {
         let found = match Reference::parse(reference)
             .map_err(|_| Error::new(ErrorCode::BadRequest, "invalid artifact reference"))?
         {
@@ -90,6 +96,7 @@ impl Registry {
         artifact: Artifact,
     ) -> Result<ArtifactView> {
         let tags = self.meta.tags_of(artifact.id).await?;
+        let labels = self.meta.labels_of(artifact.id).await?;
         let mut references = Vec::new();
         for child in self.meta.children_of(artifact.id).await? {
             let id = self
@@ -104,6 +111,7 @@ impl Registry {
             project_id: project,
             tags,
             references,
+            labels,
         })
     }
 
@@ -287,8 +295,13 @@ impl Registry {
             .ensure_repository(p.id, &dest_name)
             .await
             .map_err(Error::from)?;
-        let res = match self.copy_tree(&source, dest.id).await {
-            Ok(copy) => self.copy_tags(&source, &copy).await.map(|()| copy),
+        let res = match self.copy_order(&source, dest.id).await {
+            Ok(order) => self
+                .meta
+                .copy_artifacts(&order, dest.id, true)
+                .await
+                .map(|(copy, _)| copy)
+                .map_err(Error::from),
             Err(e) => Err(e),
         };
         self.forget_project(p.name.as_str());
@@ -332,37 +345,21 @@ impl Registry {
             .ok_or_else(missing)
     }
 
-    /// Points the copy's repository's tags of the source's names at the copy, as Harbor
-    /// does for the outermost artifact of a copy (its children keep no tags).
-    async fn copy_tags(&self, source: &Artifact, copy: &Artifact) -> Result<()> {
-        for t in self.meta.tags_of(source.id).await? {
-            match self.meta.get_tag(copy.repository_id, &t.name).await? {
-                Some(existing) if existing.artifact_id == copy.id => continue,
-                Some(_) => {
-                    self.meta.delete_tag(copy.repository_id, &t.name).await?;
-                }
-                None => {}
-            }
-            self.meta
-                .create_tag(copy.repository_id, copy.id, &t.name)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Copies an artifact and, first, the manifests it lists, depth first.
-    async fn copy_tree(
+    /// The artifacts a copy of `source` into `dest` must write, children before the
+    /// indexes that list them; children `dest` already holds are left out.
+    async fn copy_order(
         &self,
         source: &Artifact,
         dest: portcullis_meta::RepositoryId,
-    ) -> Result<Artifact> {
+    ) -> Result<Vec<portcullis_meta::ArtifactId>> {
         let mut stack = vec![(source.clone(), false)];
-        let mut last = None;
+        let mut order = Vec::new();
         // Iterative post-order walk: children before their index.
         while let Some((a, expanded)) = stack.pop() {
             if expanded {
-                let (copy, _) = self.meta.copy_artifact(a.id, dest).await?;
-                last = Some(copy);
+                if !order.contains(&a.id) {
+                    order.push(a.id);
+                }
                 continue;
             }
             stack.push((a.clone(), true));
@@ -378,7 +375,7 @@ impl Registry {
                 stack.push((c, false));
             }
         }
-        last.ok_or_else(|| artifact_missing(source.digest.as_str()))
+        Ok(order)
     }
 }
 

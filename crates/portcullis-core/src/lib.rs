@@ -8,6 +8,7 @@ pub mod auth;
 pub mod browse;
 pub mod cache;
 pub mod error;
+pub mod labels;
 pub mod login;
 pub mod members;
 pub mod projects;

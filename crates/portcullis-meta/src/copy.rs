@@ -21,20 +21,31 @@ pub struct ArtifactFilter {
     pub tagged: Option<bool>,
     /// The manifest's media type.
     pub media_type: Option<String>,
+    /// Carries every one of these labels.
+    pub all_labels: Vec<i64>,
+    /// Carries at least one of these labels (ignored when empty).
+    pub any_label: Vec<i64>,
     /// Oldest push first instead of newest first.
     pub oldest_first: bool,
 }
 
 impl MetaStore {
-    /// Copies the artifact `source` (of any repository) into `dest`, with the blob links
-    /// its manifest needs, in one transaction. Index children must already be artifacts
-    /// of `dest` ([`Error::MissingManifests`]). Returns the copy and whether it is new
-    /// (false when `dest` already held the digest). Tags are not copied.
-    pub async fn copy_artifact(
+    /// Copies the artifacts `sources` (of any repository; children before the indexes
+    /// that list them) into `dest`, with the blob links their manifests need, all in one
+    /// transaction: either the whole tree is copied or nothing is. Index children must be
+    /// among the copies or already artifacts of `dest` ([`Error::MissingManifests`]).
+    /// With `with_tags`, the tags of the last source are pointed at its copy (moving a
+    /// destination tag of the same name), as Harbor does for the outermost artifact.
+    /// Returns the copy of the last source and whether it is new.
+    pub async fn copy_artifacts(
         &self,
-        source: ArtifactId,
+        sources: &[ArtifactId],
         dest: RepositoryId,
+        with_tags: bool,
     ) -> Result<(Artifact, bool)> {
+        let Some(top) = sources.last().copied() else {
+            return Err(Error::NotFound);
+        };
         let t = DbTime(now());
         let select = format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts a WHERE a.id = $1");
         let (row, created) = in_tx!(self, |tx| {
@@ -47,96 +58,124 @@ impl MetaStore {
             .fetch_optional(&mut *tx)
             .await?;
             let project = project.ok_or(Error::NotFound)?;
-            let src: Option<String> =
-                sqlx::query_scalar("SELECT digest FROM artifacts WHERE id = $1")
-                    .bind(source.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let digest = src.ok_or(Error::NotFound)?;
-            let existing: Option<i64> = sqlx::query_scalar(
-                "SELECT id FROM artifacts WHERE repository_id = $1 AND digest = $2",
-            )
-            .bind(dest.0)
-            .bind(&digest)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let (id, created) = match existing {
-                Some(id) => (id, false),
-                None => {
-                    let missing: Vec<String> = sqlx::query_scalar(
-                        "SELECT ar.child_digest FROM artifact_references ar \
-                         WHERE ar.parent_id = $1 AND NOT EXISTS (SELECT 1 FROM artifacts c \
-                         WHERE c.repository_id = $2 AND c.digest = ar.child_digest) \
-                         ORDER BY ar.child_digest",
-                    )
-                    .bind(source.0)
-                    .bind(dest.0)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                    if !missing.is_empty() {
-                        let missing = missing
-                            .iter()
-                            .map(|d| crate::rows::parse_digest(d))
-                            .collect::<Result<_>>()?;
-                        return Err(Error::MissingManifests(missing));
+            let mut last = None;
+            for source in sources.iter().map(|s| s.0) {
+                let src: Option<String> =
+                    sqlx::query_scalar("SELECT digest FROM artifacts WHERE id = $1")
+                        .bind(source)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let digest = src.ok_or(Error::NotFound)?;
+                let existing: Option<i64> = sqlx::query_scalar(
+                    "SELECT id FROM artifacts WHERE repository_id = $1 AND digest = $2",
+                )
+                .bind(dest.0)
+                .bind(&digest)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let (id, created) = match existing {
+                    Some(id) => (id, false),
+                    None => {
+                        let missing: Vec<String> = sqlx::query_scalar(
+                            "SELECT ar.child_digest FROM artifact_references ar \
+                             WHERE ar.parent_id = $1 AND NOT EXISTS (SELECT 1 FROM artifacts c \
+                             WHERE c.repository_id = $2 AND c.digest = ar.child_digest) \
+                             ORDER BY ar.child_digest",
+                        )
+                        .bind(source)
+                        .bind(dest.0)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        if !missing.is_empty() {
+                            let missing = missing
+                                .iter()
+                                .map(|d| crate::rows::parse_digest(d))
+                                .collect::<Result<_>>()?;
+                            return Err(Error::MissingManifests(missing));
+                        }
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO artifacts (repository_id, digest, media_type, \
+                             artifact_type, config_media_type, manifest_size, size, subject_digest, \
+                             annotations, extra_attrs, push_time) \
+                             SELECT $2, digest, media_type, artifact_type, config_media_type, \
+                             manifest_size, size, subject_digest, annotations, extra_attrs, $3 \
+                             FROM artifacts WHERE id = $1 RETURNING id",
+                        )
+                        .bind(source)
+                        .bind(dest.0)
+                        .bind(t)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "INSERT INTO artifact_blobs (artifact_id, digest) \
+                             SELECT $2, digest FROM artifact_blobs WHERE artifact_id = $1",
+                        )
+                        .bind(source)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query(
+                            "INSERT INTO artifact_references (parent_id, child_digest, platform) \
+                             SELECT $2, child_digest, platform FROM artifact_references \
+                             WHERE parent_id = $1",
+                        )
+                        .bind(source)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                        (id, true)
                     }
-                    let id: i64 = sqlx::query_scalar(
-                        "INSERT INTO artifacts (repository_id, digest, media_type, \
-                         artifact_type, config_media_type, manifest_size, size, subject_digest, \
-                         annotations, extra_attrs, push_time) \
-                         SELECT $2, digest, media_type, artifact_type, config_media_type, \
-                         manifest_size, size, subject_digest, annotations, extra_attrs, $3 \
-                         FROM artifacts WHERE id = $1 RETURNING id",
-                    )
-                    .bind(source.0)
-                    .bind(dest.0)
-                    .bind(t)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO artifact_blobs (artifact_id, digest) \
-                         SELECT $2, digest FROM artifact_blobs WHERE artifact_id = $1",
-                    )
-                    .bind(source.0)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(
-                        "INSERT INTO artifact_references (parent_id, child_digest, platform) \
-                         SELECT $2, child_digest, platform FROM artifact_references \
-                         WHERE parent_id = $1",
-                    )
-                    .bind(source.0)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                    (id, true)
+                };
+                // The destination may serve the manifest and every blob it references, and
+                // its project's quota counts them.
+                for (table, column, owner) in [
+                    ("repository_blobs", "repository_id", dest.0),
+                    ("project_blobs", "project_id", project),
+                ] {
+                    let from_links = format!(
+                        "INSERT INTO {table} ({column}, digest) \
+                         SELECT $2, digest FROM artifact_blobs WHERE artifact_id = $1 \
+                         ON CONFLICT DO NOTHING"
+                    );
+                    sqlx::query(AssertSqlSafe(from_links))
+                        .bind(id)
+                        .bind(owner)
+                        .execute(&mut *tx)
+                        .await?;
+                    let manifest = format!(
+                        "INSERT INTO {table} ({column}, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+                    );
+                    sqlx::query(AssertSqlSafe(manifest))
+                        .bind(owner)
+                        .bind(&digest)
+                        .execute(&mut *tx)
+                        .await?;
                 }
-            };
-            // The destination may serve the manifest and every blob it references, and
-            // its project's quota counts them.
-            for (table, column, owner) in [
-                ("repository_blobs", "repository_id", dest.0),
-                ("project_blobs", "project_id", project),
-            ] {
-                let from_links = format!(
-                    "INSERT INTO {table} ({column}, digest) \
-                     SELECT $2, digest FROM artifact_blobs WHERE artifact_id = $1 \
-                     ON CONFLICT DO NOTHING"
-                );
-                sqlx::query(AssertSqlSafe(from_links))
-                    .bind(id)
-                    .bind(owner)
-                    .execute(&mut *tx)
-                    .await?;
-                let manifest = format!(
-                    "INSERT INTO {table} ({column}, digest) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                );
-                sqlx::query(AssertSqlSafe(manifest))
-                    .bind(owner)
-                    .bind(&digest)
-                    .execute(&mut *tx)
-                    .await?;
+                last = Some((id, created));
+            }
+            let (id, created) = last.ok_or(Error::NotFound)?;
+            if with_tags {
+                // A destination tag of the same name moves to the copy.
+                sqlx::query(
+                    "DELETE FROM tags WHERE repository_id = $1 AND artifact_id <> $2 \
+                     AND name IN (SELECT name FROM tags WHERE artifact_id = $3)",
+                )
+                .bind(dest.0)
+                .bind(id)
+                .bind(top.0)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO tags (repository_id, artifact_id, name, push_time) \
+                     SELECT $1, $2, name, $4 FROM tags WHERE artifact_id = $3 \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(dest.0)
+                .bind(id)
+                .bind(top.0)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
             }
             let row = sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(select))
                 .bind(id)
@@ -180,6 +219,22 @@ impl MetaStore {
                 )
                 .bind(Arg::Text(crate::sql::contains_pattern(needle)))
                 .push(" ESCAPE '\\')");
+            }
+            for label in &filter.all_labels {
+                sql.push(
+                    " AND EXISTS (SELECT 1 FROM artifact_labels al WHERE al.artifact_id = a.id \
+                     AND al.label_id = ",
+                )
+                .bind(Arg::I64(*label))
+                .push(")");
+            }
+            if !filter.any_label.is_empty() {
+                sql.push(
+                    " AND EXISTS (SELECT 1 FROM artifact_labels al WHERE al.artifact_id = a.id \
+                     AND al.label_id IN ",
+                )
+                .bind_list(filter.any_label.iter().map(|l| Arg::I64(*l)))
+                .push(")");
             }
             match filter.tagged {
                 Some(true) => {

@@ -19,6 +19,7 @@ mod dbtime;
 mod error;
 mod ids;
 mod jobs;
+mod labels;
 mod members;
 mod model;
 mod projects;
@@ -42,6 +43,7 @@ pub use jobs::{
     Enqueued, FireOutcome, Job, JobCount, JobId, JobQuery, JobState, LeaseRenewal, NewJob,
     NewSchedule, Schedule, ScheduleId, StopRequest,
 };
+pub use labels::{Label, LabelQuery, NewLabel};
 pub use members::Member;
 pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,

@@ -33,8 +33,38 @@ fn tag_json(t: &TagRecord) -> serde_json::Value {
     })
 }
 
-/// Harbor's artifact JSON; `with_tag: false` leaves the tags out, as Harbor does.
-fn artifact_json(v: &ArtifactView, with_tag: bool) -> serde_json::Value {
+/// What an artifact's JSON includes besides its own fields (Harbor's `with_*` flags).
+#[derive(Debug, Clone, Copy)]
+struct Include {
+    tags: bool,
+    labels: bool,
+}
+
+impl Include {
+    fn from_params(params: &HashMap<String, String>) -> ApiResult<Self> {
+        Ok(Include {
+            tags: flag(params, "with_tag", true)?,
+            labels: flag(params, "with_label", false)?,
+        })
+    }
+}
+
+/// Harbor's label JSON.
+pub fn label_json(l: &portcullis_meta::Label) -> serde_json::Value {
+    serde_json::json!({
+        "id": l.id,
+        "name": l.name,
+        "description": l.description,
+        "color": l.color,
+        "scope": l.scope,
+        "project_id": l.project_id.map(|p| p.0).unwrap_or(0),
+        "creation_time": harbor_time(l.creation_time),
+        "update_time": harbor_time(l.update_time),
+    })
+}
+
+/// Harbor's artifact JSON; tags and labels only when asked for, as Harbor does.
+fn artifact_json(v: &ArtifactView, include: Include) -> serde_json::Value {
     let a = &v.artifact;
     let references: Vec<_> = v
         .references
@@ -65,10 +95,14 @@ fn artifact_json(v: &ArtifactView, with_tag: bool) -> serde_json::Value {
         "extra_attrs": a.extra_attrs,
         "annotations": a.annotations,
         "references": references,
-        "labels": [],
+        "labels": if include.labels {
+            v.labels.iter().map(label_json).collect()
+        } else {
+            serde_json::Value::Null
+        },
         "addition_links": {},
     });
-    if with_tag {
+    if include.tags {
         json["tags"] = v.tags.iter().map(tag_json).collect();
     }
     json
@@ -86,8 +120,34 @@ fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> ApiResul
     }
 }
 
+/// Label ids of a `labels=` query value: one id, `(a b)` for all of them, `{a b}` for
+/// any of them (Harbor's and-list and or-list).
+fn label_ids(v: &str) -> ApiResult<(Vec<i64>, bool)> {
+    let bad = || {
+        ApiError::new(
+            ErrorCode::BadRequest,
+            format!("invalid labels {v:?}: use an id, (id id) or {{id id}}"),
+        )
+    };
+    let (inner, any) = if let Some(i) = v.strip_prefix('(').and_then(|r| r.strip_suffix(')')) {
+        (i, false)
+    } else if let Some(i) = v.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        (i, true)
+    } else {
+        (v, false)
+    };
+    let ids = inner
+        .split_whitespace()
+        .map(|x| x.parse::<i64>().map_err(|_| bad()))
+        .collect::<ApiResult<Vec<_>>>()?;
+    if ids.is_empty() {
+        return Err(bad());
+    }
+    Ok((ids, any))
+}
+
 /// Harbor's `q` and `sort` for artifacts: `digest=`, `tags=` (exact, `~` fuzzy, `*` any
-/// tag, `nil` untagged), `media_type=`; sort by `push_time` or `-push_time`.
+/// tag, `nil` untagged), `media_type=`, `labels=`; sort by `push_time` or `-push_time`.
 fn artifact_filter(params: &HashMap<String, String>) -> ApiResult<ArtifactFilter> {
     let mut f = ArtifactFilter::default();
     for part in params
@@ -103,6 +163,10 @@ fn artifact_filter(params: &HashMap<String, String>) -> ApiResult<ArtifactFilter
         match (k.trim(), v) {
             ("digest", v) => f.digest = Some(v.to_string()),
             ("media_type", v) => f.media_type = Some(v.to_string()),
+            ("labels", v) => match label_ids(v)? {
+                (ids, true) => f.any_label = ids,
+                (ids, false) => f.all_labels = ids,
+            },
             ("tags", "*") => f.tagged = Some(true),
             ("tags", "nil") => f.tagged = Some(false),
             ("tags", v) => match v.strip_prefix('~') {
@@ -149,11 +213,9 @@ pub async fn list(
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let filter = artifact_filter(&params)?;
-    let with_tag = flag(&params, "with_tag", true)?;
-    // Labels, scan overviews, signatures and immutability are accepted for compatibility;
-    // labels are always empty here.
+    let include = Include::from_params(&params)?;
+    // Scan overviews, signatures and immutability are accepted for compatibility.
     for name in [
-        "with_label",
         "with_scan_overview",
         "with_signature",
         "with_immutable_status",
@@ -166,9 +228,9 @@ pub async fn list(
     let (list, total) = reg
         .list_artifacts(&p, &project, &path, &filter, paging.page, paging.page_size)
         .await?;
-    let body: Vec<_> = list.iter().map(|v| artifact_json(v, with_tag)).collect();
+    let body: Vec<_> = list.iter().map(|v| artifact_json(v, include)).collect();
     let mut resp = Json(body).into_response();
-    let extra: Vec<String> = ["q", "sort", "with_tag"]
+    let extra: Vec<String> = ["q", "sort", "with_tag", "with_label"]
         .iter()
         .filter_map(|k| {
             params.get(*k).map(|v| {
@@ -218,11 +280,11 @@ pub async fn get_one(
     Path((project, repo, reference)): Path<(String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let with_tag = flag(&params, "with_tag", true)?;
+    let include = Include::from_params(&params)?;
     let v = reg
         .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
-    Ok(Json(artifact_json(&v, with_tag)).into_response())
+    Ok(Json(artifact_json(&v, include)).into_response())
 }
 
 pub async fn delete(
@@ -357,6 +419,14 @@ mod tests {
             Some(false)
         );
         assert!(artifact_filter(&params(&[("q", "colour=red")])).is_err());
+        let f = artifact_filter(&params(&[("q", "labels=(3 5)")])).unwrap();
+        assert_eq!((f.all_labels, f.any_label), (vec![3, 5], vec![]));
+        let f = artifact_filter(&params(&[("q", "labels={3 5}")])).unwrap();
+        assert_eq!((f.all_labels, f.any_label), (vec![], vec![3, 5]));
+        let f = artifact_filter(&params(&[("q", "labels=7")])).unwrap();
+        assert_eq!(f.all_labels, vec![7]);
+        assert!(artifact_filter(&params(&[("q", "labels=()")])).is_err());
+        assert!(artifact_filter(&params(&[("q", "labels=(a)")])).is_err());
         assert!(artifact_filter(&params(&[("sort", "size")])).is_err());
     }
 }

@@ -5,6 +5,7 @@ mod access;
 mod artifacts;
 mod concurrency;
 mod fixtures;
+mod labels;
 mod projects;
 mod repositories;
 
@@ -94,4 +95,6 @@ backend_suite!(
     access::robots_round_trip,
     access::audit_filters_pages_and_purges,
     access::browsing_lookups,
+    labels::labels_are_scoped_and_attach_to_artifacts,
+    labels::copy_of_a_tree_is_all_or_nothing,
 );
