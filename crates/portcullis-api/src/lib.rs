@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod error;
 pub mod harbor;
+pub mod metrics;
 pub mod token;
 pub mod v2;
 
@@ -26,6 +27,7 @@ pub fn app(reg: Arc<Registry>) -> Router {
         .route("/v2/{*rest}", any(v2::dispatch))
         .route("/service/token", get(token::token))
         .merge(harbor::router())
+        .merge(metrics::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "not found") })
         // Blob bodies are streamed, never buffered; buffering extractors (JSON bodies of
         // the Harbor API) keep a modest limit.

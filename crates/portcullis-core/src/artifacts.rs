@@ -171,6 +171,19 @@ impl Registry {
             .delete_manifest(&r.name, &Reference::Digest(a.digest.clone()))
             .await;
         let resource = format!("{}@{}", r.name, a.digest);
+        if res.is_ok() {
+            // A digest reference has a colon; a tag cannot.
+            let tag = (!reference.contains(':')).then_some(reference);
+            self.artifact_event(
+                crate::EventType::DeleteArtifact,
+                &info(&p),
+                r.name.as_str(),
+                a.digest.as_str(),
+                tag,
+                &actor.username,
+                None,
+            );
+        }
         self.audit(
             actor,
             "delete",
@@ -306,6 +319,21 @@ impl Registry {
         };
         self.forget_project(p.name.as_str());
         let resource = format!("{}@{}", dest_name, source.digest);
+        if res.is_ok() {
+            let tag = match &reference {
+                Reference::Tag(t) => Some(t.as_str()),
+                Reference::Digest(_) => None,
+            };
+            self.artifact_event(
+                crate::EventType::PushArtifact,
+                &info(&p),
+                dest_name.as_str(),
+                source.digest.as_str(),
+                tag,
+                &actor.username,
+                None,
+            );
+        }
         self.audit(
             actor,
             "create",
@@ -376,6 +404,15 @@ impl Registry {
             }
         }
         Ok(order)
+    }
+}
+
+/// What events need to know of a project.
+fn info(p: &Project) -> crate::ProjectInfo {
+    crate::ProjectInfo {
+        id: p.id.0,
+        name: p.name.to_string(),
+        public: p.public,
     }
 }
 

@@ -42,6 +42,8 @@ pub struct Settings {
     pub trust_proxy_headers: bool,
     /// The server terminates TLS itself (the scheme of URLs built from `Host`).
     pub https: bool,
+    /// Webhook delivery: attempts, timeout, backlog.
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 impl Default for Settings {
@@ -58,6 +60,7 @@ impl Default for Settings {
             audit_retention_days: 365,
             trust_proxy_headers: false,
             https: false,
+            webhooks: crate::webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -73,9 +76,18 @@ pub struct Registry {
     pub(crate) robot_credentials: crate::login::RobotCredentials,
     pub(crate) login_limiter: crate::login::LoginLimiter,
     pub(crate) audit_log: crate::audit::AuditRecorder,
+    /// Every registry event goes through here (`reg.events.emit(Event::…)`).
+    pub events: crate::events::EventBus,
+    pub webhooks: crate::webhooks::Webhooks,
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
+}
+
+/// The host (and port) of a URL, as Harbor writes it in `resource_url`.
+fn url_host(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    rest.split('/').next().unwrap_or(rest).to_string()
 }
 
 /// A manifest as served.
@@ -116,6 +128,12 @@ impl Registry {
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
         let audit_log = crate::audit::AuditRecorder::start(meta.clone());
+        let events = crate::events::EventBus::new();
+        let mut webhook_settings = settings.webhooks.clone();
+        if webhook_settings.host.is_none() {
+            webhook_settings.host = settings.external_url.as_deref().map(url_host);
+        }
+        let webhooks = crate::webhooks::Webhooks::start(&events, meta.clone(), webhook_settings);
         Arc::new(Registry {
             meta,
             blobs,
@@ -130,6 +148,8 @@ impl Registry {
                 settings.login_window,
             ),
             audit_log,
+            events,
+            webhooks,
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
@@ -143,8 +163,9 @@ impl Registry {
         self.resolutions.invalidate();
     }
 
-    /// Flush pending pull and audit records (shutdown).
+    /// Flush pending pull and audit records and webhook events (shutdown).
     pub async fn flush(&self) {
+        self.webhooks.flush().await;
         self.pulls.flush().await;
         self.audit_log.flush().await;
     }

@@ -18,8 +18,10 @@ pub struct RunnerConfig {
     pub default_concurrency: usize,
     /// Jobs this runner runs at once, per kind.
     pub concurrency: BTreeMap<String, usize>,
-    /// Delay before a failed attempt is retried.
+    /// Delay before a failed attempt is retried, unless `backoff_per_kind` names the kind.
     pub backoff: Backoff,
+    /// Retry delays per kind (webhook receivers want quicker retries than scanners).
+    pub backoff_per_kind: BTreeMap<String, Backoff>,
 }
 
 impl Default for RunnerConfig {
@@ -32,11 +34,17 @@ impl Default for RunnerConfig {
             default_concurrency: 4,
             concurrency: BTreeMap::new(),
             backoff: Backoff::default(),
+            backoff_per_kind: BTreeMap::new(),
         }
     }
 }
 
 impl RunnerConfig {
+    /// The retry delays of `kind`.
+    pub fn backoff_for(&self, kind: &str) -> &Backoff {
+        self.backoff_per_kind.get(kind).unwrap_or(&self.backoff)
+    }
+
     /// The concurrency limit for `kind` (at least 1).
     pub fn limit(&self, kind: &str) -> usize {
         self.concurrency

@@ -139,7 +139,7 @@ async fn record(shared: &Shared, job: &Job, result: Result<Outcome, JobError>, r
             store.fail_job(id, owner, &message).await
         }
         Err(JobError::Retry(message)) => {
-            let delay = shared.config.backoff.delay(job.attempts);
+            let delay = shared.config.backoff_for(&job.kind).delay(job.attempts);
             tracing::info!(job = %id, kind = %job.kind, error = %message, ?delay, "job will be retried");
             store
                 .retry_job(id, owner, &message, OffsetDateTime::now_utc() + delay)

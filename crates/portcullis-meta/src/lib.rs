@@ -31,6 +31,7 @@ mod rows;
 mod sql;
 mod tags;
 mod users;
+mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -50,6 +51,10 @@ pub use model::{
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
 pub use robots::{NewRobot, Robot, RobotUpdate};
+pub use webhooks::{
+    NewWebhookAttempt, NewWebhookDelivery, NewWebhookPolicy, NewWebhookTask, WEBHOOK_JOB_KIND,
+    WebhookAttempt, WebhookDelivery, WebhookExecution, WebhookPolicy, WebhookTarget, WebhookTask,
+};
 
 use sqlx::{PgPool, SqlitePool};
 

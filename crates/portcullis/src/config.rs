@@ -75,6 +75,18 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of readable text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON")]
     pub log_json: Option<bool>,
+    /// Attempts per webhook delivery before it is recorded as failed [default: 3].
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_MAX_ATTEMPTS")]
+    pub webhook_max_attempts: Option<u32>,
+    /// Seconds one webhook attempt may take [default: 3].
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_TIMEOUT_SECONDS")]
+    pub webhook_timeout_seconds: Option<u64>,
+    /// Milliseconds before the first webhook retry; each further retry waits twice as long [default: 5000].
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_RETRY_DELAY_MS")]
+    pub webhook_retry_delay_ms: Option<u64>,
+    /// Events waiting for webhook dispatch at most; more are dropped and counted [default: 10000].
+    #[arg(long, env = "PORTCULLIS_WEBHOOK_BACKLOG")]
+    pub webhook_backlog: Option<usize>,
 }
 
 /// The file layer: the same names as the flags.
@@ -103,6 +115,10 @@ struct FileConfig {
     trust_proxy_headers: Option<bool>,
     self_registration: Option<bool>,
     audit_retention_days: Option<u32>,
+    webhook_max_attempts: Option<u32>,
+    webhook_timeout_seconds: Option<u64>,
+    webhook_retry_delay_ms: Option<u64>,
+    webhook_backlog: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -127,6 +143,10 @@ pub struct Config {
     pub trust_proxy_headers: bool,
     pub self_registration: bool,
     pub audit_retention_days: u32,
+    pub webhook_max_attempts: u32,
+    pub webhook_timeout_seconds: u64,
+    pub webhook_retry_delay_ms: u64,
+    pub webhook_backlog: usize,
 }
 
 impl Config {
@@ -236,6 +256,25 @@ impl Config {
                 .audit_retention_days
                 .or(file.audit_retention_days)
                 .unwrap_or(365),
+            webhook_max_attempts: args
+                .webhook_max_attempts
+                .or(file.webhook_max_attempts)
+                .unwrap_or(3)
+                .max(1),
+            webhook_timeout_seconds: args
+                .webhook_timeout_seconds
+                .or(file.webhook_timeout_seconds)
+                .unwrap_or(3)
+                .max(1),
+            webhook_retry_delay_ms: args
+                .webhook_retry_delay_ms
+                .or(file.webhook_retry_delay_ms)
+                .unwrap_or(5000),
+            webhook_backlog: args
+                .webhook_backlog
+                .or(file.webhook_backlog)
+                .unwrap_or(10_000)
+                .max(1),
         })
     }
 }

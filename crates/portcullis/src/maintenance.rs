@@ -5,7 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_core::Registry;
-use portcullis_jobs::{JobContext, JobError, Outcome, Runner, RunnerConfig, RunnerHandle, Worker};
+use portcullis_core::webhooks::WebhookWorker;
+use portcullis_jobs::{
+    Backoff, JobContext, JobError, Outcome, Runner, RunnerConfig, RunnerHandle, Worker,
+};
+use portcullis_meta::WEBHOOK_JOB_KIND;
 
 /// Removes upload sessions untouched for longer than the configured expiry.
 struct ExpireUploads {
@@ -59,8 +63,25 @@ impl Worker for PurgeAudit {
 }
 
 /// Starts the runner with the upkeep workers and (re)writes their schedules.
-pub async fn start(reg: Arc<Registry>, upload_expiry: Duration) -> anyhow::Result<RunnerHandle> {
-    let runner = Runner::new(reg.meta.clone(), RunnerConfig::default())
+pub async fn start(
+    reg: Arc<Registry>,
+    upload_expiry: Duration,
+    webhook_retry_delay: Duration,
+) -> anyhow::Result<RunnerHandle> {
+    let mut config = RunnerConfig::default();
+    // Webhook receivers come back quickly or not at all: short retries, capped at 5 minutes.
+    config.backoff_per_kind.insert(
+        WEBHOOK_JOB_KIND.into(),
+        Backoff {
+            base: webhook_retry_delay,
+            max: Duration::from_secs(300),
+            jitter: 0.2,
+        },
+    );
+    config.concurrency.insert(WEBHOOK_JOB_KIND.into(), 16);
+    let webhooks = WebhookWorker::new(reg.meta.clone(), reg.settings.webhooks.timeout)?;
+    let runner = Runner::new(reg.meta.clone(), config)
+        .register(WEBHOOK_JOB_KIND, webhooks)
         .register(
             "expire-uploads",
             ExpireUploads {

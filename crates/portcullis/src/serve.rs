@@ -52,6 +52,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         https: cfg.tls.is_some(),
         self_registration: cfg.self_registration,
         audit_retention_days: cfg.audit_retention_days,
+        webhooks: portcullis_core::webhooks::WebhookSettings {
+            max_attempts: cfg.webhook_max_attempts,
+            timeout: Duration::from_secs(cfg.webhook_timeout_seconds),
+            backlog: cfg.webhook_backlog,
+            ..Default::default()
+        },
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),
@@ -62,6 +68,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let jobs = crate::maintenance::start(
         reg.clone(),
         Duration::from_secs(cfg.upload_expiry_hours * 3600),
+        Duration::from_millis(cfg.webhook_retry_delay_ms),
     )
     .await
     .context("starting the job runner")?;

@@ -11,6 +11,7 @@ mod robots;
 mod search;
 mod system;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -122,6 +123,7 @@ pub fn router() -> Router<Arc<Registry>> {
             "/api/v2.0/projects/{project_name_or_id}/repositories/{repository_name}/artifacts/{reference}/accessories",
             get(artifacts::accessories),
         )
+        .merge(webhooks::routes())
 }
 
 /// Whether `X-Is-Resource-Name: true` says the path's project is a name, not an id.

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::Actions;
+use portcullis_core::{Actions, EventType};
 use portcullis_types::{ErrorCode, NameError, Reference, RepoName};
 
 use super::Ctx;
@@ -27,6 +27,13 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
     let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
     if !head {
         ctx.audit("pull", &resource(repo, r), Some(project.id), true);
+        ctx.artifact_event(
+            EventType::PullArtifact,
+            &project,
+            repo,
+            resolved.digest.as_str(),
+            &reference,
+        );
     }
     let len = bytes.len() as u64;
     let body = if head {
@@ -77,6 +84,13 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
         pushed.is_ok(),
     );
     let pushed = pushed?;
+    ctx.artifact_event(
+        EventType::PushArtifact,
+        &project,
+        repo,
+        pushed.digest.as_str(),
+        &reference,
+    );
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -114,5 +128,15 @@ pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Res
     let res = ctx.reg.delete_manifest(repo, &reference).await;
     ctx.audit("delete", &resource(repo, r), Some(project.id), res.is_ok());
     res?;
+    // Deleting by tag only untags; the artifact stays.
+    if let Reference::Digest(d) = &reference {
+        ctx.artifact_event(
+            EventType::DeleteArtifact,
+            &project,
+            repo,
+            d.as_str(),
+            &reference,
+        );
+    }
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -46,6 +46,31 @@ impl Ctx {
             .audit(&actor, operation, "artifact", resource, project, success);
     }
 
+    /// Emits an artifact event caused by this request (built only if someone wants it).
+    pub fn artifact_event(
+        &self,
+        kind: portcullis_core::EventType,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        digest: &str,
+        reference: &portcullis_types::Reference,
+    ) {
+        let tag = match reference {
+            portcullis_types::Reference::Tag(t) => Some(t.as_str()),
+            portcullis_types::Reference::Digest(_) => None,
+        };
+        let host = self.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        self.reg.artifact_event(
+            kind,
+            project,
+            repo.as_str(),
+            digest,
+            tag,
+            self.principal.username().unwrap_or("anonymous"),
+            host,
+        );
+    }
+
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
     pub async fn authorize(&self, repo: &RepoName, needed: Actions) -> ApiResult<ProjectInfo> {
         match self.reg.authorize(&self.principal, repo, needed).await {

@@ -35,6 +35,8 @@ pub struct Server {
     pub base: String,
     pub addr: String,
     child: Child,
+    /// Everything after `portcullis`, to start the same server again.
+    args: Vec<std::ffi::OsString>,
     pub dir: tempfile::TempDir,
     _pg: Option<portcullis_meta::testing::TestDatabase>,
     _s3: Option<std::sync::Arc<portcullis_blob::testing::MotoServer>>,
@@ -99,39 +101,67 @@ impl Server {
             pg = Some(db);
             s3 = Some(moto);
         }
-        let mut child = cmd.spawn().expect("start portcullis");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let rest = line
-                    .split("listening on http://")
-                    .nth(1)
-                    .or_else(|| line.split("listening on https://").nth(1));
-                if !sent && let Some(rest) = rest {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-                if std::env::var_os("PORTCULLIS_TEST_VERBOSE").is_some() {
-                    eprintln!("[server] {line}");
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("server did not report its address");
+        let args: Vec<std::ffi::OsString> = cmd.get_args().map(|a| a.to_os_string()).collect();
+        let (child, addr) = spawn(cmd);
         Server {
             base: format!("http://{addr}"),
             addr,
             child,
+            args,
             dir,
             _pg: pg,
             _s3: s3,
         }
     }
 
+    /// Kills the server as a crash would, then starts it again on the same data directory
+    /// and stores (on a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        cmd.args(&self.args)
+            .env("PORTCULLIS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("PORTCULLIS_LOG", "warn")
+            .env_remove("PORTCULLIS_DATABASE_URL")
+            .env_remove("PORTCULLIS_STORAGE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let (child, addr) = spawn(cmd);
+        self.child = child;
+        self.base = format!("http://{addr}");
+        self.addr = addr;
+    }
+}
+
+/// Starts the server and waits for the address it reports.
+fn spawn(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd.spawn().expect("start portcullis");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let rest = line
+                .split("listening on http://")
+                .nth(1)
+                .or_else(|| line.split("listening on https://").nth(1));
+            if !sent && let Some(rest) = rest {
+                let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            if std::env::var_os("PORTCULLIS_TEST_VERBOSE").is_some() {
+                eprintln!("[server] {line}");
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("server did not report its address");
+    (child, addr)
+}
+
+impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

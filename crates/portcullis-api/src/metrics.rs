@@ -1,0 +1,68 @@
+//! `GET /metrics`: Prometheus text of the event bus and webhook delivery, so that a
+//! backlog or dropped events show up on a dashboard before anyone misses a webhook.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use portcullis_core::Registry;
+use portcullis_core::webhooks::COUNTERS;
+
+pub fn routes() -> Router<Arc<Registry>> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(reg): State<Arc<Registry>>) -> Response {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# HELP portcullis_events_emitted_total Events handed to subscribers.\n\
+         # TYPE portcullis_events_emitted_total counter\n\
+         portcullis_events_emitted_total {}",
+        reg.events.emitted()
+    );
+    let stats = reg.events.stats();
+    for (name, help, kind) in [
+        ("backlog", "Events waiting for a subscriber.", "gauge"),
+        (
+            "capacity",
+            "Events a subscriber's queue holds at most.",
+            "gauge",
+        ),
+        (
+            "dropped_total",
+            "Events dropped because a subscriber's queue was full.",
+            "counter",
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP portcullis_events_{name} {help}");
+        let _ = writeln!(out, "# TYPE portcullis_events_{name} {kind}");
+        for s in &stats {
+            let v = match name {
+                "backlog" => s.backlog,
+                "capacity" => s.capacity,
+                _ => s.dropped,
+            };
+            let _ = writeln!(
+                out,
+                "portcullis_events_{name}{{subscriber=\"{}\"}} {v}",
+                s.name
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP portcullis_webhook_attempts_total Webhook delivery attempts by result.\n\
+         # TYPE portcullis_webhook_attempts_total counter\n\
+         portcullis_webhook_attempts_total{{result=\"success\"}} {}\n\
+         portcullis_webhook_attempts_total{{result=\"failure\"}} {}",
+        COUNTERS.succeeded.load(Ordering::Relaxed),
+        COUNTERS.failed.load(Ordering::Relaxed)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

@@ -1,0 +1,571 @@
+//! Webhooks end to end: policies through Harbor's API, and deliveries to a receiver inside
+//! the test, in every format, with retries, signatures and a server restart mid-retry.
+
+#[macro_use]
+mod common;
+#[path = "webhooks/receiver.rs"]
+mod receiver;
+
+use std::time::Duration;
+
+use common::*;
+use hmac::{KeyInit, Mac};
+use receiver::{Received, Receiver};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    policy_crud_and_validation,
+    push_pull_delete_in_every_format,
+    failing_receiver_ends_with_one_success,
+    restart_during_retries_loses_nothing,
+);
+
+/// Creates a policy as admin; returns its id (from `Location`).
+async fn create_policy(s: &Server, project: &str, body: Value) -> i64 {
+    let path = format!("/api/v2.0/projects/{project}/webhook/policies");
+    let resp = api(s, Method::POST, &path, Some(&admin_basic()), Some(body)).await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    loc.rsplit('/').next().unwrap().parse().unwrap()
+}
+
+async fn get_json(s: &Server, path: &str) -> Value {
+    let resp = api(s, Method::GET, path, Some(&admin_basic()), None).await;
+    assert_eq!(resp.status(), 200, "GET {path}");
+    resp.json().await.unwrap()
+}
+
+fn target(address: &str, format: &str) -> Value {
+    json!({ "type": "http", "address": address, "payload_format": format })
+}
+
+async fn policy_crud_and_validation(b: Backends) {
+    let s = Server::start(b).await;
+    s.create_project("hooks", false).await;
+    let base = "/api/v2.0/projects/hooks/webhook/policies";
+    let admin = Some(admin_basic());
+    let admin = admin.as_deref();
+    let id = create_policy(
+        &s,
+        "hooks",
+        json!({
+            "name": "ci", "description": "tell CI", "enabled": true,
+            "event_types": ["PUSH_ARTIFACT", "DELETE_ARTIFACT", "PUSH_ARTIFACT"],
+            "targets": [{ "type": "http", "address": "https://ci.example/hook",
+                "auth_header": "Bearer t0k3n", "skip_cert_verify": true,
+                "payload_format": "CloudEvents" }],
+            "secret": "hmac-key-123",
+        }),
+    )
+    .await;
+    let one = format!("{base}/{id}");
+    let resp = api(&s, Method::GET, &one, admin, None).await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        !text.contains("hmac-key-123"),
+        "the signing key is never shown"
+    );
+    let p: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(p["name"], "ci");
+    assert_eq!(p["description"], "tell CI");
+    assert_eq!(p["enabled"], true);
+    assert_eq!(p["creator"], "admin");
+    assert_eq!(p["has_secret"], true);
+    assert_eq!(
+        p["event_types"],
+        json!(["DELETE_ARTIFACT", "PUSH_ARTIFACT"])
+    );
+    assert_eq!(p["targets"][0]["type"], "http");
+    assert_eq!(p["targets"][0]["auth_header"], "Bearer t0k3n");
+    assert_eq!(p["targets"][0]["skip_cert_verify"], true);
+    assert_eq!(p["targets"][0]["payload_format"], "CloudEvents");
+    let pid = p["project_id"].as_i64().unwrap();
+    assert!(p["creation_time"].as_str().unwrap().ends_with('Z'));
+
+    // By project id too, without X-Is-Resource-Name.
+    let resp = client()
+        .get(s.url(&format!("/api/v2.0/projects/{pid}/webhook/policies")))
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.headers()["x-total-count"], "1");
+    assert_eq!(resp.json::<Vec<Value>>().await.unwrap()[0]["id"], id);
+
+    // Update without `secret` keeps the key; an empty one removes it.
+    let mut update = json!({ "name": "ci-2", "enabled": false, "event_types": ["PULL_ARTIFACT"],
+        "targets": [target("http://ci.example:8080/x", "Default")] });
+    let resp = api(&s, Method::PUT, &one, admin, Some(update.clone())).await;
+    assert_eq!(resp.status(), 200);
+    let p = get_json(&s, &one).await;
+    assert_eq!(
+        (p["name"].as_str(), p["enabled"].as_bool()),
+        (Some("ci-2"), Some(false))
+    );
+    assert_eq!(p["has_secret"], true);
+    update["secret"] = json!("");
+    api(&s, Method::PUT, &one, admin, Some(update.clone())).await;
+    assert_eq!(get_json(&s, &one).await["has_secret"], false);
+
+    // Names are unique per project.
+    let resp = api(&s, Method::POST, base, admin, Some(update.clone())).await;
+    expect_error(resp, 409, "CONFLICT").await;
+
+    let invalid = [
+        json!({ "name": "x", "event_types": ["PUSH_IMAGE"], "targets": [target("http://a/", "Default")] }),
+        json!({ "name": "x", "event_types": [], "targets": [target("http://a/", "Default")] }),
+        json!({ "name": "x", "event_types": ["PUSH_ARTIFACT"], "targets": [] }),
+        json!({ "name": "", "event_types": ["PUSH_ARTIFACT"], "targets": [target("http://a/", "Default")] }),
+        json!({ "name": "x", "event_types": ["PUSH_ARTIFACT"], "targets": [target("ftp://a/", "Default")] }),
+        json!({ "name": "x", "event_types": ["PUSH_ARTIFACT"], "targets": [target("http://a/", "Xml")] }),
+        json!({ "name": "x", "event_types": ["PUSH_ARTIFACT"],
+            "targets": [{ "type": "slack", "address": "https://hooks.slack.example/1", "payload_format": "CloudEvents" }] }),
+        json!({ "name": "x", "event_types": ["PUSH_ARTIFACT"],
+            "targets": [{ "type": "email", "address": "http://a/" }] }),
+        json!({ "name": "x", "event_types": "PUSH_ARTIFACT" }),
+    ];
+    for body in invalid {
+        let resp = api(&s, Method::POST, base, admin, Some(body.clone())).await;
+        let err = expect_error(resp, 400, "BAD_REQUEST").await;
+        assert!(!err.to_string().is_empty(), "{body}");
+    }
+    let resp = api(&s, Method::PUT, &one, admin, Some(json!({ "name": "x" }))).await;
+    expect_error(resp, 400, "BAD_REQUEST").await;
+    let resp = api(&s, Method::GET, &format!("{base}/999999"), admin, None).await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+    let resp = api(&s, Method::GET, &format!("{base}/abc"), admin, None).await;
+    expect_error(resp, 400, "BAD_REQUEST").await;
+    let resp = api(
+        &s,
+        Method::PUT,
+        &format!("{base}/999999"),
+        admin,
+        Some(update),
+    )
+    .await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+    let resp = api(
+        &s,
+        Method::GET,
+        "/api/v2.0/projects/nope/webhook/policies",
+        admin,
+        None,
+    )
+    .await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+
+    let events = get_json(&s, "/api/v2.0/projects/hooks/webhook/events").await;
+    let types: Vec<&str> = events["event_type"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for t in [
+        "PUSH_ARTIFACT",
+        "PULL_ARTIFACT",
+        "DELETE_ARTIFACT",
+        "QUOTA_EXCEED",
+        "QUOTA_WARNING",
+        "SCANNING_FAILED",
+        "SCANNING_STOPPED",
+        "SCANNING_COMPLETED",
+        "REPLICATION",
+        "TAG_RETENTION",
+    ] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+    assert_eq!(events["notify_type"], json!(["http", "slack"]));
+    let triggers = get_json(&s, "/api/v2.0/projects/hooks/webhook/lasttrigger").await;
+    assert_eq!(triggers[0]["policy_name"], "ci-2");
+    assert!(triggers[0]["last_trigger_time"].is_null());
+
+    // Permissions: the role table's notification-policy rows.
+    create_user(&s, "gus", "Guest-Pass-1").await;
+    add_member(&s, "hooks", "gus", 3).await;
+    create_user(&s, "max", "Maint-Pass-1").await;
+    add_member(&s, "hooks", "max", 4).await;
+    let gus = basic("gus", "Guest-Pass-1");
+    let max = basic("max", "Maint-Pass-1");
+    let resp = api(&s, Method::GET, base, Some(&gus), None).await;
+    expect_error(resp, 403, "FORBIDDEN").await;
+    let resp = api(&s, Method::GET, base, Some(&max), None).await;
+    assert_eq!(resp.status(), 200);
+    let body = json!({ "name": "m", "event_types": ["PUSH_ARTIFACT"], "targets": [target("http://a/", "Default")] });
+    let resp = api(&s, Method::POST, base, Some(&max), Some(body)).await;
+    expect_error(resp, 403, "FORBIDDEN").await;
+    let resp = api(&s, Method::DELETE, &one, Some(&max), None).await;
+    expect_error(resp, 403, "FORBIDDEN").await;
+    // Anonymous callers cannot tell a private project exists.
+    let resp = api(&s, Method::GET, base, None, None).await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+
+    let resp = api(&s, Method::DELETE, &one, admin, None).await;
+    assert_eq!(resp.status(), 200);
+    let resp = api(&s, Method::GET, &one, admin, None).await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+
+    // Policy changes are audited.
+    let mut ops = Vec::new();
+    for _ in 0..50 {
+        let logs: Vec<Value> = get_json(&s, "/api/v2.0/projects/hooks/logs?page_size=100")
+            .await
+            .as_array()
+            .unwrap()
+            .clone();
+        ops = logs
+            .iter()
+            .filter(|e| e["resource_type"] == "webhook_policy")
+            .map(|e| e["operation"].as_str().unwrap().to_string())
+            .collect();
+        if ops.iter().any(|o| o == "delete") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for op in ["create", "update", "delete"] {
+        assert!(ops.iter().any(|o| o == op), "no {op} entry in {ops:?}");
+    }
+}
+
+fn hmac_hex(key: &str, body: &[u8]) -> String {
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(body);
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// The Default payload's fields for an artifact event.
+fn check_default(r: &Received, kind: &str, digest: &str, tag: &str, operator: &str) {
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let p = r.json();
+    assert_eq!(p["type"], kind, "{p}");
+    assert!(p["occur_at"].as_i64().unwrap() > 1_700_000_000);
+    assert_eq!(p["operator"], operator);
+    let res = &p["event_data"]["resources"][0];
+    assert_eq!(res["digest"], digest);
+    assert_eq!(res["tag"], tag);
+    let url = res["resource_url"].as_str().unwrap();
+    let expected = if tag.is_empty() {
+        format!("/hooks/app@{digest}")
+    } else {
+        format!("/hooks/app:{tag}")
+    };
+    assert!(url.ends_with(&expected), "{url}");
+    let repo = &p["event_data"]["repository"];
+    assert_eq!(repo["name"], "app");
+    assert_eq!(repo["namespace"], "hooks");
+    assert_eq!(repo["repo_full_name"], "hooks/app");
+    assert_eq!(repo["repo_type"], "private");
+    assert!(
+        repo["date_created"].as_i64().unwrap() > 1_700_000_000,
+        "{p}"
+    );
+}
+
+/// The CloudEvents envelope around the same data.
+fn check_cloudevent(r: &Received, ce_type: &str, pid: i64, policy: i64, digest: &str) -> String {
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/cloudevents+json")
+    );
+    let e = r.json();
+    assert_eq!(e["specversion"], "1.0");
+    assert_eq!(e["type"], ce_type);
+    assert_eq!(
+        e["source"],
+        format!("/projects/{pid}/webhook/policies/{policy}")
+    );
+    assert_eq!(e["datacontenttype"], "application/json");
+    assert_eq!(e["operator"], "admin");
+    assert!(!e["requestid"].as_str().unwrap().is_empty());
+    assert!(e["time"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(e["data"]["resources"][0]["digest"], digest);
+    assert_eq!(e["data"]["repository"]["repo_full_name"], "hooks/app");
+    e["id"].as_str().unwrap().to_string()
+}
+
+async fn push_pull_delete_in_every_format(b: Backends) {
+    let s = Server::start(b).await;
+    s.create_project("hooks", false).await;
+    let rx = Receiver::start(0).await;
+    let all = json!(["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT"]);
+    let plain = create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "plain", "event_types": all,
+        "targets": [{ "type": "http", "address": format!("{}/default", rx.base),
+            "auth_header": "Bearer abc", "payload_format": "Default" }],
+        "secret": "k3y" }),
+    )
+    .await;
+    let ce = create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "ce", "event_types": all,
+        "targets": [target(&format!("{}/ce", rx.base), "CloudEvents")] }),
+    )
+    .await;
+    create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "slack", "event_types": ["PUSH_ARTIFACT"],
+        "targets": [{ "type": "slack", "address": format!("{}/slack", rx.base) }] }),
+    )
+    .await;
+    create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "off", "enabled": false, "event_types": all,
+        "targets": [target(&format!("{}/off", rx.base), "Default")] }),
+    )
+    .await;
+    let pid = get_json(&s, "/api/v2.0/projects/hooks").await["project_id"]
+        .as_i64()
+        .unwrap();
+
+    let (digest, _) = push_image(&s, "hooks/app", "1.0", "w").await;
+    let seen = rx.wait_for("three push deliveries", |r| r.len() >= 3).await;
+    let by = |path: &str| seen.iter().find(|r| r.path == path).cloned().unwrap();
+    let d = by("/default");
+    check_default(&d, "PUSH_ARTIFACT", &digest, "1.0", "admin");
+    assert_eq!(d.header("authorization"), Some("Bearer abc"));
+    let sig = d.header("x-portcullis-signature-256").unwrap();
+    assert_eq!(sig, format!("sha256={}", hmac_hex("k3y", &d.body)));
+    assert!(d.header("x-portcullis-delivery").is_some());
+    let first_id = check_cloudevent(&by("/ce"), "harbor.artifact.pushed", pid, ce, &digest);
+    assert!(by("/ce").header("x-portcullis-signature-256").is_none());
+    assert!(by("/ce").header("authorization").is_none());
+    let slack = by("/slack").json();
+    assert_eq!(slack["text"], "PUSH_ARTIFACT on hooks/app by admin");
+    let details = slack["blocks"][1]["text"]["text"].as_str().unwrap();
+    assert!(
+        details.contains(&digest) && details.contains("hooks/app:1.0"),
+        "{details}"
+    );
+    assert_eq!(slack["blocks"][1]["text"]["type"], "mrkdwn");
+
+    // A pull by digest: no tag, the resource URL names the digest.
+    let resp = client()
+        .get(s.url(&format!("/v2/hooks/app/manifests/{digest}")))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 200);
+    let seen = rx.wait_for("pull deliveries", |r| r.len() >= 5).await;
+    let pulls: Vec<&Received> = seen[3..].iter().collect();
+    let d = pulls.iter().find(|r| r.path == "/default").unwrap();
+    check_default(d, "PULL_ARTIFACT", &digest, "", "admin");
+    let e = pulls.iter().find(|r| r.path == "/ce").unwrap();
+    let pull_id = check_cloudevent(e, "harbor.artifact.pulled", pid, ce, &digest);
+    assert_ne!(first_id, pull_id, "every event has a fresh id");
+
+    let resp = api(
+        &s,
+        Method::DELETE,
+        &format!("/api/v2.0/projects/hooks/repositories/app/artifacts/{digest}"),
+        Some(&admin_basic()),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let seen = rx.wait_for("delete deliveries", |r| r.len() >= 7).await;
+    let d = seen[5..].iter().find(|r| r.path == "/default").unwrap();
+    check_default(d, "DELETE_ARTIFACT", &digest, "", "admin");
+    let e = seen[5..].iter().find(|r| r.path == "/ce").unwrap();
+    check_cloudevent(e, "harbor.artifact.deleted", pid, ce, &digest);
+    assert!(
+        seen.iter().all(|r| r.path != "/off"),
+        "a disabled policy sends nothing"
+    );
+
+    // Every delivery is on record as a successful execution of its policy.
+    let execs = get_json(
+        &s,
+        &format!("/api/v2.0/projects/hooks/webhook/policies/{plain}/executions"),
+    )
+    .await;
+    let execs = execs.as_array().unwrap();
+    let kinds: Vec<&str> = execs
+        .iter()
+        .map(|e| e["extra_attrs"]["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["DELETE_ARTIFACT", "PULL_ARTIFACT", "PUSH_ARTIFACT"]);
+    for e in execs {
+        assert_eq!(e["vendor_type"], "WEBHOOK");
+        assert_eq!(e["vendor_id"], plain);
+        assert_eq!(e["trigger"], "EVENT");
+        wait_status(&s, plain, e["id"].as_i64().unwrap(), "Success").await;
+    }
+    let triggers = get_json(&s, "/api/v2.0/projects/hooks/webhook/lasttrigger").await;
+    assert!(
+        triggers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["policy_name"] == "plain"
+                && t["event_type"] == "PUSH_ARTIFACT"
+                && t["last_trigger_time"].is_string())
+    );
+    let metrics = client()
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("portcullis_events_dropped_total{subscriber=\"webhooks\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("portcullis_events_backlog{subscriber=\"webhooks\"}"),
+        "{metrics}"
+    );
+}
+
+/// Waits until the execution reaches `status`; returns it.
+async fn wait_status(s: &Server, policy: i64, exec: i64, status: &str) -> Value {
+    let path =
+        format!("/api/v2.0/projects/hooks/webhook/policies/{policy}/executions?page_size=100");
+    for _ in 0..300 {
+        let list = get_json(s, &path).await;
+        if let Some(e) = list.as_array().unwrap().iter().find(|e| e["id"] == exec)
+            && e["status"] == status
+        {
+            return e.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "execution {exec} never reached {status}: {}",
+        get_json(s, &path).await
+    );
+}
+
+/// The one task of the policy's newest execution, and its log.
+async fn newest_task(s: &Server, policy: i64) -> (i64, Value, String) {
+    let base = format!("/api/v2.0/projects/hooks/webhook/policies/{policy}/executions");
+    let execs = get_json(s, &base).await;
+    let exec = execs[0]["id"].as_i64().unwrap();
+    let tasks = get_json(s, &format!("{base}/{exec}/tasks")).await;
+    assert_eq!(tasks.as_array().unwrap().len(), 1);
+    let task = tasks[0].clone();
+    let log_path = format!("{base}/{exec}/tasks/{}/log", task["id"]);
+    let resp = api(s, Method::GET, &log_path, Some(&admin_basic()), None).await;
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    (exec, task, resp.text().await.unwrap())
+}
+
+async fn failing_receiver_ends_with_one_success(b: Backends) {
+    let s = Server::start_with(b, &["--webhook-retry-delay-ms", "200"]).await;
+    s.create_project("hooks", true).await;
+    let rx = Receiver::start(2).await;
+    let policy = create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "flaky", "event_types": ["PUSH_ARTIFACT"],
+        "targets": [target(&format!("{}/flaky", rx.base), "Default")] }),
+    )
+    .await;
+    push_image(&s, "hooks/app", "1", "f").await;
+    let seen = rx.wait_for("three attempts", |r| r.len() >= 3).await;
+    assert!(
+        seen.windows(2).all(|w| w[0].body == w[1].body),
+        "retries send the same body"
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[0].header("x-portcullis-delivery") == w[1].header("x-portcullis-delivery"))
+    );
+    let (exec, _, _) = newest_task(&s, policy).await;
+    let e = wait_status(&s, policy, exec, "Success").await;
+    assert_eq!(e["metrics"]["success_task_count"], 1);
+    assert_eq!(e["metrics"]["error_task_count"], 0);
+    assert!(e["end_time"].is_string());
+    let (_, task, log) = newest_task(&s, policy).await;
+    assert_eq!(task["status"], "Success");
+    assert_eq!(task["run_count"], 3);
+    assert_eq!(log.matches("HTTP 500").count(), 2, "{log}");
+    assert_eq!(log.matches("HTTP 200").count(), 1, "{log}");
+    assert!(
+        log.contains("attempt 3:") && log.contains("receiver is down"),
+        "{log}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.seen().len(), 3, "nothing is sent after the success");
+
+    // A receiver that never answers well: the delivery ends as an error after 3 attempts.
+    let dead = Receiver::start(usize::MAX).await;
+    let policy = create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "dead", "event_types": ["PUSH_ARTIFACT"],
+        "targets": [target(&format!("{}/dead", dead.base), "Default")] }),
+    )
+    .await;
+    push_image(&s, "hooks/app", "2", "g").await;
+    let (exec, _, _) = {
+        dead.wait_for("a first attempt", |r| !r.is_empty()).await;
+        newest_task(&s, policy).await
+    };
+    let e = wait_status(&s, policy, exec, "Error").await;
+    assert_eq!(e["metrics"]["error_task_count"], 1);
+    assert_eq!(dead.seen().len(), 3);
+    let (_, task, _) = newest_task(&s, policy).await;
+    assert!(
+        task["status_message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"),
+        "{task}"
+    );
+}
+
+async fn restart_during_retries_loses_nothing(b: Backends) {
+    let mut s = Server::start_with(b, &["--webhook-retry-delay-ms", "3000"]).await;
+    s.create_project("hooks", true).await;
+    let rx = Receiver::start(1).await;
+    let policy = create_policy(
+        &s,
+        "hooks",
+        json!({ "name": "restart", "event_types": ["PUSH_ARTIFACT"],
+        "targets": [target(&format!("{}/r", rx.base), "CloudEvents")] }),
+    )
+    .await;
+    push_image(&s, "hooks/app", "1", "r").await;
+    rx.wait_for("the first attempt", |r| r.len() == 1).await;
+    // Wait until the failed attempt is on record and the retry is queued, then crash.
+    for _ in 0..100 {
+        let (_, task, _) = newest_task(&s, policy).await;
+        if task["status_message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(rx.seen().len(), 1, "the retry waits for its backoff");
+    s.restart();
+    let seen = rx
+        .wait_for("the retry after the restart", |r| r.len() >= 2)
+        .await;
+    assert_eq!(seen[0].body, seen[1].body, "the same event, byte for byte");
+    let (exec, _, _) = newest_task(&s, policy).await;
+    wait_status(&s, policy, exec, "Success").await;
+    let (_, task, log) = newest_task(&s, policy).await;
+    assert_eq!(task["run_count"], 2);
+    assert_eq!(
+        log.lines().filter(|l| l.contains(" attempt ")).count(),
+        2,
+        "{log}"
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(rx.seen().len(), 2);
+}
