@@ -189,6 +189,59 @@ mod tests {
         assert_eq!(a["data"]["resources"][0]["tag"], "1.0");
     }
 
+    /// Every type, in both formats, as the scanning, quota, replication and retention
+    /// features will emit them (their end-to-end tests arrive with those features).
+    #[test]
+    fn every_event_type_renders_in_both_formats() {
+        let ctx = Context {
+            host: "reg:5000",
+            repo_created: Some(1),
+        };
+        for kind in EventType::ALL {
+            let mut e = push();
+            e.kind = kind;
+            let e = match kind {
+                EventType::ScanningCompleted
+                | EventType::ScanningFailed
+                | EventType::ScanningStopped => e.with_scan_overview(json!({
+                    "application/vnd.security.vulnerability.report; version=1.1":
+                        { "scan_status": "Success", "severity": "High" }
+                })),
+                EventType::QuotaExceed | EventType::QuotaWarning => {
+                    e.with_attribute("Details", "storage 9 of 10 GiB")
+                }
+                _ => e,
+            };
+            let data = event_data(&e, &ctx);
+            let d = default_payload(&e, data.clone());
+            assert_eq!(d["type"], kind.as_str());
+            assert_eq!(
+                d["event_data"]["repository"]["repo_full_name"],
+                "team/app/web"
+            );
+            let c = cloudevent(&e, data, 3, 4);
+            assert_eq!(c["type"], kind.cloudevents_type());
+            assert_eq!(c["data"], d["event_data"], "{kind}");
+            match kind {
+                EventType::ScanningCompleted
+                | EventType::ScanningFailed
+                | EventType::ScanningStopped => {
+                    let o = &d["event_data"]["resources"][0]["scan_overview"];
+                    assert!(o.is_object(), "{kind}: {d}");
+                }
+                EventType::QuotaExceed | EventType::QuotaWarning => {
+                    let a = &d["event_data"]["custom_attributes"]["Details"];
+                    assert_eq!(a, "storage 9 of 10 GiB");
+                }
+                _ => assert!(
+                    d["event_data"]["resources"][0]
+                        .get("scan_overview")
+                        .is_none()
+                ),
+            }
+        }
+    }
+
     #[test]
     fn slack_message_is_readable() {
         let e = push().with_attribute("Details", "over quota");

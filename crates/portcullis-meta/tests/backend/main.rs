@@ -8,6 +8,7 @@ mod fixtures;
 mod labels;
 mod projects;
 mod repositories;
+mod webhooks;
 
 use std::future::Future;
 
@@ -97,4 +98,6 @@ backend_suite!(
     access::browsing_lookups,
     labels::labels_are_scoped_and_attach_to_artifacts,
     labels::copy_of_a_tree_is_all_or_nothing,
+    webhooks::policies_round_trip,
+    webhooks::deliveries_are_jobs_with_attempts,
 );
