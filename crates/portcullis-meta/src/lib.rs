@@ -9,6 +9,7 @@
 //! call's future before it completes rolls back whatever it had written, so a cancelled
 //! or retried call never leaves half a change behind.
 
+mod adapter_scans;
 mod artifacts;
 mod audit;
 mod blobs;
@@ -28,6 +29,7 @@ mod put;
 mod repositories;
 mod robots;
 mod rows;
+mod scanners;
 mod sql;
 mod tags;
 mod users;
@@ -36,6 +38,7 @@ mod webhooks;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use adapter_scans::{AdapterScan, AdapterScanState};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use copy::ArtifactFilter;
 pub use error::{Error, Result};
@@ -55,6 +58,7 @@ pub use webhooks::{
     NewWebhookAttempt, NewWebhookDelivery, NewWebhookPolicy, NewWebhookTask, WEBHOOK_JOB_KIND,
     WebhookAttempt, WebhookDelivery, WebhookExecution, WebhookPolicy, WebhookTarget, WebhookTask,
 };
+pub use scanners::{ScannerQuery, ScannerRegistration};
 
 use sqlx::{PgPool, SqlitePool};
 

@@ -9,6 +9,7 @@ mod labels;
 mod projects;
 mod repositories;
 mod webhooks;
+mod scanners;
 
 use std::future::Future;
 
@@ -100,4 +101,7 @@ backend_suite!(
     labels::copy_of_a_tree_is_all_or_nothing,
     webhooks::policies_round_trip,
     webhooks::deliveries_are_jobs_with_attempts,
+    scanners::registrations_keep_one_default,
+    scanners::projects_choose_scanners,
+    scanners::adapter_scans_are_durable,
 );
