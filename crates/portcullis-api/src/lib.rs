@@ -2,6 +2,7 @@
 //! `/api/v2.0/` (Harbor-compatible). Handlers are thin: extract, call a service, shape
 //! the answer.
 
+pub mod adapter;
 pub mod auth;
 pub mod error;
 pub mod harbor;
@@ -28,6 +29,7 @@ pub fn app(reg: Arc<Registry>) -> Router {
         .route("/service/token", get(token::token))
         .merge(harbor::router())
         .merge(metrics::routes())
+        .merge(adapter::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "not found") })
         // Blob bodies are streamed, never buffered; buffering extractors (JSON bodies of
         // the Harbor API) keep a modest limit.

@@ -18,6 +18,7 @@ pub mod purge;
 pub mod rbac;
 pub mod registry;
 pub mod robots;
+pub mod scanners;
 pub mod setup;
 pub mod users;
 pub mod webhooks;

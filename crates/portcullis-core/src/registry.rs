@@ -44,6 +44,11 @@ pub struct Settings {
     pub https: bool,
     /// Webhook delivery: attempts, timeout, backlog.
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// The key callers of the scanner adapter API (`/api/v1`) must present; the adapter
+    /// API is off without one.
+    pub scanner_adapter_api_key: Option<String>,
+    /// Where the vulnerability database lives (`<data-dir>/vulndb`).
+    pub vulndb_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -61,6 +66,8 @@ impl Default for Settings {
             trust_proxy_headers: false,
             https: false,
             webhooks: crate::webhooks::WebhookSettings::default(),
+            scanner_adapter_api_key: None,
+            vulndb_dir: None,
         }
     }
 }
@@ -79,6 +86,7 @@ pub struct Registry {
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
     pub events: crate::events::EventBus,
     pub webhooks: crate::webhooks::Webhooks,
+    pub scanners: crate::scanners::Scanners,
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
@@ -150,6 +158,10 @@ impl Registry {
             audit_log,
             events,
             webhooks,
+            scanners: crate::scanners::Scanners::new(
+                settings.scanner_adapter_api_key.clone(),
+                settings.vulndb_dir.clone(),
+            ),
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,

@@ -87,6 +87,13 @@ pub struct ServeArgs {
     /// Events waiting for webhook dispatch at most; more are dropped and counted [default: 10000].
     #[arg(long, env = "PORTCULLIS_WEBHOOK_BACKLOG")]
     pub webhook_backlog: Option<usize>,
+    /// Serve the built-in scanner as a Harbor scanner adapter under /api/v1, to callers
+    /// presenting this key [default: the adapter API is off].
+    #[arg(long, env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY", hide_env_values = true)]
+    pub scanner_adapter_api_key: Option<String>,
+    /// File holding the scanner adapter API key (must not be readable by group or others).
+    #[arg(long, env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY_FILE")]
+    pub scanner_adapter_api_key_file: Option<PathBuf>,
 }
 
 /// The file layer: the same names as the flags.
@@ -119,6 +126,8 @@ struct FileConfig {
     webhook_timeout_seconds: Option<u64>,
     webhook_retry_delay_ms: Option<u64>,
     webhook_backlog: Option<usize>,
+    scanner_adapter_api_key: Option<String>,
+    scanner_adapter_api_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +156,7 @@ pub struct Config {
     pub webhook_timeout_seconds: u64,
     pub webhook_retry_delay_ms: u64,
     pub webhook_backlog: usize,
+    pub scanner_adapter_api_key: Option<String>,
 }
 
 impl Config {
@@ -218,7 +228,18 @@ impl Config {
             (None, None) => None,
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
+        let scanner_adapter_api_key = match (
+            args.scanner_adapter_api_key.or(file.scanner_adapter_api_key),
+            args.scanner_adapter_api_key_file
+                .or(file.scanner_adapter_api_key_file),
+        ) {
+            (Some(k), _) => Some(k),
+            (None, Some(path)) => Some(read_secret_file(&path)?),
+            (None, None) => None,
+        }
+        .filter(|k| !k.is_empty());
         Ok(Config {
+            scanner_adapter_api_key,
             listen: args
                 .listen
                 .or(file.listen)

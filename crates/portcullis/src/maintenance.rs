@@ -90,6 +90,10 @@ pub async fn start(
             },
         )
         .register("purge-audit", PurgeAudit { reg: reg.clone() })
+        .register(
+            portcullis_core::scanners::adapter::ADAPTER_SCAN_JOB,
+            portcullis_core::scanners::adapter::AdapterScanWorker::new(reg.clone()),
+        )
         .start();
     // Cron with seconds first, as Harbor writes schedules: uploads hourly; the audit purge
     // daily at 03:00 UTC unless changed through the API.

@@ -62,9 +62,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),
         },
+        scanner_adapter_api_key: cfg.scanner_adapter_api_key.clone(),
+        vulndb_dir: Some(portcullis_vulndb::db_dir(&cfg.data_dir)),
         ..Settings::default()
     };
     let reg = Registry::new(meta, blobs, tokens, settings);
+    reg.ensure_builtin_scanner()
+        .await
+        .context("registering the built-in scanner")?;
     let jobs = crate::maintenance::start(
         reg.clone(),
         Duration::from_secs(cfg.upload_expiry_hours * 3600),

@@ -8,6 +8,7 @@ mod members;
 mod projects;
 mod repositories;
 mod robots;
+mod scanners;
 mod search;
 mod system;
 mod users;
@@ -30,6 +31,7 @@ use crate::error::ApiError;
 pub fn router() -> Router<Arc<Registry>> {
     Router::new()
         .merge(labels::routes())
+        .merge(scanners::routes())
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))

@@ -1,0 +1,1 @@
+//! The built-in scanner served as a Harbor scanner adapter under `/api/v1`.
