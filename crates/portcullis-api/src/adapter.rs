@@ -160,7 +160,10 @@ async fn scan(
 
 fn internal(e: portcullis_core::Error) -> AdapterError {
     if let Some(cause) = &e.cause {
-        tracing::error!(error = format!("{cause:#}"), "scanner adapter request failed");
+        tracing::error!(
+            error = format!("{cause:#}"),
+            "scanner adapter request failed"
+        );
     }
     AdapterError::new(StatusCode::INTERNAL_SERVER_ERROR, e.message)
 }
@@ -278,7 +281,10 @@ mod tests {
             Some(mime::REPORT_1_1)
         );
         assert_eq!(
-            report_type(&with("accept", "application/vnd.scanner.adapter.vuln.report.raw")),
+            report_type(&with(
+                "accept",
+                "application/vnd.scanner.adapter.vuln.report.raw"
+            )),
             None
         );
     }

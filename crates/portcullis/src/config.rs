@@ -89,7 +89,11 @@ pub struct ServeArgs {
     pub webhook_backlog: Option<usize>,
     /// Serve the built-in scanner as a Harbor scanner adapter under /api/v1, to callers
     /// presenting this key [default: the adapter API is off].
-    #[arg(long, env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY",
+        hide_env_values = true
+    )]
     pub scanner_adapter_api_key: Option<String>,
     /// File holding the scanner adapter API key (must not be readable by group or others).
     #[arg(long, env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY_FILE")]
@@ -229,7 +233,8 @@ impl Config {
             _ => anyhow::bail!("--tls-cert and --tls-key go together"),
         };
         let scanner_adapter_api_key = match (
-            args.scanner_adapter_api_key.or(file.scanner_adapter_api_key),
+            args.scanner_adapter_api_key
+                .or(file.scanner_adapter_api_key),
             args.scanner_adapter_api_key_file
                 .or(file.scanner_adapter_api_key_file),
         ) {

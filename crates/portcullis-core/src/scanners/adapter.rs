@@ -155,7 +155,11 @@ impl Registry {
         if let Some(r) = stored.get_mut("registry").and_then(|r| r.as_object_mut()) {
             r.remove("authorization");
         }
-        let auth = req.registry.authorization.as_deref().filter(|a| !a.is_empty());
+        let auth = req
+            .registry
+            .authorization
+            .as_deref()
+            .filter(|a| !a.is_empty());
         self.meta
             .create_adapter_scan(&id, &stored, auth)
             .await
@@ -172,21 +176,24 @@ impl Registry {
 
     /// The state of a scan request; `None` when unknown.
     pub async fn adapter_scan_progress(&self, id: &str) -> Result<Option<ScanProgress>> {
-        Ok(self.meta.get_adapter_scan(id).await?.map(|s| match s.state {
-            AdapterScanState::Pending | AdapterScanState::Running => ScanProgress::Running,
-            AdapterScanState::Succeeded => ScanProgress::Done(s.report.unwrap_or_default()),
-            AdapterScanState::Failed => ScanProgress::Failed(s.error.unwrap_or_default()),
-        }))
+        Ok(self
+            .meta
+            .get_adapter_scan(id)
+            .await?
+            .map(|s| match s.state {
+                AdapterScanState::Pending | AdapterScanState::Running => ScanProgress::Running,
+                AdapterScanState::Succeeded => ScanProgress::Done(s.report.unwrap_or_default()),
+                AdapterScanState::Failed => ScanProgress::Failed(s.error.unwrap_or_default()),
+            }))
     }
 
     /// Pulls and scans the image of a stored request; the Harbor report as JSON text.
     async fn run_adapter_scan(&self, scan: &AdapterScan) -> Result<String, PullError> {
-        let req: ScanRequest = serde_json::from_value(scan.request.clone()).map_err(|e| {
-            PullError {
+        let req: ScanRequest =
+            serde_json::from_value(scan.request.clone()).map_err(|e| PullError {
                 message: format!("stored scan request is malformed: {e}"),
                 transient: false,
-            }
-        })?;
+            })?;
         let digest = Digest::parse(&req.artifact.digest).map_err(|e| PullError {
             message: e.to_string(),
             transient: false,

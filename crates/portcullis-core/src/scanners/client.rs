@@ -258,9 +258,10 @@ impl AdapterClient {
         match resp.status().as_u16() {
             302 => Ok(ReportPoll::NotYet(refresh_after(&resp))),
             200 => {
-                let body = resp.json().await.map_err(|e| {
-                    AdapterError::Protocol(format!("report: {}", e.without_url()))
-                })?;
+                let body = resp
+                    .json()
+                    .await
+                    .map_err(|e| AdapterError::Protocol(format!("report: {}", e.without_url())))?;
                 Ok(ReportPoll::Ready(body))
             }
             _ => Err(error_of(resp).await),

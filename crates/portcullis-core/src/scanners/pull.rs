@@ -321,7 +321,10 @@ mod tests {
             r#"Bearer realm="https://r.example/service/token",service="harbor-registry",scope="repository:a/b:pull""#,
         )
         .unwrap();
-        assert_eq!(p[0], ("realm".into(), "https://r.example/service/token".into()));
+        assert_eq!(
+            p[0],
+            ("realm".into(), "https://r.example/service/token".into())
+        );
         assert_eq!(p[1], ("service".into(), "harbor-registry".into()));
         assert_eq!(p[2], ("scope".into(), "repository:a/b:pull".into()));
         let p = challenge_params("Bearer realm=https://x/token, service=reg").unwrap();

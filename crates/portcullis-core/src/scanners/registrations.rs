@@ -168,7 +168,10 @@ impl Registry {
         if old.immutable {
             return Err(Error::new(
                 ErrorCode::Forbidden,
-                format!("registration {} is immutable and cannot be updated", old.name),
+                format!(
+                    "registration {} is immutable and cannot be updated",
+                    old.name
+                ),
             ));
         }
         let mut req = req;
@@ -208,7 +211,10 @@ impl Registry {
         if old.immutable {
             return Err(Error::new(
                 ErrorCode::Forbidden,
-                format!("registration {} is immutable and cannot be deleted", old.name),
+                format!(
+                    "registration {} is immutable and cannot be deleted",
+                    old.name
+                ),
             ));
         }
         let res = self.meta.delete_scanner(uuid).await;
@@ -341,7 +347,14 @@ impl Registry {
         }
         let res = self.meta.set_project_scanner(p.id, uuid).await;
         let resource = format!("{}:{}", p.name, r.name);
-        self.audit(actor, "update", "scanner", &resource, Some(p.id.0), res.is_ok());
+        self.audit(
+            actor,
+            "update",
+            "scanner",
+            &resource,
+            Some(p.id.0),
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
@@ -365,7 +378,11 @@ impl Registry {
     fn view(&self, r: ScannerRegistration) -> RegistrationView {
         let builtin = r.uuid == BUILTIN_UUID;
         RegistrationView {
-            health: if builtin { "healthy".into() } else { String::new() },
+            health: if builtin {
+                "healthy".into()
+            } else {
+                String::new()
+            },
             metadata: builtin.then(|| self.scanners.builtin_metadata()),
             registration: r,
         }

@@ -77,7 +77,14 @@ pub async fn registrations_keep_one_default(store: MetaStore) {
     store.set_default_scanner("t1").await.unwrap();
     store.set_default_scanner("t1").await.unwrap();
     assert_eq!(store.default_scanner().await.unwrap().unwrap().uuid, "t1");
-    assert!(!store.get_scanner("builtin").await.unwrap().unwrap().is_default);
+    assert!(
+        !store
+            .get_scanner("builtin")
+            .await
+            .unwrap()
+            .unwrap()
+            .is_default
+    );
     assert!(matches!(
         store.set_default_scanner("nope").await,
         Err(Error::NotFound)
@@ -181,7 +188,10 @@ pub async fn adapter_scans_are_durable(store: MetaStore) {
         Err(Error::NotFound)
     ));
     store.create_adapter_scan("s2", &req, None).await.unwrap();
-    store.finish_adapter_scan("s2", Err("pull failed")).await.unwrap();
+    store
+        .finish_adapter_scan("s2", Err("pull failed"))
+        .await
+        .unwrap();
     let s = store.get_adapter_scan("s2").await.unwrap().unwrap();
     assert_eq!(
         (s.state, s.error.as_deref()),

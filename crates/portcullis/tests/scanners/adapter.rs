@@ -75,7 +75,11 @@ async fn adapter_api(b: Backends) {
     let digest = push_vulnerable_image(&s, "team/app", "v1").await;
 
     // The key is required, in any of its three forms.
-    let resp = client().get(s.url("/api/v1/metadata")).send().await.unwrap();
+    let resp = client()
+        .get(s.url("/api/v1/metadata"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 401);
     assert_eq!(
         resp.headers()["content-type"],
@@ -121,7 +125,11 @@ async fn adapter_api(b: Backends) {
         .unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     let resp = submit(&s, json!({ "registry": { "url": s.base }, "artifact": { "repository": "team/app", "digest": "sha256:nope" } })).await;
     assert_eq!(resp.status(), 422);
     let resp = submit(&s, json!({ "registry": { "url": "file:///etc" }, "artifact": { "repository": "team/app", "digest": digest } })).await;
@@ -134,7 +142,11 @@ async fn adapter_api(b: Backends) {
     assert_eq!(submit(&s, sbom_only).await.status(), 501);
 
     // A scan pulled back from this registry with Basic credentials (token flow).
-    let resp = submit(&s, scan_request(&s, "team/app", &digest, Some(admin_basic()))).await;
+    let resp = submit(
+        &s,
+        scan_request(&s, "team/app", &digest, Some(admin_basic())),
+    )
+    .await;
     assert_eq!(resp.status(), 202);
     assert_eq!(
         resp.headers()["content-type"],
@@ -167,15 +179,24 @@ async fn adapter_api(b: Backends) {
             .header("accept", accept)
             .send()
     };
-    let resp = get("application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0", "").await.unwrap();
+    let resp = get(
+        "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0",
+        "",
+    )
+    .await
+    .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(
         resp.headers()["content-type"],
         "application/vnd.scanner.adapter.vuln.report.harbor+json; version=1.0"
     );
-    let resp = get("application/vnd.scanner.adapter.vuln.report.raw", "").await.unwrap();
+    let resp = get("application/vnd.scanner.adapter.vuln.report.raw", "")
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 501);
-    let resp = get(REPORT_MIME, "?sbom_media_type=application/spdx%2Bjson").await.unwrap();
+    let resp = get(REPORT_MIME, "?sbom_media_type=application/spdx%2Bjson")
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 501);
     let resp = client()
         .get(s.url("/api/v1/scan/no-such-request/report"))
@@ -197,19 +218,28 @@ async fn adapter_api(b: Backends) {
         .unwrap();
     let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
     let resp = submit(&s, scan_request(&s, "team/app", &digest, Some(bearer))).await;
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (resp, _) = poll(&s, &id).await;
     assert_eq!(resp.status(), 200);
 
     // A refused credential ends the scan with an error report (500 and a message).
     let wrong = basic("admin", "Wrong-Pass-1");
     let resp = submit(&s, scan_request(&s, "team/app", &digest, Some(wrong))).await;
-    let id = resp.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
+    let id = resp.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let (resp, _) = poll(&s, &id).await;
     assert_eq!(resp.status(), 500);
     let body: Value = resp.json().await.unwrap();
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("token service") || message.contains("refused"), "{message}");
+    assert!(
+        message.contains("token service") || message.contains("refused"),
+        "{message}"
+    );
 }
 
 on_both_backends!(adapter_api);
