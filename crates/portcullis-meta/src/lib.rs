@@ -54,11 +54,11 @@ pub use model::{
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
 pub use robots::{NewRobot, Robot, RobotUpdate};
+pub use scanners::{ScannerQuery, ScannerRegistration};
 pub use webhooks::{
     NewWebhookAttempt, NewWebhookDelivery, NewWebhookPolicy, NewWebhookTask, WEBHOOK_JOB_KIND,
     WebhookAttempt, WebhookDelivery, WebhookExecution, WebhookPolicy, WebhookTarget, WebhookTask,
 };
-pub use scanners::{ScannerQuery, ScannerRegistration};
 
 use sqlx::{PgPool, SqlitePool};
 

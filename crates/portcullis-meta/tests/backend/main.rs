@@ -8,8 +8,8 @@ mod fixtures;
 mod labels;
 mod projects;
 mod repositories;
-mod webhooks;
 mod scanners;
+mod webhooks;
 
 use std::future::Future;
 
