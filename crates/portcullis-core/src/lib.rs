@@ -20,6 +20,8 @@ pub mod registry;
 pub mod robots;
 pub mod scanners;
 pub mod setup;
+pub mod signatures;
+pub mod trusted_keys;
 pub mod users;
 pub mod webhooks;
 

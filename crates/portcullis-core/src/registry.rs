@@ -49,6 +49,8 @@ pub struct Settings {
     pub scanner_adapter_api_key: Option<String>,
     /// Where the vulnerability database lives (`<data-dir>/vulndb`).
     pub vulndb_dir: Option<std::path::PathBuf>,
+    /// Signing keys and certificates projects trust, from the configuration.
+    pub trusted: crate::signatures::ConfiguredTrust,
 }
 
 impl Default for Settings {
@@ -68,6 +70,7 @@ impl Default for Settings {
             webhooks: crate::webhooks::WebhookSettings::default(),
             scanner_adapter_api_key: None,
             vulndb_dir: None,
+            trusted: Default::default(),
         }
     }
 }
@@ -87,6 +90,7 @@ pub struct Registry {
     pub events: crate::events::EventBus,
     pub webhooks: crate::webhooks::Webhooks,
     pub scanners: crate::scanners::Scanners,
+    pub(crate) signatures: crate::signatures::SignatureCache,
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
@@ -162,6 +166,10 @@ impl Registry {
                 settings.scanner_adapter_api_key.clone(),
                 settings.vulndb_dir.clone(),
             ),
+            signatures: crate::signatures::SignatureCache::new(
+                settings.cache_ttl,
+                settings.trusted.clone(),
+            ),
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
@@ -172,6 +180,7 @@ impl Registry {
     /// Drop cached facts about a project after it changed.
     pub fn forget_project(&self, name: &str) {
         self.project_cache.forget(name);
+        self.signatures.invalidate();
         self.resolutions.invalidate();
     }
 
@@ -446,6 +455,11 @@ impl Registry {
         };
         let outcome = self.meta.put_manifest(put).await?;
         self.resolutions.invalidate();
+        if parsed.subject.is_some()
+            || matches!(reference, Reference::Tag(t) if t.as_str().ends_with(".sig"))
+        {
+            self.signatures.invalidate();
+        }
         self.manifests.put(digest.clone(), body);
         Ok(Pushed {
             digest,
@@ -496,6 +510,7 @@ impl Registry {
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
         self.resolutions.invalidate();
+        self.signatures.invalidate();
         if found {
             Ok(())
         } else {

@@ -32,6 +32,7 @@ mod rows;
 mod scanners;
 mod sql;
 mod tags;
+mod trust;
 mod users;
 mod webhooks;
 
@@ -55,6 +56,7 @@ pub use model::{
 };
 pub use robots::{NewRobot, Robot, RobotUpdate};
 pub use scanners::{ScannerQuery, ScannerRegistration};
+pub use trust::TrustedKeyRecord;
 pub use webhooks::{
     NewWebhookAttempt, NewWebhookDelivery, NewWebhookPolicy, NewWebhookTask, WEBHOOK_JOB_KIND,
     WebhookAttempt, WebhookDelivery, WebhookExecution, WebhookPolicy, WebhookTarget, WebhookTask,

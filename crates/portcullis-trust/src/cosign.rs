@@ -88,7 +88,11 @@ struct Image {
 pub fn verify(payload: &[u8], signature: &[u8], expected: &Digest, keys: &[TrustedKey]) -> Check {
     let parsed: SimpleSigning = match serde_json::from_slice(payload) {
         Ok(p) => p,
-        Err(e) => return Check::Rejected(format!("the cosign payload is not simple signing JSON: {e}")),
+        Err(e) => {
+            return Check::Rejected(format!(
+                "the cosign payload is not simple signing JSON: {e}"
+            ));
+        }
     };
     if parsed.critical.kind != PAYLOAD_TYPE {
         return Check::Rejected(format!(
@@ -97,7 +101,10 @@ pub fn verify(payload: &[u8], signature: &[u8], expected: &Digest, keys: &[Trust
         ));
     }
     // The signature must be checked before the digest is believed; both are required.
-    let Some(key) = keys.iter().find(|k| k.key.verify_cosign(payload, signature)) else {
+    let Some(key) = keys
+        .iter()
+        .find(|k| k.key.verify_cosign(payload, signature))
+    else {
         return Check::Rejected("no trusted key verifies the cosign signature".into());
     };
     if parsed.critical.image.digest != expected.as_str() {

@@ -94,6 +94,12 @@ impl PublicKey {
         ))
     }
 
+    /// The `sha256:` fingerprint of a PEM public key's SubjectPublicKeyInfo.
+    pub fn spki_fingerprint_of_pem(pem: &str) -> Result<String, TrustError> {
+        let (_, der) = pem_rfc7468_decode(pem.trim())?;
+        Ok(fingerprint(&der))
+    }
+
     /// The key's algorithm as the API shows it.
     pub fn algorithm(&self) -> &'static str {
         match self {
@@ -202,7 +208,9 @@ pub(crate) fn pem_rfc7468_decode(pem: &str) -> Result<(String, Vec<u8>), TrustEr
         }
         if l.contains(':') {
             // RFC 1421 headers (e.g. `Proc-Type`) would mean an encrypted key.
-            return Err(TrustError::Key("encrypted or annotated PEM is not supported".into()));
+            return Err(TrustError::Key(
+                "encrypted or annotated PEM is not supported".into(),
+            ));
         }
         body.push_str(l);
     }

@@ -93,19 +93,27 @@ fn rfc3339(s: &str) -> Option<OffsetDateTime> {
 /// Checks a JWS envelope: its certificate chain must lead to one of `anchors`, the leaf
 /// must have signed it, it must not have expired at `now`, and its payload must name
 /// `expected`.
-pub fn verify_jws(envelope: &[u8], expected: &Digest, anchors: &[TrustAnchor], now: OffsetDateTime) -> Check {
+pub fn verify_jws(
+    envelope: &[u8],
+    expected: &Digest,
+    anchors: &[TrustAnchor],
+    now: OffsetDateTime,
+) -> Check {
     let reject = |m: String| Check::Rejected(m);
     let env: Envelope = match serde_json::from_slice(envelope) {
         Ok(e) => e,
         Err(e) => return reject(format!("the notation envelope is not JWS JSON: {e}")),
     };
-    let Some(protected) = b64url(&env.protected)
-        .and_then(|b| serde_json::from_slice::<Protected>(&b).ok())
+    let Some(protected) =
+        b64url(&env.protected).and_then(|b| serde_json::from_slice::<Protected>(&b).ok())
     else {
         return reject("the notation protected header cannot be read".into());
     };
     if protected.cty != PAYLOAD_CONTENT_TYPE {
-        return reject(format!("unexpected notation payload type {:?}", protected.cty));
+        return reject(format!(
+            "unexpected notation payload type {:?}",
+            protected.cty
+        ));
     }
     if protected.signing_scheme != "notary.x509" {
         return reject(format!(
@@ -113,11 +121,18 @@ pub fn verify_jws(envelope: &[u8], expected: &Digest, anchors: &[TrustAnchor], n
             protected.signing_scheme
         ));
     }
-    if let Some(c) = protected.crit.iter().find(|c| !KNOWN_CRITICAL.contains(&c.as_str())) {
+    if let Some(c) = protected
+        .crit
+        .iter()
+        .find(|c| !KNOWN_CRITICAL.contains(&c.as_str()))
+    {
         return reject(format!("unknown critical header {c:?}"));
     }
     let Some(scheme) = scheme_of(&protected.alg) else {
-        return reject(format!("unsupported signature algorithm {:?}", protected.alg));
+        return reject(format!(
+            "unsupported signature algorithm {:?}",
+            protected.alg
+        ));
     };
     if let Some(expiry) = protected.expiry.as_deref() {
         match rfc3339(expiry) {
@@ -161,7 +176,8 @@ pub fn verify_jws(envelope: &[u8], expected: &Digest, anchors: &[TrustAnchor], n
         Ok(a) => a,
         Err(why) => return reject(why),
     };
-    let Some(target) = b64url(&env.payload).and_then(|b| serde_json::from_slice::<Payload>(&b).ok())
+    let Some(target) =
+        b64url(&env.payload).and_then(|b| serde_json::from_slice::<Payload>(&b).ok())
     else {
         return reject("the notation payload cannot be read".into());
     };

@@ -103,7 +103,10 @@ impl SigningKey {
                     None,
                 )
             }
-            _ => openssl(&["dgst", "-sha256", "-sign", s(&self.private)], Some(payload)),
+            _ => openssl(
+                &["dgst", "-sha256", "-sign", s(&self.private)],
+                Some(payload),
+            ),
         }
     }
 

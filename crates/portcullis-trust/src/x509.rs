@@ -137,7 +137,11 @@ impl Cert {
 
 /// Checks that `chain` (leaf first) leads to one of `anchors`, every certificate valid
 /// at `at`; returns the anchor's name.
-pub fn verify_chain(chain: &[Cert], anchors: &[TrustAnchor], at: OffsetDateTime) -> Result<String, String> {
+pub fn verify_chain(
+    chain: &[Cert],
+    anchors: &[TrustAnchor],
+    at: OffsetDateTime,
+) -> Result<String, String> {
     if anchors.is_empty() {
         return Err("no trusted certificates are configured for notation".into());
     }

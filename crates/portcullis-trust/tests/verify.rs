@@ -30,22 +30,44 @@ fn cosign_every_key_kind() {
 
         assert_eq!(
             cosign::verify(&payload, &sig, &image, std::slice::from_ref(&trusted)),
-            Check::Verified { key: "release".into() },
+            Check::Verified {
+                key: "release".into()
+            },
             "{kind:?}"
         );
         // The right key among several is found.
         assert_eq!(
-            cosign::verify(&payload, &sig, &image, &[untrusted.clone(), trusted.clone()]),
-            Check::Verified { key: "release".into() },
+            cosign::verify(
+                &payload,
+                &sig,
+                &image,
+                &[untrusted.clone(), trusted.clone()]
+            ),
+            Check::Verified {
+                key: "release".into()
+            },
             "{kind:?}"
         );
         // Signed by a key the project does not trust.
-        assert!(rejected(&cosign::verify(&payload, &sig, &image, &[untrusted])), "{kind:?}");
+        assert!(
+            rejected(&cosign::verify(&payload, &sig, &image, &[untrusted])),
+            "{kind:?}"
+        );
         // The payload edited after signing (pointing it at another image).
         let tampered = cosign_payload("r.example/team/app", digest("evil").as_str());
-        assert!(rejected(&cosign::verify(&tampered, &sig, &digest("evil"), std::slice::from_ref(&trusted))));
+        assert!(rejected(&cosign::verify(
+            &tampered,
+            &sig,
+            &digest("evil"),
+            std::slice::from_ref(&trusted)
+        )));
         // A genuine signature, but of another image.
-        let c = cosign::verify(&payload, &sig, &digest("other image"), std::slice::from_ref(&trusted));
+        let c = cosign::verify(
+            &payload,
+            &sig,
+            &digest("other image"),
+            std::slice::from_ref(&trusted),
+        );
         match c {
             Check::Rejected(why) => assert!(why.contains("is for"), "{why}"),
             other => panic!("{kind:?}: {other:?}"),
@@ -54,7 +76,12 @@ fn cosign_every_key_kind() {
         let mut bad = sig.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
-        assert!(rejected(&cosign::verify(&payload, &bad, &image, std::slice::from_ref(&trusted))));
+        assert!(rejected(&cosign::verify(
+            &payload,
+            &bad,
+            &image,
+            std::slice::from_ref(&trusted)
+        )));
     }
 }
 
@@ -69,7 +96,12 @@ fn cosign_payload_must_be_simple_signing() {
     }))
     .unwrap();
     let sig = key.sign_cosign(&odd);
-    assert!(rejected(&cosign::verify(&odd, &sig, &image, &[trusted.clone()])));
+    assert!(rejected(&cosign::verify(
+        &odd,
+        &sig,
+        &image,
+        std::slice::from_ref(&trusted)
+    )));
     let junk = b"not json".to_vec();
     let sig = key.sign_cosign(&junk);
     assert!(rejected(&cosign::verify(&junk, &sig, &image, &[trusted])));
@@ -110,7 +142,10 @@ fn signed_payloads_of_a_manifest() {
     let found = cosign::signed_payloads(&serde_json::to_vec(&manifest).unwrap());
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].signature, vec![1, 2, 3]);
-    assert_eq!(cosign::signature_tag(&payload), format!("sha256-{}.sig", payload.hex()));
+    assert_eq!(
+        cosign::signature_tag(&payload),
+        format!("sha256-{}.sig", payload.hex())
+    );
 }
 
 const MEDIA: &str = "application/vnd.oci.image.manifest.v1+json";
@@ -120,7 +155,8 @@ fn now() -> OffsetDateTime {
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339).unwrap()
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
 }
 
 #[test]
@@ -132,38 +168,69 @@ fn notation_chains_and_algorithms() {
     let inter = CertKey::issued_by(d, &root, "intermediate", KeyKind::Rsa, true);
     let anchors = TrustAnchor::from_pem("corp-root", &root.cert_pem).unwrap();
 
-    for (name, kind) in [("leaf-ec", KeyKind::P256), ("leaf-ec384", KeyKind::P384), ("leaf-rsa", KeyKind::Rsa)] {
+    for (name, kind) in [
+        ("leaf-ec", KeyKind::P256),
+        ("leaf-ec384", KeyKind::P384),
+        ("leaf-rsa", KeyKind::Rsa),
+    ] {
         // Leaf issued by the intermediate, chain carried in x5c.
         let leaf = CertKey::issued_by(d, &inter, name, kind, false);
         // Certificates start at the second they are made: sign after that.
         let signed_at = rfc3339(now());
-        let env = notation_envelope(&leaf, &[&leaf, &inter], MEDIA, image.as_str(), 100, &signed_at);
+        let env = notation_envelope(
+            &leaf,
+            &[&leaf, &inter],
+            MEDIA,
+            image.as_str(),
+            100,
+            &signed_at,
+        );
         assert_eq!(
             notation::verify_jws(&env, &image, &anchors, now()),
-            Check::Verified { key: "corp-root".into() },
+            Check::Verified {
+                key: "corp-root".into()
+            },
             "{name}"
         );
         // Without the intermediate the chain does not reach the root.
         let env = notation_envelope(&leaf, &[&leaf], MEDIA, image.as_str(), 100, &signed_at);
-        assert!(rejected(&notation::verify_jws(&env, &image, &anchors, now())), "{name}");
+        assert!(
+            rejected(&notation::verify_jws(&env, &image, &anchors, now())),
+            "{name}"
+        );
     }
 
     // Signed by the root's direct child; and trusting the leaf certificate itself.
     let leaf = CertKey::issued_by(d, &root, "direct", KeyKind::P256, false);
     let signed_at = rfc3339(now());
     let env = notation_envelope(&leaf, &[&leaf], MEDIA, image.as_str(), 100, &signed_at);
-    assert!(matches!(notation::verify_jws(&env, &image, &anchors, now()), Check::Verified { .. }));
+    assert!(matches!(
+        notation::verify_jws(&env, &image, &anchors, now()),
+        Check::Verified { .. }
+    ));
     let pinned = TrustAnchor::from_pem("pinned", &leaf.cert_pem).unwrap();
     assert_eq!(
         notation::verify_jws(&env, &image, &pinned, now()),
-        Check::Verified { key: "pinned".into() }
+        Check::Verified {
+            key: "pinned".into()
+        }
     );
     // Another digest, no anchors, another root.
-    assert!(rejected(&notation::verify_jws(&env, &digest("other"), &anchors, now())));
+    assert!(rejected(&notation::verify_jws(
+        &env,
+        &digest("other"),
+        &anchors,
+        now()
+    )));
     assert!(rejected(&notation::verify_jws(&env, &image, &[], now())));
     let stranger = CertKey::ca(d, "stranger", KeyKind::P256, 30);
     let strangers = TrustAnchor::from_pem("stranger", &stranger.cert_pem).unwrap();
-    assert!(rejected(&notation::verify_jws(&env, &image, &strangers, now())));
+    assert!(rejected(&notation::verify_jws(
+        &env,
+        &image,
+        &strangers,
+        now()
+    )));
 }
 
 #[test]
@@ -179,16 +246,40 @@ fn notation_refuses_forgeries() {
 
     // The payload swapped for one naming another image, signature kept.
     let mut v: serde_json::Value = serde_json::from_slice(&env).unwrap();
-    let other = notation_envelope(&leaf, &[&leaf], MEDIA, digest("evil").as_str(), 100, &signed_at);
+    let other = notation_envelope(
+        &leaf,
+        &[&leaf],
+        MEDIA,
+        digest("evil").as_str(),
+        100,
+        &signed_at,
+    );
     let o: serde_json::Value = serde_json::from_slice(&other).unwrap();
     v["payload"] = o["payload"].clone();
     let tampered = serde_json::to_vec(&v).unwrap();
-    assert!(rejected(&notation::verify_jws(&tampered, &digest("evil"), &anchors, now())));
+    assert!(rejected(&notation::verify_jws(
+        &tampered,
+        &digest("evil"),
+        &anchors,
+        now()
+    )));
 
     // A leaf (not a CA) cannot issue a certificate that chains to the root.
     let rogue = CertKey::issued_by(d, &leaf, "rogue", KeyKind::P256, false);
-    let env2 = notation_envelope(&rogue, &[&rogue, &leaf], MEDIA, image.as_str(), 100, &signed_at);
-    assert!(rejected(&notation::verify_jws(&env2, &image, &anchors, now())));
+    let env2 = notation_envelope(
+        &rogue,
+        &[&rogue, &leaf],
+        MEDIA,
+        image.as_str(),
+        100,
+        &signed_at,
+    );
+    assert!(rejected(&notation::verify_jws(
+        &env2,
+        &image,
+        &anchors,
+        now()
+    )));
 
     // Signed at a time the certificates were not valid.
     let long_ago = rfc3339(now() - time::Duration::days(3650));
@@ -200,8 +291,14 @@ fn notation_refuses_forgeries() {
 
     // An unknown critical header, and an expiry in the past.
     for (field, value) in [
-        ("crit", serde_json::json!(["io.cncf.notary.signingScheme", "x-unknown"])),
-        ("io.cncf.notary.expiry", serde_json::json!(rfc3339(now() - time::Duration::hours(1)))),
+        (
+            "crit",
+            serde_json::json!(["io.cncf.notary.signingScheme", "x-unknown"]),
+        ),
+        (
+            "io.cncf.notary.expiry",
+            serde_json::json!(rfc3339(now() - time::Duration::hours(1))),
+        ),
     ] {
         use base64::Engine as _;
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -215,7 +312,15 @@ fn notation_refuses_forgeries() {
         v["protected"] = serde_json::json!(p);
         v["signature"] = serde_json::json!(b64.encode(sig));
         let env = serde_json::to_vec(&v).unwrap();
-        assert!(rejected(&notation::verify_jws(&env, &image, &anchors, now())), "{field}");
+        assert!(
+            rejected(&notation::verify_jws(&env, &image, &anchors, now())),
+            "{field}"
+        );
     }
-    assert!(rejected(&notation::verify_jws(b"{}", &image, &anchors, now())));
+    assert!(rejected(&notation::verify_jws(
+        b"{}",
+        &image,
+        &anchors,
+        now()
+    )));
 }

@@ -98,6 +98,10 @@ pub struct ServeArgs {
     /// File holding the scanner adapter API key (must not be readable by group or others).
     #[arg(long, env = "PORTCULLIS_SCANNER_ADAPTER_API_KEY_FILE")]
     pub scanner_adapter_api_key_file: Option<PathBuf>,
+    /// Directory of signing keys projects trust: `<project>/cosign/*.pub` (PEM public
+    /// keys) and `<project>/notation/*.crt` (PEM certificates), read at startup.
+    #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS_DIR")]
+    pub trusted_keys_dir: Option<PathBuf>,
 }
 
 /// The file layer: the same names as the flags.
@@ -132,6 +136,7 @@ struct FileConfig {
     webhook_backlog: Option<usize>,
     scanner_adapter_api_key: Option<String>,
     scanner_adapter_api_key_file: Option<PathBuf>,
+    trusted_keys_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +166,7 @@ pub struct Config {
     pub webhook_retry_delay_ms: u64,
     pub webhook_backlog: usize,
     pub scanner_adapter_api_key: Option<String>,
+    pub trusted_keys_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -301,6 +307,7 @@ impl Config {
                 .or(file.webhook_backlog)
                 .unwrap_or(10_000)
                 .max(1),
+            trusted_keys_dir: args.trusted_keys_dir.or(file.trusted_keys_dir),
         })
     }
 }

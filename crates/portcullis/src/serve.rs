@@ -58,6 +58,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             backlog: cfg.webhook_backlog,
             ..Default::default()
         },
+        trusted: match &cfg.trusted_keys_dir {
+            Some(dir) => portcullis_core::signatures::ConfiguredTrust::load_dir(dir)
+                .with_context(|| format!("reading trusted keys from {}", dir.display()))?,
+            None => Default::default(),
+        },
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use common::*;
 
@@ -78,13 +77,6 @@ fn write_index_json(layout: &Path, mut desc: serde_json::Value, tag: &str) {
         serde_json::to_vec(&index).unwrap(),
     )
     .unwrap();
-}
-
-fn skopeo(args: &[&str]) -> std::process::Output {
-    Command::new(tool("skopeo"))
-        .args(args)
-        .output()
-        .expect("run skopeo")
 }
 
 fn ok(out: std::process::Output) -> String {

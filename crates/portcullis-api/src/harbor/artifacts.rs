@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::Registry;
 use portcullis_core::artifacts::{ArtifactView, accessory_type, harbor_type};
+use portcullis_core::signatures::SignatureStatus;
 use portcullis_meta::{ArtifactFilter, TagRecord};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
@@ -38,6 +39,7 @@ fn tag_json(t: &TagRecord) -> serde_json::Value {
 struct Include {
     tags: bool,
     labels: bool,
+    signature: bool,
 }
 
 impl Include {
@@ -45,6 +47,7 @@ impl Include {
         Ok(Include {
             tags: flag(params, "with_tag", true)?,
             labels: flag(params, "with_label", false)?,
+            signature: flag(params, "with_signature", false)?,
         })
     }
 }
@@ -64,7 +67,11 @@ pub fn label_json(l: &portcullis_meta::Label) -> serde_json::Value {
 }
 
 /// Harbor's artifact JSON; tags and labels only when asked for, as Harbor does.
-fn artifact_json(v: &ArtifactView, include: Include) -> serde_json::Value {
+fn artifact_json(
+    v: &ArtifactView,
+    include: Include,
+    signatures: Option<&SignatureStatus>,
+) -> serde_json::Value {
     let a = &v.artifact;
     let references: Vec<_> = v
         .references
@@ -102,10 +109,28 @@ fn artifact_json(v: &ArtifactView, include: Include) -> serde_json::Value {
         },
         "addition_links": {},
     });
+    if let Some(sig) = signatures {
+        // Not in Harbor: whether cosign and notation signatures are attached and verified.
+        json["signatures"] = serde_json::to_value(sig).unwrap_or_default();
+    }
     if include.tags {
         json["tags"] = v.tags.iter().map(tag_json).collect();
     }
     json
+}
+
+async fn signatures_of(
+    reg: &Registry,
+    v: &ArtifactView,
+    include: Include,
+) -> ApiResult<Option<SignatureStatus>> {
+    if !include.signature {
+        return Ok(None);
+    }
+    Ok(Some(
+        reg.signature_status(v.project_id, v.artifact.repository_id, &v.artifact.digest)
+            .await?,
+    ))
 }
 
 fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> ApiResult<bool> {
@@ -214,10 +239,9 @@ pub async fn list(
     let paging = paging(&params)?;
     let filter = artifact_filter(&params)?;
     let include = Include::from_params(&params)?;
-    // Scan overviews, signatures and immutability are accepted for compatibility.
+    // Scan overviews and immutability are accepted for compatibility.
     for name in [
         "with_scan_overview",
-        "with_signature",
         "with_immutable_status",
         "with_accessory",
         "with_sbom_overview",
@@ -228,9 +252,13 @@ pub async fn list(
     let (list, total) = reg
         .list_artifacts(&p, &project, &path, &filter, paging.page, paging.page_size)
         .await?;
-    let body: Vec<_> = list.iter().map(|v| artifact_json(v, include)).collect();
+    let mut body = Vec::with_capacity(list.len());
+    for v in &list {
+        let sig = signatures_of(&reg, v, include).await?;
+        body.push(artifact_json(v, include, sig.as_ref()));
+    }
     let mut resp = Json(body).into_response();
-    let extra: Vec<String> = ["q", "sort", "with_tag", "with_label"]
+    let extra: Vec<String> = ["q", "sort", "with_tag", "with_label", "with_signature"]
         .iter()
         .filter_map(|k| {
             params.get(*k).map(|v| {
@@ -284,7 +312,8 @@ pub async fn get_one(
     let v = reg
         .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
-    Ok(Json(artifact_json(&v, include)).into_response())
+    let sig = signatures_of(&reg, &v, include).await?;
+    Ok(Json(artifact_json(&v, include, sig.as_ref())).into_response())
 }
 
 pub async fn delete(

@@ -11,6 +11,7 @@ mod robots;
 mod scanners;
 mod search;
 mod system;
+mod trusted_keys;
 mod users;
 mod webhooks;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<Arc<Registry>> {
     Router::new()
         .merge(labels::routes())
         .merge(scanners::routes())
+        .merge(trusted_keys::routes())
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))

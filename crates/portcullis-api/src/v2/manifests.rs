@@ -25,16 +25,33 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
     let head = ctx.method == Method::HEAD;
     let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
+    let user_agent = ctx
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let gate = ctx
+        .reg
+        .content_trust_check(
+            portcullis_meta::ProjectId(project.id),
+            portcullis_meta::RepositoryId(resolved.repository_id),
+            &resolved.digest,
+            &bytes,
+            user_agent,
+        )
+        .await;
     if !head {
-        ctx.audit("pull", &resource(repo, r), Some(project.id), true);
-        ctx.artifact_event(
-            EventType::PullArtifact,
-            &project,
-            repo,
-            resolved.digest.as_str(),
-            &reference,
-        );
+        ctx.audit("pull", &resource(repo, r), Some(project.id), gate.is_ok());
+        if gate.is_ok() {
+            ctx.artifact_event(
+                EventType::PullArtifact,
+                &project,
+                repo,
+                resolved.digest.as_str(),
+                &reference,
+            );
+        }
     }
+    gate?;
     let len = bytes.len() as u64;
     let body = if head {
         Body::empty()

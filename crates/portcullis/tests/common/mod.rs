@@ -281,6 +281,14 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> s
     body
 }
 
+/// Runs skopeo with `args`.
+pub fn skopeo(args: &[&str]) -> std::process::Output {
+    Command::new(tool("skopeo"))
+        .args(args)
+        .output()
+        .expect("run skopeo")
+}
+
 pub fn tool(name: &str) -> PathBuf {
     which(name)
         .unwrap_or_else(|| panic!("{name} is required for this test (scripts/test.sh installs it)"))
