@@ -3,6 +3,7 @@
 //! the answer.
 
 pub mod adapter;
+mod admission;
 pub mod auth;
 pub mod error;
 pub mod harbor;
@@ -28,6 +29,7 @@ pub fn app(reg: Arc<Registry>) -> Router {
         .route("/v2/{*rest}", any(v2::dispatch))
         .route("/service/token", get(token::token))
         .merge(harbor::router())
+        .merge(admission::routes())
         .merge(metrics::routes())
         .merge(adapter::routes())
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "not found") })

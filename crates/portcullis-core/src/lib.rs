@@ -2,6 +2,7 @@
 //! authorization. Handlers in `portcullis-api` call these; nothing here knows about HTTP.
 
 pub mod access;
+pub mod admission;
 pub mod artifacts;
 pub mod audit;
 pub mod auth;

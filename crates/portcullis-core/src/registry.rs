@@ -51,6 +51,8 @@ pub struct Settings {
     pub vulndb_dir: Option<std::path::PathBuf>,
     /// Signing keys and certificates projects trust, from the configuration.
     pub trusted: crate::signatures::ConfiguredTrust,
+    /// Which registries Kubernetes admission lets clusters pull from.
+    pub admission: crate::admission::AdmissionSettings,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             scanner_adapter_api_key: None,
             vulndb_dir: None,
             trusted: Default::default(),
+            admission: Default::default(),
         }
     }
 }

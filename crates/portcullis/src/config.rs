@@ -102,6 +102,26 @@ pub struct ServeArgs {
     /// keys) and `<project>/notation/*.crt` (PEM certificates), read at startup.
     #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS_DIR")]
     pub trusted_keys_dir: Option<PathBuf>,
+    /// Kubernetes admission: host[:port] names under which clusters reach this registry,
+    /// comma-separated; their images are judged by the pull gate [default: the host of
+    /// --external-url].
+    #[arg(
+        long,
+        env = "PORTCULLIS_ADMISSION_REGISTRY_HOSTS",
+        value_delimiter = ','
+    )]
+    pub admission_registry_hosts: Option<Vec<String>>,
+    /// Kubernetes admission: other registries whose images may run, comma-separated
+    /// (`*` for any) [default: none].
+    #[arg(
+        long,
+        env = "PORTCULLIS_ADMISSION_ALLOWED_REGISTRIES",
+        value_delimiter = ','
+    )]
+    pub admission_allowed_registries: Option<Vec<String>>,
+    /// Kubernetes admission: a bearer token the API server must present [default: none].
+    #[arg(long, env = "PORTCULLIS_ADMISSION_TOKEN", hide_env_values = true)]
+    pub admission_token: Option<String>,
 }
 
 /// The file layer: the same names as the flags.
@@ -137,6 +157,9 @@ struct FileConfig {
     scanner_adapter_api_key: Option<String>,
     scanner_adapter_api_key_file: Option<PathBuf>,
     trusted_keys_dir: Option<PathBuf>,
+    admission_registry_hosts: Option<Vec<String>>,
+    admission_allowed_registries: Option<Vec<String>>,
+    admission_token: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -167,6 +190,7 @@ pub struct Config {
     pub webhook_backlog: usize,
     pub scanner_adapter_api_key: Option<String>,
     pub trusted_keys_dir: Option<PathBuf>,
+    pub admission: portcullis_core::admission::AdmissionSettings,
 }
 
 impl Config {
@@ -249,6 +273,16 @@ impl Config {
             (None, None) => None,
         }
         .filter(|k| !k.is_empty());
+        let external_url = args
+            .external_url
+            .clone()
+            .or(file.external_url.clone())
+            .map(|u| u.trim_end_matches('/').to_string());
+        // Admission judges images addressed to this registry's public host by default.
+        let external_host = external_url.as_deref().and_then(|u| {
+            let rest = u.split_once("://").map(|(_, r)| r).unwrap_or(u);
+            rest.split('/').next().map(str::to_ascii_lowercase)
+        });
         Ok(Config {
             scanner_adapter_api_key,
             listen: args
@@ -257,10 +291,7 @@ impl Config {
                 .unwrap_or_else(|| "0.0.0.0:5000".into()),
             data_dir,
             database_url,
-            external_url: args
-                .external_url
-                .or(file.external_url)
-                .map(|u| u.trim_end_matches('/').to_string()),
+            external_url: external_url.clone(),
             storage,
             tls,
             max_manifest_size: args
@@ -308,6 +339,17 @@ impl Config {
                 .unwrap_or(10_000)
                 .max(1),
             trusted_keys_dir: args.trusted_keys_dir.or(file.trusted_keys_dir),
+            admission: portcullis_core::admission::AdmissionSettings {
+                own_hosts: args
+                    .admission_registry_hosts
+                    .or(file.admission_registry_hosts)
+                    .unwrap_or_else(|| external_host.into_iter().collect()),
+                allowed_registries: args
+                    .admission_allowed_registries
+                    .or(file.admission_allowed_registries)
+                    .unwrap_or_default(),
+                token: args.admission_token.or(file.admission_token),
+            },
         })
     }
 }

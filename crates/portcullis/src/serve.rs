@@ -58,6 +58,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             backlog: cfg.webhook_backlog,
             ..Default::default()
         },
+        admission: cfg.admission.clone(),
         trusted: match &cfg.trusted_keys_dir {
             Some(dir) => portcullis_core::signatures::ConfiguredTrust::load_dir(dir)
                 .with_context(|| format!("reading trusted keys from {}", dir.display()))?,

@@ -31,7 +31,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
         .and_then(|v| v.to_str().ok());
     let gate = ctx
         .reg
-        .content_trust_check(
+        .pull_gate(
             portcullis_meta::ProjectId(project.id),
             portcullis_meta::RepositoryId(resolved.repository_id),
             &resolved.digest,

@@ -2,6 +2,8 @@
 //! loopback port with a chosen metadata and blob backend, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod signing;
+
 /// Runs each named `async fn(Backends)` as two tests: on the embedded backends
 /// (SQLite + filesystem) and on the scale-out pair (PostgreSQL + S3).
 #[allow(unused_macros)]
