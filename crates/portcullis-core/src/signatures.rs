@@ -49,11 +49,21 @@ impl SigState {
     }
 }
 
-/// Signature states of an artifact, per kind.
+/// Signature states of an artifact, per kind, and how many keys of each kind its
+/// project trusts (with none, an attached signature cannot be verified and counts as
+/// it is, as in Harbor).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignatureStatus {
     pub cosign: SigState,
     pub notation: SigState,
+    pub trusted_keys: TrustedCounts,
+}
+
+/// How many trusted keys (cosign) and certificates (notation) a project has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TrustedCounts {
+    pub cosign: usize,
+    pub notation: usize,
 }
 
 /// What a project requires and trusts, cached briefly.
@@ -261,6 +271,10 @@ impl Registry {
         let mut status = SignatureStatus {
             cosign: SigState::None,
             notation: SigState::None,
+            trusted_keys: TrustedCounts {
+                cosign: trust.cosign_keys.len(),
+                notation: trust.notation_anchors.len(),
+            },
         };
         let mut cosign_manifests = Vec::new();
         if let Ok(tag) = Tag::parse(&cosign::signature_tag(digest))

@@ -1,6 +1,7 @@
 //! `portcullis`: a secure OCI container registry in one binary.
 
 mod config;
+mod gate;
 mod maintenance;
 mod serve;
 
@@ -32,6 +33,10 @@ enum Command {
     /// Scan an image (OCI layout directory or `docker save` archive) for known
     /// vulnerabilities with the local database (`portcullis vulndb import` fills it).
     Scan(portcullis_scan::cli::ScanArgs),
+    /// Decide whether an image in a registry may ship (for CI): scan it if needed, apply
+    /// the severity threshold, the CVE allowlists and the signature requirement; exit 0
+    /// on pass, 1 on fail, 2 when no decision could be made.
+    Gate(Box<gate::GateArgs>),
     /// Manage the offline vulnerability database in `<data-dir>/vulndb`.
     Vulndb {
         #[command(subcommand)]
@@ -61,6 +66,7 @@ fn main() -> std::process::ExitCode {
                 .await
                 .map(|_| 0),
             Command::Scan(args) => portcullis_scan::cli::run(args, &data_dir).await,
+            Command::Gate(args) => Ok(gate::run(*args).await),
             Command::Vulndb { command } => portcullis_vulndb::cli::run(command, &data_dir)
                 .await
                 .map(|_| 0),
