@@ -14,9 +14,11 @@ use crate::registry::Registry;
 #[derive(Debug, Clone, Default)]
 pub struct AdmissionSettings {
     /// Host names (with port, if any) under which clusters reach this registry: images
-    /// there are judged by the pull gate.
+    /// there are judged by the pull gate. An entry may add a path (`host/prod`) to admit
+    /// only images under it.
     pub own_hosts: Vec<String>,
-    /// Other registries whose images are admitted without judgement (`*` admits all).
+    /// Other registries whose images are admitted without judgement (`*` admits all);
+    /// entries may add a path prefix too (`ghcr.io/my-org`).
     pub allowed_registries: Vec<String>,
     /// When set, callers must present `Authorization: Bearer <token>`.
     pub token: Option<String>,
@@ -76,6 +78,21 @@ pub fn parse_image(image: &str) -> Option<ImageRef> {
     })
 }
 
+/// Whether a list entry `host[/path]` covers an image: same host, and the repository is
+/// the path or lies under it.
+fn covers(entry: &str, r: &ImageRef) -> bool {
+    let (host, path) = match entry.split_once('/') {
+        Some((h, p)) => (h, p.trim_matches('/')),
+        None => (entry, ""),
+    };
+    host.eq_ignore_ascii_case(&r.registry)
+        && (path.is_empty()
+            || r.repository == path
+            || r.repository
+                .strip_prefix(path)
+                .is_some_and(|rest| rest.starts_with('/')))
+}
+
 /// The images a reviewed object would run: every container, init container and
 /// ephemeral container of its pod spec.
 pub fn images_of(kind: &str, object: &Value) -> Result<Vec<String>, String> {
@@ -116,19 +133,16 @@ impl Registry {
         let Some(r) = parse_image(image) else {
             return Some(format!("image {image:?} is not a valid reference"));
         };
-        let own = settings
-            .own_hosts
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(&r.registry));
+        let own = settings.own_hosts.iter().any(|h| covers(h, &r));
         if !own {
             let allowed = settings
                 .allowed_registries
                 .iter()
-                .any(|a| a == "*" || a.eq_ignore_ascii_case(&r.registry));
+                .any(|a| a == "*" || covers(a, &r));
             return (!allowed).then(|| {
                 format!(
-                    "image {image}: registry {} is not on the list of allowed registries",
-                    r.registry
+                    "image {image}: {}/{} is not on the list of allowed registries",
+                    r.registry, r.repository
                 )
             });
         }
@@ -226,6 +240,18 @@ mod tests {
             Some(img("reg.example", "prod/app", None, Some("sha256:abc")))
         );
         assert_eq!(parse_image(""), None);
+    }
+
+    #[test]
+    fn list_entries() {
+        let r = parse_image("reg.example/prod/app:v1").unwrap();
+        assert!(covers("reg.example", &r));
+        assert!(covers("REG.example/prod", &r));
+        assert!(covers("reg.example/prod/app", &r));
+        assert!(!covers("reg.example/pro", &r));
+        assert!(!covers("reg.example/staging", &r));
+        assert!(!covers("other.example", &r));
+        assert!(covers("docker.io/library", &parse_image("nginx").unwrap()));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PORTCULLIS_TRUSTED_KEYS_DIR")]
     pub trusted_keys_dir: Option<PathBuf>,
     /// Kubernetes admission: host[:port] names under which clusters reach this registry,
-    /// comma-separated; their images are judged by the pull gate [default: the host of
+    /// comma-separated, each optionally with a path (`host/prod`) to admit only images
+    /// under it; their images are judged by the pull gate [default: the host of
     /// --external-url].
     #[arg(
         long,
@@ -111,8 +112,8 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub admission_registry_hosts: Option<Vec<String>>,
-    /// Kubernetes admission: other registries whose images may run, comma-separated
-    /// (`*` for any) [default: none].
+    /// Kubernetes admission: other registries (optionally with a path prefix) whose images
+    /// may run, comma-separated (`*` for any) [default: none].
     #[arg(
         long,
         env = "PORTCULLIS_ADMISSION_ALLOWED_REGISTRIES",

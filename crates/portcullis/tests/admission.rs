@@ -72,7 +72,7 @@ async fn admission_reviews(b: Backends) {
             "--admission-registry-hosts",
             HOST,
             "--admission-allowed-registries",
-            "docker.io,ghcr.io",
+            "docker.io,ghcr.io/org",
             "--admission-token",
             TOKEN,
         ],
@@ -125,11 +125,18 @@ async fn admission_reviews(b: Backends) {
             "{kind}"
         );
     }
+    // Only the allowed path of an allowed registry.
+    let (allowed, message) = decide(&s, &review("Pod", &["ghcr.io/other/tool:v2"])).await;
+    assert!(!allowed);
+    assert!(
+        message.contains("ghcr.io/other/tool is not on the list"),
+        "{message}"
+    );
     // Another registry, a missing image, and several reasons at once.
     let (allowed, message) = decide(&s, &review("Pod", &["quay.io/evil/miner:latest"])).await;
     assert!(!allowed);
     assert!(
-        message.contains("registry quay.io is not on the list of allowed registries"),
+        message.contains("quay.io/evil/miner is not on the list of allowed registries"),
         "{message}"
     );
     let (allowed, message) = decide(
