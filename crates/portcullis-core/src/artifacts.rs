@@ -309,6 +309,16 @@ impl Registry {
             .await
             .map_err(Error::from)?;
         let res = match self.copy_order(&source, dest.id).await {
+            Ok(order) => match self
+                .check_copy_tags(p.id.0, &dest_name, dest.id, &source)
+                .await
+            {
+                Ok(()) => Ok(order),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        };
+        let res = match res {
             Ok(order) => self
                 .meta
                 .copy_artifacts(&order, dest.id, true)
@@ -371,6 +381,26 @@ impl Registry {
             .resolve(name, reference)
             .await?
             .ok_or_else(missing)
+    }
+
+    /// Refuses a copy that would move a destination tag an immutable rule protects.
+    async fn check_copy_tags(
+        &self,
+        project: i64,
+        dest_name: &RepoName,
+        dest: portcullis_meta::RepositoryId,
+        source: &Artifact,
+    ) -> Result<()> {
+        let mut moved = Vec::new();
+        for t in self.meta.tags_of(source.id).await? {
+            if let Some(existing) = self.meta.resolve_tag(dest, &t.name).await?
+                && existing.digest != source.digest
+            {
+                moved.push(t.name);
+            }
+        }
+        self.check_tags_mutable(project, dest_name, moved.iter().map(|t| t.as_str()))
+            .await
     }
 
     /// The artifacts a copy of `source` into `dest` must write, children before the

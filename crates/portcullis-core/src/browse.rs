@@ -23,6 +23,22 @@ pub struct ProjectSummary {
     pub developer_count: u64,
     pub guest_count: u64,
     pub limited_guest_count: u64,
+    /// The storage quota, for callers who may read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<SummaryQuota>,
+}
+
+/// Harbor's `ResourceList` with the one resource Portcullis limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StorageResource {
+    pub storage: i64,
+}
+
+/// The quota part of the project summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SummaryQuota {
+    pub hard: StorageResource,
+    pub used: StorageResource,
 }
 
 /// A repository as search results show it, with its project.
@@ -201,13 +217,21 @@ impl Registry {
         project: &str,
         is_name: bool,
     ) -> Result<ProjectSummary> {
-        let (p, _) = self
+        let (p, access) = self
             .project_for(principal, project, is_name, "project", "read")
             .await?;
         let mut s = ProjectSummary {
             repo_count: p.repo_count,
             ..Default::default()
         };
+        if access.can("quota", "read")
+            && let Some(q) = self.meta.project_quota(p.id).await?
+        {
+            s.quota = Some(SummaryQuota {
+                hard: StorageResource { storage: q.hard },
+                used: StorageResource { storage: q.used },
+            });
+        }
         for m in self.meta.list_members(p.id, None).await? {
             match Role::from_id(m.role_id) {
                 Some(Role::ProjectAdmin) => s.project_admin_count += 1,

@@ -74,6 +74,15 @@ impl From<portcullis_meta::Error> for Error {
                 "the manifest is referenced by an index in the repository; delete the index first",
             )
             .with_detail(serde_json::json!({ "referenced_by": p.iter().map(|x| x.to_string()).collect::<Vec<_>>() })),
+            M::QuotaExceeded {
+                hard,
+                used,
+                requested,
+            } => crate::policy::quota::quota_exceeded_error(hard, used, requested),
+            M::Immutable(tag) => Error::new(
+                ErrorCode::Denied,
+                format!("Failed to process request due to tag '{tag}' configured as immutable."),
+            ),
             other => Error::internal(other),
         }
     }

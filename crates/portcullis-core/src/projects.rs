@@ -61,6 +61,15 @@ pub fn clean_metadata(input: &BTreeMap<String, String>) -> Result<BTreeMap<Strin
     Ok(out)
 }
 
+/// Policy settings a project create or update may carry beside its metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectPolicies {
+    /// Storage limit in bytes, -1 unlimited (create only; later through the quota API).
+    pub storage_limit: Option<i64>,
+    /// The project's own CVE allowlist.
+    pub cve_allowlist: Option<crate::policy::allowlist::AllowlistInput>,
+}
+
 impl Registry {
     /// Verifies Basic credentials. `Ok(None)`: wrong username or password.
     pub async fn authenticate_basic(
@@ -97,6 +106,7 @@ impl Registry {
         name: &str,
         public: bool,
         metadata: &BTreeMap<String, String>,
+        policies: &ProjectPolicies,
     ) -> Result<Project> {
         // Harbor's default creation restriction is "everyone": any logged-in user, never
         // a robot or an anonymous caller.
@@ -111,14 +121,25 @@ impl Registry {
             .map(|v| v == "true")
             .unwrap_or(public);
         metadata.insert("public".into(), public.to_string());
+        metadata
+            .entry(crate::policy::allowlist::REUSE_SYS_KEY.into())
+            .or_insert_with(|| "true".into());
+        let storage_limit = policies.storage_limit.unwrap_or(-1);
+        crate::policy::quota::check_limit(storage_limit)?;
+        if let Some(list) = &policies.cve_allowlist {
+            list.validated()?;
+        }
         let created = self
             .meta
-            .create_project(NewProject {
-                name: name.clone(),
-                owner_id: portcullis_meta::UserId(user.id),
-                public,
-                metadata,
-            })
+            .create_project_with_quota(
+                NewProject {
+                    name: name.clone(),
+                    owner_id: portcullis_meta::UserId(user.id),
+                    public,
+                    metadata,
+                },
+                storage_limit,
+            )
             .await
             .map_err(|e| match e {
                 portcullis_meta::Error::Conflict(_) => Error::new(
@@ -135,6 +156,9 @@ impl Registry {
                 Role::ProjectAdmin.id(),
             )
             .await?;
+        if let Some(list) = &policies.cve_allowlist {
+            self.store_project_allowlist(created.id, list).await?;
+        }
         self.forget_project(name.as_str());
         Ok(created)
     }
@@ -224,6 +248,7 @@ impl Registry {
         principal: &Principal,
         project: &Project,
         metadata: &BTreeMap<String, String>,
+        policies: &ProjectPolicies,
     ) -> Result<Project> {
         if !self
             .access_to(principal, project)
@@ -233,10 +258,16 @@ impl Registry {
             return Err(forbidden(principal));
         }
         let metadata = clean_metadata(metadata)?;
+        if let Some(list) = &policies.cve_allowlist {
+            list.validated()?;
+        }
         let p = self
             .meta
             .update_project_metadata(project.id, metadata)
             .await?;
+        if let Some(list) = &policies.cve_allowlist {
+            self.store_project_allowlist(project.id, list).await?;
+        }
         self.forget_project(project.name.as_str());
         Ok(p)
     }

@@ -53,6 +53,8 @@ pub struct Settings {
     pub trusted: crate::signatures::ConfiguredTrust,
     /// Which registries Kubernetes admission lets clusters pull from.
     pub admission: crate::admission::AdmissionSettings,
+    /// Usage, in percent of a project's storage limit, from which pushes raise QUOTA_WARNING.
+    pub quota_warning_percent: u8,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl Default for Settings {
             vulndb_dir: None,
             trusted: Default::default(),
             admission: Default::default(),
+            quota_warning_percent: 85,
         }
     }
 }
@@ -94,6 +97,7 @@ pub struct Registry {
     pub webhooks: crate::webhooks::Webhooks,
     pub scanners: crate::scanners::Scanners,
     pub(crate) signatures: crate::signatures::SignatureCache,
+    pub(crate) policy: crate::policy::PolicyState,
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
@@ -173,6 +177,7 @@ impl Registry {
                 settings.cache_ttl,
                 settings.trusted.clone(),
             ),
+            policy: crate::policy::PolicyState::new(settings.cache_ttl),
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
@@ -418,6 +423,13 @@ impl Registry {
             }
             Reference::Tag(_) => Digest::sha256_of(&body),
         };
+        let immutable_rule = match reference {
+            Reference::Tag(t) => {
+                self.immutable_rule_for(project.id, repo, t.as_str())
+                    .await?
+            }
+            Reference::Digest(_) => None,
+        };
         let repository = self
             .meta
             .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
@@ -455,8 +467,13 @@ impl Registry {
                 Reference::Tag(t) => Some(t.clone()),
                 Reference::Digest(_) => None,
             },
+            immutable_tag: immutable_rule.is_some(),
         };
-        let outcome = self.meta.put_manifest(put).await?;
+        let outcome = match self.meta.put_manifest(put).await {
+            Ok(o) => o,
+            Err(e) => return Err(self.refused_commit(project, repo, immutable_rule, e)),
+        };
+        self.quota_outcome(project, Ok(outcome.quota));
         self.resolutions.invalidate();
         if parsed.subject.is_some()
             || matches!(reference, Reference::Tag(t) if t.as_str().ends_with(".sig"))
@@ -505,9 +522,27 @@ impl Registry {
         serde_json::Value::Object(out)
     }
 
-    /// Deletes a manifest by digest, or untags by tag.
+    /// Deletes a manifest by digest, or untags by tag. A tag an immutable rule protects
+    /// cannot be removed, nor can an artifact carrying one.
     pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
         let r = self.repository(repo).await?;
+        match reference {
+            Reference::Tag(t) => {
+                self.check_tags_mutable(r.project_id.0, repo, [t.as_str()])
+                    .await?
+            }
+            Reference::Digest(d) => {
+                if let Some(a) = self.meta.get_artifact(r.id, d).await? {
+                    let tags = self.meta.tags_of(a.id).await?;
+                    self.check_tags_mutable(
+                        r.project_id.0,
+                        repo,
+                        tags.iter().map(|t| t.name.as_str()),
+                    )
+                    .await?;
+                }
+            }
+        }
         let found = match reference {
             Reference::Digest(d) => self.meta.delete_artifact(r.id, d).await?,
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,

@@ -3,6 +3,8 @@
 use portcullis_types::{Digest, Reference, RepoName, Tag};
 use sqlx::AssertSqlSafe;
 
+use crate::dbtime::{DbTime, now};
+use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, ReferenceRow, convert_all, parse_digest, to_u64};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
 use crate::{Artifact, ArtifactId, ArtifactReference, Error, MetaStore, RepositoryId, Result};
@@ -191,15 +193,18 @@ impl MetaStore {
         let deleted = in_tx!(self, |tx| {
             // A no-op update locks the repository row (PostgreSQL), ordering this after
             // any push in progress, which may be adding an index that lists this artifact.
-            let repo: Option<i64> = sqlx::query_scalar(
-                "UPDATE repositories SET update_time = update_time WHERE id = $1 RETURNING id",
+            let project: Option<i64> = sqlx::query_scalar(
+                "UPDATE repositories SET update_time = update_time WHERE id = $1 \
+                 RETURNING project_id",
             )
             .bind(repository.0)
             .fetch_optional(&mut *tx)
             .await?;
-            if repo.is_none() {
+            let Some(project) = project else {
                 return Ok(false);
-            }
+            };
+            let t = DbTime(now());
+            let locked = lock_quota!(tx, project, t);
             let id: Option<i64> = sqlx::query_scalar(
                 "SELECT id FROM artifacts WHERE repository_id = $1 AND digest = $2",
             )
@@ -229,12 +234,14 @@ impl MetaStore {
                 return Err(Error::Referenced(parents));
             }
             // Tags, blob links and child references go with it (ON DELETE CASCADE).
-            sqlx::query("DELETE FROM artifacts WHERE id = $1")
+            let deleted = sqlx::query("DELETE FROM artifacts WHERE id = $1")
                 .bind(id)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected()
-                > 0
+                > 0;
+            settle_usage!(tx, project, locked, t, false);
+            deleted
         });
         Ok(deleted)
     }

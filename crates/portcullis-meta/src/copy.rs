@@ -4,6 +4,7 @@
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
+use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
 use crate::{Artifact, ArtifactId, Error, MetaStore, RepositoryId, Result};
@@ -36,7 +37,8 @@ impl MetaStore {
     /// among the copies or already artifacts of `dest` ([`Error::MissingManifests`]).
     /// With `with_tags`, the tags of the last source are pointed at its copy (moving a
     /// destination tag of the same name), as Harbor does for the outermost artifact.
-    /// Returns the copy of the last source and whether it is new.
+    /// [`Error::QuotaExceeded`] when the copy would grow the destination project past its
+    /// storage limit. Returns the copy of the last source and whether it is new.
     pub async fn copy_artifacts(
         &self,
         sources: &[ArtifactId],
@@ -58,6 +60,7 @@ impl MetaStore {
             .fetch_optional(&mut *tx)
             .await?;
             let project = project.ok_or(Error::NotFound)?;
+            let locked = lock_quota!(tx, project, t);
             let mut last = None;
             for source in sources.iter().map(|s| s.0) {
                 let src: Option<String> =
@@ -177,6 +180,8 @@ impl MetaStore {
                 .execute(&mut *tx)
                 .await?;
             }
+            // A copy grows the destination project's usage like a push does.
+            settle_usage!(tx, project, locked, t, true);
             let row = sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(select))
                 .bind(id)
                 .fetch_one(&mut *tx)

@@ -25,6 +25,17 @@ pub enum Error {
     /// The manifest is still listed by these indexes of the repository.
     #[error("manifest is referenced by {0:?}")]
     Referenced(Vec<Digest>),
+    /// The commit would grow the project's storage past its limit (bytes: the limit, the
+    /// usage before and the usage the commit would have led to).
+    #[error("quota exceeded: {requested} bytes over the limit of {hard}")]
+    QuotaExceeded {
+        hard: i64,
+        used: i64,
+        requested: i64,
+    },
+    /// The push would move a tag that an immutable tag rule protects.
+    #[error("tag {0} is immutable")]
+    Immutable(String),
     /// The caller passed a value the store cannot accept (bad URL, bad metadata value).
     #[error("invalid input: {0}")]
     Invalid(String),

@@ -23,6 +23,7 @@ mod jobs;
 mod labels;
 mod members;
 mod model;
+mod policy;
 mod projects;
 mod pulls;
 mod put;
@@ -53,6 +54,9 @@ pub use members::Member;
 pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
+};
+pub use policy::{
+    CveAllowlist, ImmutableRuleRecord, Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage,
 };
 pub use robots::{NewRobot, Robot, RobotUpdate};
 pub use scanners::{ScannerQuery, ScannerRegistration};

@@ -203,6 +203,9 @@ pub struct PutManifest {
     /// Manifests an index lists, with their platform; each must be an artifact of the repository.
     pub children: Vec<(Digest, Option<serde_json::Value>)>,
     pub tag: Option<Tag>,
+    /// The tag is protected by an immutable tag rule: moving it to another digest is
+    /// refused ([`crate::Error::Immutable`]); pushing the digest it has is allowed.
+    pub immutable_tag: bool,
 }
 
 /// What [`crate::MetaStore::put_manifest`] did.
@@ -213,4 +216,6 @@ pub struct PutOutcome {
     pub created: bool,
     /// The digest the tag pointed at before, when the push moved it.
     pub replaced_tag_from: Option<Digest>,
+    /// The project's storage usage before and after the commit.
+    pub quota: crate::QuotaUsage,
 }

@@ -16,13 +16,24 @@ const PUBLIC_KEY: &str = "public";
 
 impl MetaStore {
     /// Creates a project; [`Error::Conflict`] when the name is taken, [`Error::NotFound`]
-    /// when the owner does not exist. `metadata["public"]` is set from `public`.
+    /// when the owner does not exist. `metadata["public"]` is set from `public`. Its
+    /// storage quota is unlimited.
     pub async fn create_project(&self, new: NewProject) -> Result<Project> {
+        self.create_project_with_quota(new, -1).await
+    }
+
+    /// [`MetaStore::create_project`] with a storage limit in bytes (-1: unlimited),
+    /// written in the same transaction as the project.
+    pub async fn create_project_with_quota(
+        &self,
+        new: NewProject,
+        storage_limit: i64,
+    ) -> Result<Project> {
         let mut metadata = new.metadata;
         metadata.insert(PUBLIC_KEY.to_string(), new.public.to_string());
         let t = DbTime(now());
-        let res = with_pool!(self, write, |pool| {
-            sqlx::query_scalar::<_, i64>(
+        let id = in_tx!(self, |tx| {
+            let res = sqlx::query_scalar::<_, i64>(
                 "INSERT INTO projects (name, owner_id, public, metadata, creation_time, \
                  update_time) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
             )
@@ -31,20 +42,30 @@ impl MetaStore {
             .bind(new.public)
             .bind(to_json(&metadata))
             .bind(t)
-            .fetch_one(pool)
-            .await
+            .fetch_one(&mut *tx)
+            .await;
+            let id = match res {
+                Ok(id) => id,
+                Err(e) if is_unique_violation(&e) => {
+                    return Err(Error::Conflict(format!(
+                        "project {} already exists",
+                        new.name
+                    )));
+                }
+                Err(e) if is_foreign_key_violation(&e) => return Err(Error::NotFound),
+                Err(e) => return Err(e.into()),
+            };
+            sqlx::query(
+                "INSERT INTO quotas (project_id, hard, used, creation_time, update_time) \
+                 VALUES ($1, $2, 0, $3, $3)",
+            )
+            .bind(id)
+            .bind(storage_limit)
+            .bind(t)
+            .execute(&mut *tx)
+            .await?;
+            ProjectId(id)
         });
-        let id = match res {
-            Ok(id) => ProjectId(id),
-            Err(e) if is_unique_violation(&e) => {
-                return Err(Error::Conflict(format!(
-                    "project {} already exists",
-                    new.name
-                )));
-            }
-            Err(e) if is_foreign_key_violation(&e) => return Err(Error::NotFound),
-            Err(e) => return Err(e.into()),
-        };
         // Read back through the writer: the new row must be visible even to this caller.
         let sql = format!("{PROJECT_SELECT} WHERE p.id = $1");
         let row = with_pool!(self, write, |pool| {

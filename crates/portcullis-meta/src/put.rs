@@ -6,6 +6,7 @@ use portcullis_types::Digest;
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
+use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, parse_digest, to_i64, to_json};
 use crate::sql::{Arg, Sql, bind_args, in_tx};
 use crate::{Error, MetaStore, PutManifest, PutOutcome, Result};
@@ -21,6 +22,9 @@ impl MetaStore {
     ///
     /// Pushes into one repository run one after another (its row is locked first), so a
     /// concurrent delete of a child or a concurrent push of the same tag is seen whole.
+    /// The project's quota row is locked next and its usage recounted before the commit:
+    /// [`Error::QuotaExceeded`] when the push would grow it past the limit, and
+    /// [`Error::Immutable`] when it would move a protected tag; either writes nothing.
     pub async fn put_manifest(&self, m: PutManifest) -> Result<PutOutcome> {
         let blobs = dedup(m.blobs.iter());
         let mut children = Vec::with_capacity(m.children.len());
@@ -36,7 +40,7 @@ impl MetaStore {
         let repo = m.repository_id.0;
         let artifact_sql = format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts a WHERE a.id = $1");
 
-        let (row, created, replaced) = in_tx!(self, |tx| {
+        let (row, created, replaced, quota) = in_tx!(self, |tx| {
             let project: Option<i64> = sqlx::query_scalar(
                 "UPDATE repositories SET update_time = $2 WHERE id = $1 RETURNING project_id",
             )
@@ -45,6 +49,7 @@ impl MetaStore {
             .fetch_optional(&mut *tx)
             .await?;
             let project = project.ok_or(Error::NotFound)?;
+            let locked = lock_quota!(tx, project, t);
 
             if !blobs.is_empty() {
                 let mut q = Sql::new("SELECT digest FROM repository_blobs WHERE repository_id = ");
@@ -199,6 +204,9 @@ impl MetaStore {
                             .await?;
                             None
                         }
+                        Some((old_id, _)) if old_id != id && m.immutable_tag => {
+                            return Err(Error::Immutable(tag.to_string()));
+                        }
                         Some((old_id, old_digest)) => {
                             sqlx::query(
                                 "UPDATE tags SET artifact_id = $3, push_time = $4 \
@@ -216,17 +224,20 @@ impl MetaStore {
                 }
             };
 
+            let quota = settle_usage!(tx, project, locked, t, true);
+
             let row = sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(artifact_sql))
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
-            (row, created, replaced)
+            (row, created, replaced, quota)
         });
 
         Ok(PutOutcome {
             artifact: row.try_into()?,
             created,
             replaced_tag_from: replaced.as_deref().map(parse_digest).transpose()?,
+            quota,
         })
     }
 }

@@ -5,6 +5,7 @@ use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
 use crate::error::is_foreign_key_violation;
+use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{REPOSITORY_SELECT, RepositoryRow, convert_all, to_u64};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::users::found;
@@ -184,6 +185,8 @@ impl MetaStore {
             .fetch_optional(&mut *tx)
             .await?;
             let project = project.ok_or(Error::NotFound)?;
+            let t = DbTime(now());
+            let locked = lock_quota!(tx, project, t);
             sqlx::query(
                 "DELETE FROM project_blobs WHERE project_id = $1 \
                  AND digest IN (SELECT digest FROM repository_blobs WHERE repository_id = $2) \
@@ -201,6 +204,7 @@ impl MetaStore {
                 .bind(id.0)
                 .execute(&mut *tx)
                 .await?;
+            settle_usage!(tx, project, locked, t, false);
         });
         Ok(())
     }

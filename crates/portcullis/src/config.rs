@@ -72,6 +72,9 @@ pub struct ServeArgs {
     /// Days to keep audit log entries; 0 keeps them forever [default: 365].
     #[arg(long, env = "PORTCULLIS_AUDIT_RETENTION_DAYS")]
     pub audit_retention_days: Option<u32>,
+    /// Percent of a project's storage limit from which pushes raise QUOTA_WARNING [default: 85].
+    #[arg(long, env = "PORTCULLIS_QUOTA_WARNING_PERCENT", value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quota_warning_percent: Option<u8>,
     /// Log as JSON lines instead of readable text.
     #[arg(long, env = "PORTCULLIS_LOG_JSON")]
     pub log_json: Option<bool>,
@@ -161,6 +164,7 @@ struct FileConfig {
     admission_registry_hosts: Option<Vec<String>>,
     admission_allowed_registries: Option<Vec<String>>,
     admission_token: Option<String>,
+    quota_warning_percent: Option<u8>,
 }
 
 #[derive(Debug, Clone)]
@@ -192,6 +196,7 @@ pub struct Config {
     pub scanner_adapter_api_key: Option<String>,
     pub trusted_keys_dir: Option<PathBuf>,
     pub admission: portcullis_core::admission::AdmissionSettings,
+    pub quota_warning_percent: u8,
 }
 
 impl Config {
@@ -350,6 +355,14 @@ impl Config {
                     .or(file.admission_allowed_registries)
                     .unwrap_or_default(),
                 token: args.admission_token.or(file.admission_token),
+            },
+            quota_warning_percent: match args
+                .quota_warning_percent
+                .or(file.quota_warning_percent)
+                .unwrap_or(85)
+            {
+                p @ 1..=100 => p,
+                p => anyhow::bail!("quota_warning_percent must be 1 to 100, not {p}"),
             },
         })
     }

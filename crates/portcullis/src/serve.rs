@@ -64,6 +64,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("reading trusted keys from {}", dir.display()))?,
             None => Default::default(),
         },
+        quota_warning_percent: cfg.quota_warning_percent,
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),

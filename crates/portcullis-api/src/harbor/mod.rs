@@ -5,6 +5,7 @@ mod artifacts;
 mod audit;
 mod labels;
 mod members;
+mod policy;
 mod projects;
 mod repositories;
 mod robots;
@@ -34,6 +35,7 @@ pub fn router() -> Router<Arc<Registry>> {
         .merge(labels::routes())
         .merge(scanners::routes())
         .merge(trusted_keys::routes())
+        .merge(policy::routes())
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))

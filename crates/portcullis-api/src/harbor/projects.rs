@@ -7,8 +7,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use portcullis_core::ProjectPolicies;
 use portcullis_core::Registry;
-use portcullis_meta::{Project, ProjectQuery};
+use portcullis_core::policy::allowlist::AllowlistInput;
+use portcullis_meta::{CveAllowlist, Project, ProjectQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
@@ -16,7 +18,22 @@ use super::{Acting, Caller, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's project JSON.
-pub(super) fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json::Value {
+pub(super) fn project_json(
+    p: &Project,
+    owner_name: Option<&str>,
+    allowlist: Option<&CveAllowlist>,
+) -> serde_json::Value {
+    let allowlist = match allowlist {
+        Some(l) => super::policy::allowlist_json(l),
+        // Never set: an empty list of the project's, as Harbor shows it.
+        None => serde_json::json!({
+            "id": 0,
+            "project_id": p.id.0,
+            "items": [],
+            "creation_time": harbor_time(p.creation_time),
+            "update_time": harbor_time(p.update_time),
+        }),
+    };
     serde_json::json!({
         "project_id": p.id.0,
         "name": p.name,
@@ -29,13 +46,7 @@ pub(super) fn project_json(p: &Project, owner_name: Option<&str>) -> serde_json:
         "repo_count": p.repo_count,
         "togglable": true,
         "metadata": p.metadata,
-        "cve_allowlist": {
-            "id": 0,
-            "project_id": p.id.0,
-            "items": [],
-            "creation_time": harbor_time(p.creation_time),
-            "update_time": harbor_time(p.update_time),
-        },
+        "cve_allowlist": allowlist,
     })
 }
 
@@ -114,10 +125,15 @@ pub async fn list(
         .list_projects(&p, query, paging.page, paging.page_size)
         .await?;
     let owners = owner_names(&reg, &projects).await;
-    let body: Vec<_> = projects
-        .iter()
-        .map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str)))
-        .collect();
+    let mut body = Vec::with_capacity(projects.len());
+    for x in &projects {
+        let allowlist = reg.project_allowlist(x.id).await?;
+        body.push(project_json(
+            x,
+            owners.get(&x.owner_id.0).map(String::as_str),
+            allowlist.as_ref(),
+        ));
+    }
     let mut resp = Json(body).into_response();
     let extra: Vec<String> = ["name", "public", "owner", "q"]
         .iter()
@@ -143,6 +159,8 @@ pub struct ProjectReq {
     metadata: Option<BTreeMap<String, String>>,
     #[serde(default)]
     storage_limit: Option<i64>,
+    #[serde(default)]
+    cve_allowlist: Option<AllowlistInput>,
 }
 
 pub async fn create(
@@ -163,8 +181,12 @@ pub async fn create(
         ));
     }
     let metadata = req.metadata.unwrap_or_default();
+    let policies = ProjectPolicies {
+        storage_limit: req.storage_limit,
+        cve_allowlist: req.cve_allowlist,
+    };
     let created = reg
-        .create_project(&p, &name, req.public.unwrap_or(false), &metadata)
+        .create_project(&p, &name, req.public.unwrap_or(false), &metadata, &policies)
         .await;
     if let Ok(c) = &created {
         reg.audit(&actor, "create", "project", &name, Some(c.id.0), true);
@@ -199,9 +221,11 @@ pub async fn get_one(
 ) -> ApiResult<Response> {
     let project = reg.find_project(&p, &id, is_name(&headers)).await?;
     let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
+    let allowlist = reg.project_allowlist(project.id).await?;
     Ok(Json(project_json(
         &project,
         owners.get(&project.owner_id.0).map(String::as_str),
+        allowlist.as_ref(),
     ))
     .into_response())
 }
@@ -222,7 +246,11 @@ pub async fn update(
             .or_insert_with(|| public.to_string());
     }
     // Recorded once the caller may see the project, refused or not: settings are policy.
-    let updated = reg.update_project(&p, &project, &metadata).await;
+    let policies = ProjectPolicies {
+        storage_limit: None,
+        cve_allowlist: req.cve_allowlist,
+    };
+    let updated = reg.update_project(&p, &project, &metadata, &policies).await;
     let name = project.name.as_str();
     reg.audit(
         &actor,

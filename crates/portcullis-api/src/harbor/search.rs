@@ -22,7 +22,7 @@ pub async fn search(
     let owners = owner_names(&reg, &projects).await;
     let projects: Vec<_> = projects
         .iter()
-        .map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str)))
+        .map(|x| project_json(x, owners.get(&x.owner_id.0).map(String::as_str), None))
         .collect();
     let repos: Vec<_> = repos
         .iter()

@@ -87,6 +87,7 @@ pub fn manifest(repo: RepositoryId, seed: &str) -> PutManifest {
         blobs: Vec::new(),
         children: Vec::new(),
         tag: None,
+        immutable_tag: false,
     }
 }
 

@@ -1,0 +1,204 @@
+//! CVE allowlists: the system's and each project's, Harbor's validation, and the list the
+//! pull gate applies to a project.
+
+use std::collections::HashSet;
+
+use portcullis_meta::{CveAllowlist, Project, ProjectId};
+use portcullis_types::ErrorCode;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::projects::forbidden;
+use crate::registry::Registry;
+
+/// The project metadata key that makes a project use the system allowlist.
+pub const REUSE_SYS_KEY: &str = "reuse_sys_cve_allowlist";
+
+/// One entry (`CVEAllowlistItem`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowlistItem {
+    #[serde(default)]
+    pub cve_id: String,
+}
+
+/// An allowlist as a client sends it (`CVEAllowlist`); ids and times are the server's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct AllowlistInput {
+    #[serde(default)]
+    pub items: Vec<AllowlistItem>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+}
+
+impl AllowlistInput {
+    /// The ids, trimmed: `400` for an empty or repeated id or a negative expiry.
+    pub fn validated(&self) -> Result<(Vec<String>, Option<i64>)> {
+        let mut seen = HashSet::new();
+        let mut ids = Vec::with_capacity(self.items.len());
+        for item in &self.items {
+            let id = item.cve_id.trim();
+            if id.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    "empty CVE ID in allowlist",
+                ));
+            }
+            if !seen.insert(id.to_string()) {
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    format!("duplicate CVE ID in allowlist: {id}"),
+                ));
+            }
+            ids.push(id.to_string());
+        }
+        if let Some(t) = self.expires_at
+            && t < 0
+        {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                format!("invalid expires_at {t}: seconds since the epoch, or null"),
+            ));
+        }
+        Ok((ids, self.expires_at))
+    }
+}
+
+/// Whether the list applies at `now` (seconds since the epoch): an expired list is
+/// ignored as a whole.
+pub fn in_force(list: &CveAllowlist, now: i64) -> bool {
+    list.expires_at.is_none_or(|t| t > now)
+}
+
+/// The CVE ids a project's pulls may ignore: the system list when the project reuses it
+/// (the default), its own otherwise; nothing from an expired list.
+pub fn effective(
+    reuse_system: bool,
+    system: Option<&CveAllowlist>,
+    project: Option<&CveAllowlist>,
+    now: i64,
+) -> HashSet<String> {
+    let chosen = if reuse_system { system } else { project };
+    chosen
+        .filter(|l| in_force(l, now))
+        .map(|l| l.items.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Whether the project's metadata says to use the system list ("true" unless set otherwise).
+pub fn reuses_system(project: &Project) -> bool {
+    project
+        .metadata
+        .get(REUSE_SYS_KEY)
+        .is_none_or(|v| v != "false")
+}
+
+impl Registry {
+    /// The system allowlist (any signed-in caller).
+    pub async fn system_allowlist(&self, principal: &Principal) -> Result<CveAllowlist> {
+        if principal.is_anonymous() {
+            return Err(forbidden(principal));
+        }
+        self.meta
+            .get_cve_allowlist(None)
+            .await?
+            .ok_or_else(|| Error::internal(anyhow::anyhow!("the system allowlist row is missing")))
+    }
+
+    /// Replaces the system allowlist (system administrators only).
+    pub async fn set_system_allowlist(
+        &self,
+        principal: &Principal,
+        input: &AllowlistInput,
+    ) -> Result<()> {
+        if !principal.is_sysadmin() {
+            return Err(forbidden(principal));
+        }
+        let (ids, expires_at) = input.validated()?;
+        self.meta.put_cve_allowlist(None, &ids, expires_at).await?;
+        Ok(())
+    }
+
+    /// The project's own allowlist, if it has one.
+    pub async fn project_allowlist(&self, project: ProjectId) -> Result<Option<CveAllowlist>> {
+        Ok(self.meta.get_cve_allowlist(Some(project)).await?)
+    }
+
+    /// Replaces the project's own allowlist; the caller has checked `project:update`.
+    pub(crate) async fn store_project_allowlist(
+        &self,
+        project: ProjectId,
+        input: &AllowlistInput,
+    ) -> Result<()> {
+        let (ids, expires_at) = input.validated()?;
+        self.meta
+            .put_cve_allowlist(Some(project), &ids, expires_at)
+            .await?;
+        Ok(())
+    }
+
+    /// The CVE ids the pull gate ignores for `project` now.
+    pub async fn effective_allowlist(&self, project: &Project) -> Result<HashSet<String>> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let reuse = reuses_system(project);
+        let list = self
+            .meta
+            .get_cve_allowlist(if reuse { None } else { Some(project.id) })
+            .await?;
+        Ok(effective(reuse, list.as_ref(), list.as_ref(), now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(ids: &[&str], expires_at: Option<i64>) -> AllowlistInput {
+        AllowlistInput {
+            items: ids
+                .iter()
+                .map(|i| AllowlistItem {
+                    cve_id: i.to_string(),
+                })
+                .collect(),
+            expires_at,
+        }
+    }
+
+    fn list(ids: &[&str], expires_at: Option<i64>) -> CveAllowlist {
+        CveAllowlist {
+            id: 1,
+            project_id: None,
+            items: ids.iter().map(|s| s.to_string()).collect(),
+            expires_at,
+            creation_time: time::OffsetDateTime::UNIX_EPOCH,
+            update_time: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn validation() {
+        let (ids, _) = input(&[" CVE-2024-1 ", "CVE-2024-2"], None)
+            .validated()
+            .unwrap();
+        assert_eq!(ids, ["CVE-2024-1", "CVE-2024-2"]);
+        let e = input(&["CVE-2024-1", ""], None).validated().unwrap_err();
+        assert_eq!(e.message, "empty CVE ID in allowlist");
+        let e = input(&["CVE-2024-1", "CVE-2024-1 "], None)
+            .validated()
+            .unwrap_err();
+        assert_eq!(e.message, "duplicate CVE ID in allowlist: CVE-2024-1");
+        assert!(input(&[], Some(-5)).validated().is_err());
+        assert!(input(&[], None).validated().is_ok());
+    }
+
+    #[test]
+    fn expiry_and_choice() {
+        let sys = list(&["CVE-1"], None);
+        let proj = list(&["CVE-2"], Some(100));
+        assert!(effective(true, Some(&sys), Some(&proj), 50).contains("CVE-1"));
+        assert!(effective(false, Some(&sys), Some(&proj), 50).contains("CVE-2"));
+        assert!(effective(false, Some(&sys), Some(&proj), 100).is_empty());
+        assert!(effective(false, Some(&sys), None, 0).is_empty());
+    }
+}

@@ -1,0 +1,265 @@
+//! Storage quotas: Harbor's quota API, the refusal of commits over the limit, and the
+//! decision to raise QUOTA_EXCEED / QUOTA_WARNING events.
+
+use portcullis_meta::{Quota, QuotaId, QuotaQuery, QuotaUsage};
+use portcullis_types::{ErrorCode, RepoName};
+
+use super::rules::immutable_error;
+use crate::access::ProjectInfo;
+
+use crate::auth::Principal;
+use crate::error::{Error, Result};
+use crate::projects::forbidden;
+use crate::registry::Registry;
+
+/// A byte count as Harbor prints it (Docker's `BytesSize`: four significant digits and
+/// a binary unit, e.g. `1.465KiB`, `100B`, `2GiB`).
+pub fn format_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    // `%.4g`: four significant digits, trailing zeros dropped.
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        v.log10().floor() as usize + 1
+    };
+    let decimals = 4usize.saturating_sub(int_digits);
+    let mut s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    }
+    format!("{s}{}", UNITS[unit])
+}
+
+/// Harbor's refusal of a commit over the storage limit (`403 DENIED`).
+pub fn quota_exceeded_error(hard: i64, used: i64, requested: i64) -> Error {
+    Error::new(
+        ErrorCode::Denied,
+        format!(
+            "Quota exceeded when processing the request of adding {} of storage resource, \
+             which when updated to current usage of {} will exceed the configured upper \
+             limit of {}.",
+            format_bytes(requested - used),
+            format_bytes(used),
+            format_bytes(hard)
+        ),
+    )
+    .with_detail(serde_json::json!({
+        "hard": { "storage": hard },
+        "used": { "storage": used },
+        "requested": { "storage": requested },
+    }))
+}
+
+/// A quota event for webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QuotaEvent {
+    /// A commit was refused (Harbor's QUOTA_EXCEED).
+    Exceeded {
+        project: String,
+        hard: i64,
+        used: i64,
+        requested: i64,
+    },
+    /// A commit left usage at or above the warning threshold (Harbor's QUOTA_WARNING).
+    Warning {
+        project: String,
+        hard: i64,
+        used: i64,
+    },
+}
+
+impl QuotaEvent {
+    /// Harbor's event type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            QuotaEvent::Exceeded { .. } => "QUOTA_EXCEED",
+            QuotaEvent::Warning { .. } => "QUOTA_WARNING",
+        }
+    }
+}
+
+/// Where the quota events are decided: a refused commit is always an `Exceeded` event;
+/// a commit that grew usage to `warning_percent` of a finite limit or more is a
+/// `Warning` (every such commit, as Harbor does, so that a full project keeps saying so).
+pub fn quota_event(
+    project: &str,
+    outcome: std::result::Result<QuotaUsage, (i64, i64, i64)>,
+    warning_percent: u8,
+) -> Option<QuotaEvent> {
+    match outcome {
+        Err((hard, used, requested)) => Some(QuotaEvent::Exceeded {
+            project: project.to_string(),
+            hard,
+            used,
+            requested,
+        }),
+        Ok(u) if u.hard > 0 && u.after > u.before => {
+            let threshold = i128::from(u.hard) * i128::from(warning_percent);
+            (i128::from(u.after) * 100 >= threshold).then(|| QuotaEvent::Warning {
+                project: project.to_string(),
+                hard: u.hard,
+                used: u.after,
+            })
+        }
+        Ok(_) => None,
+    }
+}
+
+impl Registry {
+    /// The client's error for a manifest commit the store refused, raising QUOTA_EXCEED
+    /// when the quota was the reason.
+    pub(crate) fn refused_commit(
+        &self,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        immutable_rule: Option<i64>,
+        e: portcullis_meta::Error,
+    ) -> Error {
+        match e {
+            portcullis_meta::Error::QuotaExceeded {
+                hard,
+                used,
+                requested,
+            } => {
+                self.quota_outcome(project, Err((hard, used, requested)));
+                quota_exceeded_error(hard, used, requested)
+            }
+            portcullis_meta::Error::Immutable(tag) => {
+                immutable_error(repo, &tag, immutable_rule.unwrap_or_default())
+            }
+            other => other.into(),
+        }
+    }
+
+    /// Raises the event a commit's quota outcome calls for, if any.
+    pub(crate) fn quota_outcome(
+        &self,
+        project: &ProjectInfo,
+        outcome: std::result::Result<QuotaUsage, (i64, i64, i64)>,
+    ) {
+        if let Some(event) =
+            quota_event(&project.name, outcome, self.settings.quota_warning_percent)
+        {
+            self.emit_quota_event(event);
+        }
+    }
+
+    /// Hands a quota event on. Webhook delivery subscribes here; until then the event is
+    /// logged, which is also what operators grep for.
+    pub(crate) fn emit_quota_event(&self, event: QuotaEvent) {
+        tracing::warn!(event = event.event_type(), ?event, "storage quota");
+    }
+
+    /// One page of quotas (system administrators only, as in Harbor).
+    pub async fn list_quotas(
+        &self,
+        principal: &Principal,
+        query: &QuotaQuery,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Quota>, u64)> {
+        require_admin(principal)?;
+        Ok(self.meta.list_quotas(query, page, page_size).await?)
+    }
+
+    /// One quota (system administrators only).
+    pub async fn get_quota(&self, principal: &Principal, id: i64) -> Result<Quota> {
+        require_admin(principal)?;
+        self.meta
+            .get_quota(QuotaId(id))
+            .await?
+            .ok_or_else(|| quota_missing(id))
+    }
+
+    /// Sets a quota's storage limit (system administrators only): -1 or a size in bytes.
+    pub async fn update_quota(&self, principal: &Principal, id: i64, hard: i64) -> Result<Quota> {
+        require_admin(principal)?;
+        check_limit(hard)?;
+        let q = self
+            .meta
+            .get_quota(QuotaId(id))
+            .await?
+            .ok_or_else(|| quota_missing(id))?;
+        self.meta.set_quota_limit(q.project_id, hard).await?;
+        Ok(Quota { hard, ..q })
+    }
+}
+
+/// A storage limit is -1 (unlimited) or a size in bytes.
+pub fn check_limit(hard: i64) -> Result<()> {
+    if hard < -1 {
+        return Err(Error::new(
+            ErrorCode::BadRequest,
+            format!("invalid storage limit {hard}: use -1 (unlimited) or a size in bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn require_admin(principal: &Principal) -> Result<()> {
+    if principal.is_sysadmin() {
+        Ok(())
+    } else {
+        Err(forbidden(principal))
+    }
+}
+
+fn quota_missing(id: i64) -> Error {
+    Error::new(ErrorCode::NotFound, format!("quota {id} not found"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_print_like_harbor() {
+        assert_eq!(format_bytes(0), "0B");
+        assert_eq!(format_bytes(100), "100B");
+        assert_eq!(format_bytes(1024), "1KiB");
+        assert_eq!(format_bytes(1500), "1.465KiB");
+        assert_eq!(format_bytes(10 * 1024 * 1024), "10MiB");
+        assert_eq!(format_bytes(1023), "1023B");
+        assert_eq!(format_bytes(3 * 1024 * 1024 * 1024 / 2), "1.5GiB");
+    }
+
+    #[test]
+    fn exceeded_message() {
+        let e = quota_exceeded_error(1024, 1000, 1100);
+        assert_eq!(e.code, ErrorCode::Denied);
+        assert_eq!(
+            e.message,
+            "Quota exceeded when processing the request of adding 100B of storage resource, \
+             which when updated to current usage of 1000B will exceed the configured upper \
+             limit of 1KiB."
+        );
+    }
+
+    #[test]
+    fn events() {
+        let usage = |hard, before, after| QuotaUsage {
+            hard,
+            before,
+            after,
+        };
+        assert!(quota_event("p", Ok(usage(-1, 0, 10_000)), 85).is_none());
+        assert!(quota_event("p", Ok(usage(100, 0, 84)), 85).is_none());
+        assert_eq!(
+            quota_event("p", Ok(usage(100, 0, 85)), 85).map(|e| e.event_type()),
+            Some("QUOTA_WARNING")
+        );
+        // Deletes and re-pushes that add nothing stay quiet.
+        assert!(quota_event("p", Ok(usage(100, 90, 90)), 85).is_none());
+        assert!(quota_event("p", Ok(usage(100, 95, 90)), 85).is_none());
+        assert_eq!(
+            quota_event("p", Err((100, 90, 120)), 85).map(|e| e.event_type()),
+            Some("QUOTA_EXCEED")
+        );
+    }
+}
