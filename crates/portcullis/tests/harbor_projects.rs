@@ -79,7 +79,7 @@ async fn project_lifecycle(b: Backends) {
     assert_eq!(by_id["name"], "team-a");
     assert_eq!(
         by_id["metadata"],
-        serde_json::json!({ "public": "false", "auto_scan": "true" })
+        serde_json::json!({ "public": "false", "auto_scan": "true", "reuse_sys_cve_allowlist": "true" })
     );
     assert_eq!(by_id["owner_name"], "admin");
     assert_eq!(by_id["repo_count"], 0);
