@@ -390,6 +390,7 @@ impl Registry {
         reference: &Reference,
         content_type: Option<&str>,
         body: Bytes,
+        operator: &str,
     ) -> Result<Pushed> {
         if body.len() > self.settings.max_manifest_size {
             return Err(Error::new(
@@ -469,11 +470,21 @@ impl Registry {
             },
             immutable_tag: immutable_rule.is_some(),
         };
+        let commit = crate::policy::quota::Commit {
+            project,
+            repo,
+            digest: digest.as_str(),
+            tag: match reference {
+                Reference::Tag(t) => Some(t.as_str()),
+                Reference::Digest(_) => None,
+            },
+            operator,
+        };
         let outcome = match self.meta.put_manifest(put).await {
             Ok(o) => o,
-            Err(e) => return Err(self.refused_commit(project, repo, immutable_rule, e)),
+            Err(e) => return Err(self.refused_commit(&commit, immutable_rule, e)),
         };
-        self.quota_outcome(project, Ok(outcome.quota));
+        self.quota_outcome(&commit, Ok(outcome.quota));
         self.resolutions.invalidate();
         if parsed.subject.is_some()
             || matches!(reference, Reference::Tag(t) if t.as_str().ends_with(".sig"))

@@ -4,10 +4,14 @@
 
 #[macro_use]
 mod common;
+#[path = "webhooks/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 
 use common::*;
 
 on_both_backends!(
+    quota_events_reach_webhooks,
     quota_refusal_leaves_nothing,
     usage_exact_under_concurrency,
     quota_api,
@@ -191,6 +195,69 @@ async fn quota_refusal_leaves_nothing(b: Backends) {
     assert_eq!(
         summary["quota"]["used"]["storage"],
         image_size(&manifest, "two")
+    );
+}
+
+async fn quota_events_reach_webhooks(b: Backends) {
+    let s = Server::start(b).await;
+    create_limited(&s, "watched", 2_450).await;
+    let rx = receiver::Receiver::start(0).await;
+    let resp = client()
+        .post(s.url("/api/v2.0/projects/watched/webhook/policies"))
+        .json(&serde_json::json!({ "name": "quota", "event_types": ["QUOTA_EXCEED", "QUOTA_WARNING"],
+            "targets": [{ "type": "http", "address": format!("{}/q", rx.base), "payload_format": "Default" }] }))
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+
+    // A small image stays under 85 %: no event. A large layer then pushes usage past the
+    // warning threshold, and one more is refused.
+    push_image(&s, "watched/app", "small", "s").await;
+    let push_sized = |tag: &'static str, size: usize| {
+        let s = &s;
+        async move {
+            let layer = vec![tag.as_bytes()[0]; size];
+            let ld = push_blob(s, "watched/app", &layer).await;
+            let config = format!(r#"{{"os":"linux","architecture":"amd64","tag":"{tag}"}}"#);
+            let cd = push_blob(s, "watched/app", config.as_bytes()).await;
+            let manifest = serde_json::to_vec(&serde_json::json!({
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len() },
+                "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": size }],
+            }))
+            .unwrap();
+            client()
+                .put(s.url(&format!("/v2/watched/app/manifests/{tag}")))
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .body(manifest)
+                .send_as_admin()
+                .await
+        }
+    };
+    assert_eq!(push_sized("warn", 1_200).await.status(), 201);
+    let resp = push_sized("over", 1_000).await;
+    expect_error(resp, 403, "DENIED").await;
+
+    let seen = rx.wait_for("two quota events", |r| r.len() >= 2).await;
+    let kinds: Vec<String> = seen
+        .iter()
+        .map(|r| r.json()["type"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds, ["QUOTA_WARNING", "QUOTA_EXCEED"]);
+    let exceed = seen[1].json();
+    let details = exceed["event_data"]["custom_attributes"]["Details"]
+        .as_str()
+        .unwrap();
+    assert!(
+        details.starts_with("Quota exceeded when processing the request of adding "),
+        "{exceed}"
+    );
+    assert_eq!(exceed["event_data"]["resources"][0]["tag"], "over");
+    assert_eq!(exceed["operator"], "admin");
+    assert_eq!(
+        exceed["event_data"]["repository"]["repo_full_name"],
+        "watched/app"
     );
 }
 

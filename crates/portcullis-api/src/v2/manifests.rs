@@ -92,7 +92,14 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
         .and_then(|v| v.to_str().ok());
     let pushed = ctx
         .reg
-        .put_manifest(&project, repo, &reference, content_type, bytes)
+        .put_manifest(
+            &project,
+            repo,
+            &reference,
+            content_type,
+            bytes,
+            ctx.principal.username().unwrap_or("anonymous"),
+        )
         .await;
     ctx.audit(
         "create",

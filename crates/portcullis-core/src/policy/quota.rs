@@ -6,6 +6,7 @@ use portcullis_types::{ErrorCode, RepoName};
 
 use super::rules::immutable_error;
 use crate::access::ProjectInfo;
+use crate::events::{Event, EventType};
 
 use crate::auth::Principal;
 use crate::error::{Error, Result};
@@ -54,6 +55,16 @@ pub fn quota_exceeded_error(hard: i64, used: i64, requested: i64) -> Error {
         "used": { "storage": used },
         "requested": { "storage": requested },
     }))
+}
+
+/// The manifest commit a quota outcome belongs to, for its event.
+#[derive(Debug, Clone, Copy)]
+pub struct Commit<'a> {
+    pub project: &'a ProjectInfo,
+    pub repo: &'a RepoName,
+    pub digest: &'a str,
+    pub tag: Option<&'a str>,
+    pub operator: &'a str,
 }
 
 /// A quota event for webhooks.
@@ -116,8 +127,7 @@ impl Registry {
     /// when the quota was the reason.
     pub(crate) fn refused_commit(
         &self,
-        project: &ProjectInfo,
-        repo: &RepoName,
+        commit: &Commit<'_>,
         immutable_rule: Option<i64>,
         e: portcullis_meta::Error,
     ) -> Error {
@@ -127,11 +137,11 @@ impl Registry {
                 used,
                 requested,
             } => {
-                self.quota_outcome(project, Err((hard, used, requested)));
+                self.quota_outcome(commit, Err((hard, used, requested)));
                 quota_exceeded_error(hard, used, requested)
             }
             portcullis_meta::Error::Immutable(tag) => {
-                immutable_error(repo, &tag, immutable_rule.unwrap_or_default())
+                immutable_error(commit.repo, &tag, immutable_rule.unwrap_or_default())
             }
             other => other.into(),
         }
@@ -140,20 +150,49 @@ impl Registry {
     /// Raises the event a commit's quota outcome calls for, if any.
     pub(crate) fn quota_outcome(
         &self,
-        project: &ProjectInfo,
+        commit: &Commit<'_>,
         outcome: std::result::Result<QuotaUsage, (i64, i64, i64)>,
     ) {
-        if let Some(event) =
-            quota_event(&project.name, outcome, self.settings.quota_warning_percent)
-        {
-            self.emit_quota_event(event);
+        let warning = self.settings.quota_warning_percent;
+        if let Some(event) = quota_event(&commit.project.name, outcome, warning) {
+            self.emit_quota_event(commit, event);
         }
     }
 
-    /// Hands a quota event on. Webhook delivery subscribes here; until then the event is
-    /// logged, which is also what operators grep for.
-    pub(crate) fn emit_quota_event(&self, event: QuotaEvent) {
-        tracing::warn!(event = event.event_type(), ?event, "storage quota");
+    /// Hands a quota event to the event bus (webhooks), with Harbor's `Details` text, and
+    /// logs it.
+    pub(crate) fn emit_quota_event(&self, commit: &Commit<'_>, event: QuotaEvent) {
+        tracing::info!(event = event.event_type(), ?event, "storage quota");
+        let (kind, details) = match &event {
+            QuotaEvent::Exceeded {
+                hard,
+                used,
+                requested,
+                ..
+            } => (
+                EventType::QuotaExceed,
+                quota_exceeded_error(*hard, *used, *requested).message,
+            ),
+            QuotaEvent::Warning { hard, used, .. } => (
+                EventType::QuotaWarning,
+                format!(
+                    "quota usage reaches the warning threshold: {} of {} used",
+                    format_bytes(*used),
+                    format_bytes(*hard)
+                ),
+            ),
+        };
+        self.events.emit_with(commit.project.id, kind, || {
+            Event::artifact(
+                kind,
+                commit.project.into(),
+                commit.repo.as_str(),
+                commit.digest,
+                commit.tag,
+                commit.operator,
+            )
+            .with_attribute("Details", details)
+        });
     }
 
     /// One page of quotas (system administrators only, as in Harbor).
