@@ -5,6 +5,7 @@ pub mod allowlist;
 pub mod immutable;
 pub mod quota;
 mod rules;
+pub mod vulnerability;
 
 use std::collections::HashMap;
 use std::sync::Arc;
