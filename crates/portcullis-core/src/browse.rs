@@ -159,6 +159,10 @@ impl Registry {
         let (p, _, r) = self
             .repository_for(principal, project, repository, "repository", "delete")
             .await?;
+        // A repository holding a tag an immutable rule protects stays.
+        let tags = self.meta.list_tags(r.id, None, None).await?;
+        self.check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
+            .await?;
         let res = self.meta.delete_repository(r.id).await;
         self.forget_project(p.name.as_str());
         self.audit(

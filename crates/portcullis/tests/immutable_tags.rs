@@ -202,6 +202,13 @@ async fn protected_tags(b: Backends) {
         .await;
     expect_error(resp, 403, "DENIED").await;
 
+    // Nor can the repository holding it be deleted.
+    let resp = client()
+        .delete(s.url("/api/v2.0/projects/imm/repositories/team%252Fapp"))
+        .send_as_admin()
+        .await;
+    expect_error(resp, 403, "DENIED").await;
+
     // Promotion by copy may not move a protected tag of the destination either.
     s.create_project("dest", false).await;
     push_image(&s, "dest/team/app", "v1.0", "three").await;
@@ -233,6 +240,11 @@ async fn protected_tags(b: Backends) {
         .send_as_admin()
         .await;
     assert_eq!(resp.status(), 202);
+    let resp = client()
+        .delete(s.url("/api/v2.0/projects/imm/repositories/team%252Fapp"))
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 200);
 }
 
 fn write_blob(layout: &Path, data: &[u8]) -> (String, usize) {
