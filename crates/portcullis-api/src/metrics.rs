@@ -1,5 +1,6 @@
-//! `GET /metrics`: Prometheus text of the event bus and webhook delivery, so that a
-//! backlog or dropped events show up on a dashboard before anyone misses a webhook.
+//! `GET /metrics`: Prometheus text of the event bus and webhook delivery (so that a
+//! backlog or dropped events show up on a dashboard before anyone misses a webhook), the
+//! job queue and scanning.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -64,5 +65,10 @@ async fn metrics(State(reg): State<Arc<Registry>>) -> Response {
         COUNTERS.succeeded.load(Ordering::Relaxed),
         COUNTERS.failed.load(Ordering::Relaxed)
     );
+    // Job queue depth per kind and state, scan durations and outcomes.
+    match portcullis_core::metrics::render(&reg.meta).await {
+        Ok(jobs) => out.push_str(&jobs),
+        Err(e) => tracing::warn!(error = %e, "job metrics unavailable"),
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }

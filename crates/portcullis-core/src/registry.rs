@@ -101,6 +101,7 @@ pub struct Registry {
     manifests: ManifestBytes,
     resolutions: Resolutions,
     pulls: PullRecorder,
+    pub(crate) scanning: std::sync::OnceLock<Arc<crate::scanning::Scanning>>,
 }
 
 /// The host (and port) of a URL, as Harbor writes it in `resource_url`.
@@ -182,7 +183,13 @@ impl Registry {
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
             pulls,
+            scanning: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Sets up scanning (once; later calls are ignored).
+    pub fn install_scanning(&self, scanning: Arc<crate::scanning::Scanning>) {
+        let _ = self.scanning.set(scanning);
     }
 
     /// Drop cached facts about a project after it changed.
@@ -492,6 +499,8 @@ impl Registry {
             self.signatures.invalidate();
         }
         self.manifests.put(digest.clone(), body);
+        self.after_push(project.id, repo.as_str(), &outcome.artifact)
+            .await;
         Ok(Pushed {
             digest,
             subject: parsed.subject.map(|s| s.digest),

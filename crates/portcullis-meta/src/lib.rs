@@ -18,6 +18,7 @@ mod connect;
 mod copy;
 mod dbtime;
 mod error;
+mod exports;
 mod ids;
 mod jobs;
 mod labels;
@@ -31,6 +32,7 @@ mod repositories;
 mod robots;
 mod rows;
 mod scanners;
+mod scans;
 mod sql;
 mod tags;
 mod trust;
@@ -44,6 +46,7 @@ pub use adapter_scans::{AdapterScan, AdapterScanState};
 pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use copy::ArtifactFilter;
 pub use error::{Error, Result};
+pub use exports::CveExport;
 pub use ids::{ArtifactId, ProjectId, RepositoryId, TagId, UserId};
 pub use jobs::{
     Enqueued, FireOutcome, Job, JobCount, JobId, JobQuery, JobState, LeaseRenewal, NewJob,
@@ -60,6 +63,7 @@ pub use policy::{
 };
 pub use robots::{NewRobot, Robot, RobotUpdate};
 pub use scanners::{ScannerQuery, ScannerRegistration};
+pub use scans::{FinishedScan, ReportKey, ReportStatus, ScanReport, ScannableArtifact};
 pub use trust::TrustedKeyRecord;
 pub use webhooks::{
     NewWebhookAttempt, NewWebhookDelivery, NewWebhookPolicy, NewWebhookTask, WEBHOOK_JOB_KIND,

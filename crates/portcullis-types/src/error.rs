@@ -35,6 +35,9 @@ pub enum ErrorCode {
     PreconditionFailed,
     ProjectPolicyViolation,
     UnsupportedMediaType,
+    /// The request is understood but cannot be done in this state (422): an artifact
+    /// that cannot be scanned, a scan already running.
+    UnprocessableEntity,
     Internal,
     ServiceUnavailable,
 }
@@ -67,6 +70,7 @@ impl ErrorCode {
             PreconditionFailed => "PRECONDITION",
             ProjectPolicyViolation => "PROJECTPOLICYVIOLATION",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            UnprocessableEntity => "UNPROCESSABLE_ENTITY",
             Internal => "INTERNAL_SERVER_ERROR",
             ServiceUnavailable => "SERVICE_UNAVAILABLE",
         }
@@ -85,6 +89,7 @@ impl ErrorCode {
             PreconditionFailed | ProjectPolicyViolation => 412,
             ManifestTooLarge => 413,
             UnsupportedMediaType => 415,
+            UnprocessableEntity => 422,
             RangeInvalid => 416,
             TooManyRequests => 429,
             Internal => 500,
@@ -120,6 +125,7 @@ impl ErrorCode {
             PreconditionFailed => "precondition failed",
             ProjectPolicyViolation => "the artifact is blocked by the project's policy",
             UnsupportedMediaType => "unsupported media type",
+            UnprocessableEntity => "the request cannot be processed in the current state",
             Internal => "internal server error",
             ServiceUnavailable => "service unavailable",
         }

@@ -126,6 +126,21 @@ pub struct ServeArgs {
     /// Kubernetes admission: a bearer token the API server must present [default: none].
     #[arg(long, env = "PORTCULLIS_ADMISSION_TOKEN", hide_env_values = true)]
     pub admission_token: Option<String>,
+    /// Scans this node runs at once [default: 2].
+    #[arg(long, env = "PORTCULLIS_SCAN_WORKERS")]
+    pub scan_workers: Option<usize>,
+    /// Cache each layer's package inventory so that a new vulnerability database
+    /// re-judges every image without reading layers [default: true].
+    #[arg(long, env = "PORTCULLIS_SCAN_LAYER_CACHE")]
+    pub scan_layer_cache: Option<bool>,
+    /// Base URL of OSV per-ecosystem archives to download the vulnerability database
+    /// from on a schedule (e.g. https://osv-vulnerabilities.storage.googleapis.com).
+    #[arg(long, env = "PORTCULLIS_VULNDB_UPDATE_URL")]
+    pub vulndb_update_url: Option<String>,
+    /// When to update the vulnerability database from that URL (cron, seconds first,
+    /// UTC) [default: "0 0 4 * * *"].
+    #[arg(long, env = "PORTCULLIS_VULNDB_UPDATE_CRON")]
+    pub vulndb_update_cron: Option<String>,
 }
 
 /// The file layer: the same names as the flags.
@@ -165,6 +180,10 @@ struct FileConfig {
     admission_allowed_registries: Option<Vec<String>>,
     admission_token: Option<String>,
     quota_warning_percent: Option<u8>,
+    scan_workers: Option<usize>,
+    scan_layer_cache: Option<bool>,
+    vulndb_update_url: Option<String>,
+    vulndb_update_cron: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -197,6 +216,10 @@ pub struct Config {
     pub trusted_keys_dir: Option<PathBuf>,
     pub admission: portcullis_core::admission::AdmissionSettings,
     pub quota_warning_percent: u8,
+    pub scan_workers: usize,
+    pub scan_layer_cache: bool,
+    pub vulndb_update_url: Option<String>,
+    pub vulndb_update_cron: String,
 }
 
 impl Config {
@@ -364,6 +387,16 @@ impl Config {
                 p @ 1..=100 => p,
                 p => anyhow::bail!("quota_warning_percent must be 1 to 100, not {p}"),
             },
+            scan_workers: args.scan_workers.or(file.scan_workers).unwrap_or(2).max(1),
+            scan_layer_cache: args
+                .scan_layer_cache
+                .or(file.scan_layer_cache)
+                .unwrap_or(true),
+            vulndb_update_url: args.vulndb_update_url.or(file.vulndb_update_url),
+            vulndb_update_cron: args
+                .vulndb_update_cron
+                .or(file.vulndb_update_cron)
+                .unwrap_or_else(|| "0 0 4 * * *".to_string()),
         })
     }
 }

@@ -3,6 +3,7 @@
 mod config;
 mod gate;
 mod maintenance;
+mod scanning;
 mod serve;
 
 use std::path::PathBuf;

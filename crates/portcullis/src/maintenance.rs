@@ -62,13 +62,15 @@ impl Worker for PurgeAudit {
     }
 }
 
-/// Starts the runner with the upkeep workers and (re)writes their schedules.
+/// Starts the runner with the upkeep workers and (re)writes their schedules. `config`
+/// carries other kinds' limits; `more` registers their workers.
 pub async fn start(
     reg: Arc<Registry>,
     upload_expiry: Duration,
     webhook_retry_delay: Duration,
+    mut config: RunnerConfig,
+    more: impl FnOnce(Runner) -> Runner,
 ) -> anyhow::Result<RunnerHandle> {
-    let mut config = RunnerConfig::default();
     // Webhook receivers come back quickly or not at all: short retries, capped at 5 minutes.
     config.backoff_per_kind.insert(
         WEBHOOK_JOB_KIND.into(),
@@ -80,7 +82,7 @@ pub async fn start(
     );
     config.concurrency.insert(WEBHOOK_JOB_KIND.into(), 16);
     let webhooks = WebhookWorker::new(reg.meta.clone(), reg.settings.webhooks.timeout)?;
-    let runner = Runner::new(reg.meta.clone(), config)
+    let runner = more(Runner::new(reg.meta.clone(), config))
         .register(WEBHOOK_JOB_KIND, webhooks)
         .register(
             "expire-uploads",

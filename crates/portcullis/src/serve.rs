@@ -77,13 +77,23 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     reg.ensure_builtin_scanner()
         .await
         .context("registering the built-in scanner")?;
+    let scanning = crate::scanning::setup(&reg, &cfg);
+    let mut runner_cfg = portcullis_jobs::RunnerConfig::default();
+    runner_cfg
+        .concurrency
+        .insert(portcullis_core::scanning::SCAN_JOB.into(), cfg.scan_workers);
     let jobs = crate::maintenance::start(
         reg.clone(),
         Duration::from_secs(cfg.upload_expiry_hours * 3600),
         Duration::from_millis(cfg.webhook_retry_delay_ms),
+        runner_cfg,
+        |runner| crate::scanning::register(runner, &reg, &scanning, &cfg),
     )
     .await
     .context("starting the job runner")?;
+    let vulndb_watch = crate::scanning::start(&scanning, &jobs, &cfg)
+        .await
+        .context("starting scanning")?;
     let app = portcullis_api::app(reg.clone());
 
     let listener = std::net::TcpListener::bind(&cfg.listen)
@@ -121,6 +131,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .await?
         }
     }
+    vulndb_watch.cancel();
     jobs.shutdown(Duration::from_secs(10)).await;
     reg.flush().await;
     Ok(())

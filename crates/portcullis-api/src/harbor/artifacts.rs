@@ -239,15 +239,12 @@ pub async fn list(
     let paging = paging(&params)?;
     let filter = artifact_filter(&params)?;
     let include = Include::from_params(&params)?;
-    // Scan overviews and immutability are accepted for compatibility.
-    for name in [
-        "with_scan_overview",
-        "with_immutable_status",
-        "with_accessory",
-        "with_sbom_overview",
-    ] {
+    // Immutability and accessories are accepted for compatibility.
+    for name in ["with_immutable_status", "with_accessory"] {
         flag(&params, name, false)?;
     }
+    let with_scan = flag(&params, "with_scan_overview", false)?;
+    let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let path = repo_path(&repo)?;
     let (list, total) = reg
         .list_artifacts(&p, &project, &path, &filter, paging.page, paging.page_size)
@@ -257,6 +254,7 @@ pub async fn list(
         let sig = signatures_of(&reg, v, include).await?;
         body.push(artifact_json(v, include, sig.as_ref()));
     }
+    super::scanning::add_overviews(&reg, &list, &mut body, with_scan, with_sbom).await?;
     let mut resp = Json(body).into_response();
     let extra: Vec<String> = ["q", "sort", "with_tag", "with_label", "with_signature"]
         .iter()
@@ -309,11 +307,23 @@ pub async fn get_one(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let include = Include::from_params(&params)?;
+    let with_scan = flag(&params, "with_scan_overview", false)?;
+    let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let v = reg
         .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
     let sig = signatures_of(&reg, &v, include).await?;
-    Ok(Json(artifact_json(&v, include, sig.as_ref())).into_response())
+    let mut body = [artifact_json(&v, include, sig.as_ref())];
+    super::scanning::add_overviews(
+        &reg,
+        std::slice::from_ref(&v),
+        &mut body,
+        with_scan,
+        with_sbom,
+    )
+    .await?;
+    let [body] = body;
+    Ok(Json(body).into_response())
 }
 
 pub async fn delete(

@@ -3,6 +3,7 @@
 
 mod artifacts;
 mod audit;
+mod cve_export;
 mod labels;
 mod members;
 mod policy;
@@ -10,6 +11,7 @@ mod projects;
 mod repositories;
 mod robots;
 mod scanners;
+mod scanning;
 mod search;
 mod system;
 mod trusted_keys;
@@ -36,6 +38,8 @@ pub fn router() -> Router<Arc<Registry>> {
         .merge(scanners::routes())
         .merge(trusted_keys::routes())
         .merge(policy::routes())
+        .merge(scanning::routes())
+        .merge(cve_export::routes())
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))

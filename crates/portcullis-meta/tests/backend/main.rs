@@ -9,6 +9,7 @@ mod labels;
 mod projects;
 mod repositories;
 mod scanners;
+mod scans;
 mod webhooks;
 
 use std::future::Future;
@@ -71,6 +72,10 @@ macro_rules! backend_suite {
 }
 
 backend_suite!(
+    scans::reports_move_through_their_states,
+    scans::scan_all_counts_and_rejudging,
+    scans::layer_inventories_by_digest_and_version,
+    scans::scannable_artifacts_are_distinct_digests,
     projects::users_are_unique_and_editable,
     projects::users_page_with_totals,
     projects::projects_are_unique,

@@ -14,6 +14,8 @@ macro_rules! on_both_backends {
     };
 }
 
+pub mod scan;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

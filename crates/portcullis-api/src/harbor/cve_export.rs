@@ -1,0 +1,73 @@
+//! `/api/v2.0/export/cve…`: CVE exports of a project's findings, as CSV or JSON.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use portcullis_core::Registry;
+use portcullis_core::scanning::export::ExportCriteria;
+
+use super::{Caller, json_body};
+use crate::error::ApiResult;
+
+pub fn routes() -> Router<Arc<Registry>> {
+    Router::new()
+        .route("/api/v2.0/export/cve", post(create))
+        .route("/api/v2.0/export/cve/executions", get(list))
+        .route(
+            "/api/v2.0/export/cve/execution/{execution_id}",
+            get(get_one),
+        )
+        .route(
+            "/api/v2.0/export/cve/download/{execution_id}",
+            get(download),
+        )
+}
+
+pub async fn create(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    body: Result<Json<ExportCriteria>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Response> {
+    let criteria = json_body(body)?;
+    let data_type = headers
+        .get("x-scan-data-type")
+        .and_then(|v| v.to_str().ok());
+    let id = reg.request_cve_export(&p, data_type, criteria).await?;
+    Ok(Json(serde_json::json!({ "id": id })).into_response())
+}
+
+pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
+    Ok(Json(reg.cve_export_executions(&p).await?).into_response())
+}
+
+pub async fn get_one(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    Ok(Json(reg.cve_export_execution(&p, id).await?).into_response())
+}
+
+pub async fn download(
+    State(reg): State<Arc<Registry>>,
+    Caller(p): Caller,
+    Path(id): Path<i64>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (mime, name, bytes) = reg
+        .cve_export_download(&p, id, params.get("format").map(String::as_str))
+        .await?;
+    let mut resp = bytes.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename={name}")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(resp)
+}
