@@ -49,12 +49,13 @@ class H(BaseHTTPRequestHandler):
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 RX_PID=$!
+for _ in $(seq 1 50); do curl -fs -o /dev/null "http://127.0.0.1:$RX_PORT/count" && break; sleep 0.1; done
 
 PC="http://127.0.0.1:$PC_PORT"
-start_server() {
+start_server() { # extra flags
   rm -rf "$WORK/pc"; mkdir -p "$WORK/pc"
   PORTCULLIS_ADMIN_PASSWORD=$PW PORTCULLIS_LOG=warn "$BIN" serve --data-dir "$WORK/pc" \
-    --listen "127.0.0.1:$PC_PORT" 2>"$WORK/pc.log" &
+    --listen "127.0.0.1:$PC_PORT" "$@" 2>"$WORK/pc.log" &
   PC_PID=$!
   for _ in $(seq 1 100); do curl -fs -o /dev/null -u "$AUTH" "$PC/v2/" && break; sleep 0.1; done
 }
@@ -90,15 +91,21 @@ executions() {
 
 printf '%-6s %-10s %10s %10s %10s %12s %12s\n' round policy "req/s" emitted dropped "deliveries" "received"
 for round in $(seq 1 "$ROUNDS"); do
-  for mode in none pull; do
-    start_server; push_image
-    [ "$mode" = pull ] && add_policy
+  # pull-q1: the same policy with a dispatch queue of one event, so that nearly every
+  # event is dropped at once: what is left is the cost on the request path itself.
+  for mode in none pull pull-q1; do
+    case $mode in
+      pull-q1) start_server --webhook-backlog 1 ;;
+      *) start_server ;;
+    esac
+    push_image
+    [ "$mode" != none ] && add_policy
     rx0=$(curl -fsS "http://127.0.0.1:$RX_PORT/count")
     rps=$(wrk_rps)
     emitted=$(metric 'portcullis_events_emitted_total')
     dropped=$(metric 'portcullis_events_dropped_total')
     delivered="-"; received="-"
-    if [ "$mode" = pull ]; then
+    if [ "$mode" != none ]; then
       sleep "$SETTLE_SECONDS"
       delivered=$(executions)
       received=$(( $(curl -fsS "http://127.0.0.1:$RX_PORT/count") - rx0 ))

@@ -203,6 +203,17 @@ struct Sink {
     dropped: AtomicU64,
 }
 
+impl Sink {
+    fn dropped(&self, kind: EventType) {
+        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // One line per power of two keeps a flood from flooding the log too.
+        if n.is_power_of_two() {
+            tracing::warn!(subscriber = self.name, event = %kind, dropped = n,
+                "event queue full; event dropped");
+        }
+    }
+}
+
 /// Counters of one subscriber, for metrics.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SinkStats {
@@ -267,19 +278,19 @@ impl EventBus {
         let mut event: Option<Arc<Event>> = None;
         let mut build = Some(build);
         for sink in sinks.iter().filter(|s| (s.interest)(project, kind)) {
+            self.emitted.fetch_add(1, Ordering::Relaxed);
+            // A full queue drops the event: do not build it only to drop it.
+            if sink.tx.capacity() == 0 {
+                sink.dropped(kind);
+                continue;
+            }
             let e = match (&event, build.take()) {
                 (Some(e), _) => e.clone(),
                 (None, Some(b)) => event.insert(Arc::new(b())).clone(),
                 (None, None) => return,
             };
-            self.emitted.fetch_add(1, Ordering::Relaxed);
             if sink.tx.try_send(e).is_err() {
-                let n = sink.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                // One line per power of two keeps a flood from flooding the log too.
-                if n.is_power_of_two() {
-                    tracing::warn!(subscriber = sink.name, event = %kind, dropped = n,
-                        "event queue full; event dropped");
-                }
+                sink.dropped(kind);
             }
         }
     }

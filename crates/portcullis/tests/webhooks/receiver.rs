@@ -33,6 +33,8 @@ struct Inner {
     seen: Mutex<Vec<Received>>,
     fail_first: AtomicUsize,
     count: AtomicUsize,
+    /// How long to wait before answering, in milliseconds.
+    delay_ms: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -52,6 +54,10 @@ async fn hook(
         body,
     });
     let n = inner.count.fetch_add(1, Ordering::SeqCst);
+    let delay = inner.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
     if n < inner.fail_first.load(Ordering::SeqCst) {
         (StatusCode::INTERNAL_SERVER_ERROR, "receiver is down")
     } else {
@@ -75,6 +81,15 @@ impl Receiver {
             base: format!("http://{addr}"),
             inner,
         }
+    }
+
+    /// A receiver that takes `delay` to answer each request.
+    pub async fn slow(delay: Duration) -> Receiver {
+        let r = Receiver::start(0).await;
+        r.inner
+            .delay_ms
+            .store(delay.as_millis() as usize, Ordering::SeqCst);
+        r
     }
 
     /// Everything received so far.
