@@ -506,12 +506,23 @@ impl TokenService {
         subject: Option<&str>,
         access: Vec<AccessEntry>,
     ) -> anyhow::Result<IssuedToken> {
+        self.issue_for(subject, access, self.ttl)
+    }
+
+    /// A token with its own lifetime, for credentials handed to other services (a
+    /// scanner adapter pulling one image) that should not outlive their use.
+    pub fn issue_for(
+        &self,
+        subject: Option<&str>,
+        access: Vec<AccessEntry>,
+        ttl: Duration,
+    ) -> anyhow::Result<IssuedToken> {
         let now = time::OffsetDateTime::now_utc();
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: subject.unwrap_or("").to_string(),
             aud: self.service.clone(),
-            exp: now.unix_timestamp() + self.ttl.as_secs() as i64,
+            exp: now.unix_timestamp() + ttl.as_secs() as i64,
             nbf: now.unix_timestamp() - 1,
             iat: now.unix_timestamp(),
             jti: uuid::Uuid::new_v4().to_string(),
@@ -520,7 +531,7 @@ impl TokenService {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok(IssuedToken {
             token,
-            expires_in: self.ttl.as_secs(),
+            expires_in: ttl.as_secs(),
             issued_at: now,
         })
     }

@@ -4,11 +4,12 @@
 
 pub mod adapter;
 pub mod client;
+pub mod external;
 pub mod pull;
 pub mod registrations;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use portcullis_meta::ScannerRegistration;
 use portcullis_vulndb::{DbMetadata, SharedVulnDb, VulnDb};
@@ -122,6 +123,8 @@ pub struct Scanners {
     /// The key callers of the built-in adapter present; the adapter is off without one.
     pub(crate) api_key: Option<String>,
     pub vulndb: VulnDbCache,
+    /// This server's own address as seen from this host, set once it listens.
+    internal_url: OnceLock<String>,
 }
 
 impl Scanners {
@@ -135,7 +138,28 @@ impl Scanners {
                 .unwrap_or_default(),
             api_key: api_key.filter(|k| !k.is_empty()),
             vulndb: VulnDbCache::new(vulndb_dir),
+            internal_url: OnceLock::new(),
         }
+    }
+
+    /// Records the address the server listens on, for adapters on this host to pull
+    /// from (a wildcard address is reached through loopback).
+    pub fn set_listen_addr(&self, addr: std::net::SocketAddr, https: bool) {
+        let host = match addr.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => "[::1]".to_string(),
+            std::net::IpAddr::V4(ip) => ip.to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        };
+        let scheme = if https { "https" } else { "http" };
+        let _ = self
+            .internal_url
+            .set(format!("{scheme}://{host}:{}", addr.port()));
+    }
+
+    /// The server's own address, once it listens.
+    pub fn internal_url(&self) -> Option<String> {
+        self.internal_url.get().cloned()
     }
 
     /// The built-in scanner's adapter metadata, with the database's age.
