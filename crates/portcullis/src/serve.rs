@@ -78,6 +78,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .await
         .context("registering the built-in scanner")?;
     let scanning = crate::scanning::setup(&reg, &cfg);
+    portcullis_core::scanners::engine::install(&reg, &scanning);
     let mut runner_cfg = portcullis_jobs::RunnerConfig::default();
     runner_cfg
         .concurrency

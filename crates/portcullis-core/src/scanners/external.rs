@@ -181,7 +181,10 @@ impl Registry {
             .submit(&ep, &request)
             .await
             .map_err(|e| adapter_failure(e, "scan request", &log))?;
-        let _ = writeln!(log, "scan request {id} accepted; pulling from {registry_url}");
+        let _ = writeln!(
+            log,
+            "scan request {id} accepted; pulling from {registry_url}"
+        );
         loop {
             match client.report(&ep, &id, report_mime).await {
                 Ok(ReportPoll::Ready(report)) => {
@@ -201,7 +204,11 @@ impl Registry {
                             &log,
                         ));
                     }
-                    let _ = writeln!(log, "report not ready; asking again in {} s", after.as_secs());
+                    let _ = writeln!(
+                        log,
+                        "report not ready; asking again in {} s",
+                        after.as_secs()
+                    );
                     tokio::select! {
                         _ = tokio::time::sleep(after.min(left)) => {}
                         _ = cancel.cancelled() => {

@@ -4,6 +4,7 @@
 
 pub mod adapter;
 pub mod client;
+pub mod engine;
 pub mod external;
 pub mod pull;
 pub mod registrations;

@@ -28,7 +28,10 @@ async fn finished_overview(s: &Server, project: &str, repo: &str, reference: &st
         let resp = api(s, Method::GET, &path, Some(&admin_basic()), None).await;
         let body: Value = resp.json().await.unwrap();
         let o = body["scan_overview"][REPORT_MIME].clone();
-        if matches!(o["scan_status"].as_str(), Some("Success" | "Error" | "Stopped")) {
+        if matches!(
+            o["scan_status"].as_str(),
+            Some("Success" | "Error" | "Stopped")
+        ) {
             return o;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -113,9 +116,18 @@ async fn external_adapters_scan_projects(b: Backends) {
         req["artifact"]["mime_type"],
         "application/vnd.oci.image.manifest.v1+json"
     );
-    assert!(req["registry"]["authorization"].as_str().unwrap().starts_with("Bearer "));
+    assert!(
+        req["registry"]["authorization"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bearer ")
+    );
     assert_eq!(seen.pull_status, vec![200]);
-    assert!(matches!(seen.push_status[0], 401 | 403), "{:?}", seen.push_status);
+    assert!(
+        matches!(seen.push_status[0], 401 | 403),
+        "{:?}",
+        seen.push_status
+    );
     assert!(seen.report_polls >= 2, "{seen:?}");
 
     // Portcullis's own adapter, registered at this server's loopback address.
@@ -163,15 +175,28 @@ async fn external_adapters_scan_projects(b: Backends) {
 
     // The default is used where a project chose nothing; the built-in scanner takes
     // over again once the default registration is deleted.
-    let resp = api(&s, Method::PATCH, &format!("/api/v2.0/scanners/{tiny_id}"),
-        Some(&admin_basic()), Some(json!({ "is_default": true }))).await;
+    let resp = api(
+        &s,
+        Method::PATCH,
+        &format!("/api/v2.0/scanners/{tiny_id}"),
+        Some(&admin_basic()),
+        Some(json!({ "is_default": true })),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     s.create_project("plain", false).await;
     push_vulnerable_image(&s, "plain/app", "v1").await;
     scan(&s, "plain", "app", "v1").await;
     let o = finished_overview(&s, "plain", "app", "v1").await;
     assert_eq!(o["scanner"]["name"], tiny_adapter::NAME, "{o}");
-    api(&s, Method::DELETE, &format!("/api/v2.0/scanners/{tiny_id}"), Some(&admin_basic()), None).await;
+    api(
+        &s,
+        Method::DELETE,
+        &format!("/api/v2.0/scanners/{tiny_id}"),
+        Some(&admin_basic()),
+        None,
+    )
+    .await;
     push_vulnerable_image(&s, "plain/app", "v2").await;
     scan(&s, "plain", "app", "v2").await;
     let o = finished_overview(&s, "plain", "app", "v2").await;

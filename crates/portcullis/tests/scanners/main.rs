@@ -6,5 +6,7 @@
 mod common;
 
 mod adapter;
+mod external;
 mod fixtures;
 mod registrations;
+mod tiny_adapter;

@@ -74,10 +74,22 @@ async fn scan(State(a): State<Adapter>, headers: HeaderMap, Json(req): Json<Valu
     if !authorized(&headers) {
         return unauthorized();
     }
-    let registry = req["registry"]["url"].as_str().unwrap_or_default().to_string();
-    let auth = req["registry"]["authorization"].as_str().unwrap_or_default().to_string();
-    let repo = req["artifact"]["repository"].as_str().unwrap_or_default().to_string();
-    let digest = req["artifact"]["digest"].as_str().unwrap_or_default().to_string();
+    let registry = req["registry"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let auth = req["registry"]["authorization"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let repo = req["artifact"]["repository"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let digest = req["artifact"]["digest"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let pull = a
         .http
         .get(format!("{registry}/v2/{repo}/manifests/{digest}"))
@@ -103,11 +115,7 @@ async fn scan(State(a): State<Adapter>, headers: HeaderMap, Json(req): Json<Valu
     (StatusCode::ACCEPTED, Json(json!({ "id": id }))).into_response()
 }
 
-async fn report(
-    State(a): State<Adapter>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+async fn report(State(a): State<Adapter>, headers: HeaderMap, Path(id): Path<String>) -> Response {
     if !authorized(&headers) {
         return unauthorized();
     }
@@ -124,7 +132,10 @@ async fn report(
     if polls % 2 == 1 {
         return (StatusCode::FOUND, [("Refresh-After", "1")]).into_response();
     }
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     assert!(accept.contains("vulnerability.report"), "accept: {accept}");
     let report = json!({
         "generated_at": "2026-11-23T08:00:00Z",
