@@ -177,11 +177,14 @@ impl Registry {
             &resolved.digest,
             &bytes,
             None,
+            false,
         )
         .await
     }
 
-    /// Every check the pull gate makes before a manifest is served.
+    /// Every check the pull gate makes before a manifest is served: content trust, then
+    /// the vulnerability policy. Signing tools (by User-Agent) and `exempt` callers (the
+    /// scanner's own pull credential) pass the vulnerability policy, as in Harbor.
     pub async fn pull_gate(
         &self,
         project: ProjectId,
@@ -189,8 +192,12 @@ impl Registry {
         digest: &Digest,
         manifest: &[u8],
         user_agent: Option<&str>,
+        exempt: bool,
     ) -> crate::Result<()> {
         self.content_trust_check(project, repo, digest, manifest, user_agent)
+            .await?;
+        let exempt = exempt || crate::signatures::is_signing_tool(user_agent);
+        self.vulnerability_check(project, repo, digest, manifest, exempt)
             .await
     }
 }

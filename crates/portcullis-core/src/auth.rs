@@ -159,6 +159,10 @@ impl RobotPrincipal {
     }
 }
 
+/// The subject of registry tokens issued to external scanners; `$` keeps it apart from
+/// every user name (which may not contain one) and robot name (`robot$…`).
+pub const SCANNER_TOKEN_SUBJECT: &str = "scanner$adapter";
+
 /// The caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
@@ -183,6 +187,12 @@ impl Principal {
             Principal::Token { subject, .. } => subject.is_none(),
             Principal::User(_) | Principal::Robot(_) => false,
         }
+    }
+
+    /// Whether this is the short-lived pull credential the registry gives an external
+    /// scanner for one scan (its subject cannot be a user's or robot's name).
+    pub fn is_scanner(&self) -> bool {
+        matches!(self, Principal::Token { subject: Some(s), .. } if s == SCANNER_TOKEN_SUBJECT)
     }
 
     pub fn username(&self) -> Option<&str> {

@@ -132,6 +132,52 @@ impl<T: Clone> Projects<T> {
     }
 }
 
+/// A map of pull-gate facts (verdicts, project policies): entries expire after `ttl`
+/// (for changes made on other nodes) and are all dropped at once by `invalidate` (for
+/// changes made here). A value computed while an invalidation happened is stored under
+/// the old generation, so it is never served.
+pub struct GateMap<K, V> {
+    ttl: Duration,
+    generation: AtomicU64,
+    map: RwLock<HashMap<K, (V, Instant, u64)>>,
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> GateMap<K, V> {
+    pub fn new(ttl: Duration) -> Self {
+        GateMap {
+            ttl,
+            generation: AtomicU64::new(0),
+            map: RwLock::new(HashMap::new()),
+        }
+    }
+
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The generation to pass to `put` for a value about to be computed.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn get(&self, k: &K) -> Option<V> {
+        let g = self.generation();
+        self.map
+            .read()
+            .get(k)
+            .filter(|(_, at, gen_)| *gen_ == g && at.elapsed() < self.ttl)
+            .map(|(v, _, _)| v.clone())
+    }
+
+    pub fn put(&self, k: K, v: V, generation: u64) {
+        let mut m = self.map.write();
+        if m.len() > 50_000 {
+            m.clear();
+        }
+        m.insert(k, (v, Instant::now(), generation));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

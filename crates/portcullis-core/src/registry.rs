@@ -97,6 +97,7 @@ pub struct Registry {
     pub webhooks: crate::webhooks::Webhooks,
     pub scanners: crate::scanners::Scanners,
     pub(crate) signatures: crate::signatures::SignatureCache,
+    pub(crate) vuln_verdicts: crate::policy::vuln_gate::VulnVerdicts,
     pub(crate) policy: crate::policy::PolicyState,
     manifests: ManifestBytes,
     resolutions: Resolutions,
@@ -174,6 +175,7 @@ impl Registry {
                 settings.scanner_adapter_api_key.clone(),
                 settings.vulndb_dir.clone(),
             ),
+            vuln_verdicts: crate::policy::vuln_gate::VulnVerdicts::new(settings.cache_ttl),
             signatures: crate::signatures::SignatureCache::new(
                 settings.cache_ttl,
                 settings.trusted.clone(),
@@ -195,7 +197,7 @@ impl Registry {
     /// Drop cached facts about a project after it changed.
     pub fn forget_project(&self, name: &str) {
         self.project_cache.forget(name);
-        self.signatures.invalidate();
+        self.gate_changed();
         self.resolutions.invalidate();
     }
 
@@ -496,7 +498,7 @@ impl Registry {
         if parsed.subject.is_some()
             || matches!(reference, Reference::Tag(t) if t.as_str().ends_with(".sig"))
         {
-            self.signatures.invalidate();
+            self.gate_changed();
         }
         self.manifests.put(digest.clone(), body);
         self.after_push(project.id, repo.as_str(), &outcome.artifact)
@@ -568,7 +570,7 @@ impl Registry {
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
         self.resolutions.invalidate();
-        self.signatures.invalidate();
+        self.gate_changed();
         if found {
             Ok(())
         } else {

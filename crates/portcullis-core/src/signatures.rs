@@ -9,15 +9,14 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use parking_lot::RwLock;
 use portcullis_meta::{ProjectId, RepositoryId};
 use portcullis_trust::{Check, TrustAnchor, TrustedKey, cosign, notation};
 use portcullis_types::{Digest, ErrorCode, Tag, media};
 use serde::Serialize;
 
+use crate::cache::GateMap;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 
@@ -130,52 +129,27 @@ impl ConfiguredTrust {
     }
 }
 
-type Entry<T> = (T, Instant, u64);
-
 /// Verdicts per (repository, digest) and trust per project, dropped on any local change
 /// to signatures, keys or project settings, and expiring for changes made elsewhere.
 pub struct SignatureCache {
-    ttl: Duration,
-    generation: AtomicU64,
-    verdicts: RwLock<HashMap<(i64, Digest), Entry<SignatureStatus>>>,
-    projects: RwLock<HashMap<i64, Entry<Arc<ProjectTrust>>>>,
+    verdicts: GateMap<(i64, Digest), SignatureStatus>,
+    projects: GateMap<i64, Arc<ProjectTrust>>,
     pub configured: ConfiguredTrust,
 }
 
 impl SignatureCache {
     pub fn new(ttl: Duration, configured: ConfiguredTrust) -> Self {
         SignatureCache {
-            ttl,
-            generation: AtomicU64::new(0),
-            verdicts: RwLock::new(HashMap::new()),
-            projects: RwLock::new(HashMap::new()),
+            verdicts: GateMap::new(ttl),
+            projects: GateMap::new(ttl),
             configured,
         }
     }
 
     /// Drops every verdict and project trust (a signature, key or setting changed).
     pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
-    fn fresh<T: Clone>(&self, e: Option<&Entry<T>>) -> Option<T> {
-        let g = self.generation.load(Ordering::Acquire);
-        e.filter(|(_, at, gen_)| *gen_ == g && at.elapsed() < self.ttl)
-            .map(|(v, _, _)| v.clone())
-    }
-
-    fn put<K: std::hash::Hash + Eq, T>(
-        &self,
-        map: &RwLock<HashMap<K, Entry<T>>>,
-        k: K,
-        v: T,
-        generation: u64,
-    ) {
-        let mut m = map.write();
-        if m.len() > 50_000 {
-            m.clear();
-        }
-        m.insert(k, (v, Instant::now(), generation));
+        self.verdicts.invalidate();
+        self.projects.invalidate();
     }
 }
 
@@ -196,8 +170,8 @@ impl Registry {
     /// What `project` requires and trusts.
     pub async fn project_trust(&self, project: ProjectId) -> Result<Arc<ProjectTrust>> {
         let cache = &self.signatures;
-        let generation = cache.generation.load(Ordering::Acquire);
-        if let Some(t) = cache.fresh(cache.projects.read().get(&project.0)) {
+        let generation = cache.projects.generation();
+        if let Some(t) = cache.projects.get(&project.0) {
             return Ok(t);
         }
         let p = self
@@ -238,7 +212,7 @@ impl Registry {
             }
         }
         let trust = Arc::new(trust);
-        cache.put(&cache.projects, project.0, trust.clone(), generation);
+        cache.projects.put(project.0, trust.clone(), generation);
         Ok(trust)
     }
 
@@ -250,15 +224,15 @@ impl Registry {
         repo: RepositoryId,
         digest: &Digest,
     ) -> Result<SignatureStatus> {
-        let cache = &self.signatures;
-        let generation = cache.generation.load(Ordering::Acquire);
+        let cache = &self.signatures.verdicts;
+        let generation = cache.generation();
         let key = (repo.0, digest.clone());
-        if let Some(s) = cache.fresh(cache.verdicts.read().get(&key)) {
+        if let Some(s) = cache.get(&key) {
             return Ok(s);
         }
         let trust = self.project_trust(project).await?;
         let status = self.find_and_verify(&trust, repo, digest).await?;
-        cache.put(&cache.verdicts, key, status.clone(), generation);
+        cache.put(key, status.clone(), generation);
         Ok(status)
     }
 

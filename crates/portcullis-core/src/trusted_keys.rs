@@ -142,7 +142,7 @@ impl Registry {
             creation_time: time::OffsetDateTime::now_utc(),
         })?;
         let res = self.meta.add_trusted_key(p.id, name, kind, pem).await;
-        self.signatures.invalidate();
+        self.gate_changed();
         self.audit(
             actor,
             "create",
@@ -167,7 +167,7 @@ impl Registry {
             .project_for(principal, project, is_name, "metadata", "update")
             .await?;
         let removed = self.meta.remove_trusted_key(p.id, id).await?;
-        self.signatures.invalidate();
+        self.gate_changed();
         self.audit(
             actor,
             "delete",

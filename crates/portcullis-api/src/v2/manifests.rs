@@ -37,6 +37,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
             &resolved.digest,
             &bytes,
             user_agent,
+            ctx.principal.is_scanner(),
         )
         .await;
     if !head {

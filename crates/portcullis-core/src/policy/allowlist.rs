@@ -116,6 +116,7 @@ impl Registry {
         }
         let (ids, expires_at) = input.validated()?;
         self.meta.put_cve_allowlist(None, &ids, expires_at).await?;
+        self.gate_changed();
         Ok(())
     }
 
@@ -134,6 +135,7 @@ impl Registry {
         self.meta
             .put_cve_allowlist(Some(project), &ids, expires_at)
             .await?;
+        self.gate_changed();
         Ok(())
     }
 

@@ -5,6 +5,7 @@ pub mod allowlist;
 pub mod immutable;
 pub mod quota;
 mod rules;
+pub mod vuln_gate;
 pub mod vulnerability;
 
 use std::collections::HashMap;

@@ -20,6 +20,8 @@ pub async fn scan_outcome_decided(
     seconds: f64,
 ) {
     crate::metrics::scan_finished(status, seconds);
+    // A report changed: pull-gate verdicts built on the old one are dropped.
+    reg.gate_changed();
     let kind = match status {
         ReportStatus::Success => {
             tracing::info!(
