@@ -19,7 +19,7 @@ use crate::registry::Registry;
 /// token given to the adapter expires with it.
 pub const SCAN_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// The subject of pull tokens handed to adapters, as the audit log shows it.
-pub const TOKEN_SUBJECT: &str = "scanner-adapter";
+pub const TOKEN_SUBJECT: &str = crate::auth::SCANNER_TOKEN_SUBJECT;
 
 /// The image to scan.
 #[derive(Debug, Clone, Copy)]
