@@ -56,6 +56,31 @@ pub struct VulnDb {
     records: Vec<u8>,
     blocks: Vec<u8>,
     blocks_start: u64,
+    /// Parsed records per key index. A rescan asks about the same few thousand packages
+    /// for every image; without this each query decompresses and parses a block again.
+    parsed: RwLock<ParsedRecords>,
+    /// Answers per (ecosystem, name, version) as normalised: the same base image's
+    /// packages are asked about once per image that uses it.
+    answers: RwLock<HashMap<(String, String, String), Arc<[Finding]>>>,
+}
+
+const MAX_ANSWERS: usize = 200_000;
+
+/// Records kept parsed, bounded: emptied when it would hold more than
+/// [`MAX_PARSED_RECORDS`] (the working set of one scan run is far smaller).
+#[derive(Debug, Default)]
+struct ParsedRecords {
+    by_key: HashMap<u32, Arc<[Record]>>,
+    records: usize,
+}
+
+const MAX_PARSED_RECORDS: usize = 100_000;
+
+thread_local! {
+    /// One zstd context per thread, reused across blocks (creating one costs more than
+    /// decompressing a small block).
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 fn corrupt(path: &Path, reason: impl Into<String>) -> DbError {
@@ -150,6 +175,8 @@ impl VulnDb {
             records,
             blocks,
             blocks_start,
+            parsed: RwLock::default(),
+            answers: RwLock::default(),
         })
     }
 
@@ -189,8 +216,8 @@ impl VulnDb {
         Some((eco, name, at + 2 + name_len))
     }
 
-    /// Record indexes stored under a key.
-    fn postings(&self, eco: &str, name: &str) -> Result<Vec<u32>, DbError> {
+    /// The key's index and the record indexes stored under it.
+    fn postings(&self, eco: &str, name: &str) -> Result<Option<(u32, Vec<u32>)>, DbError> {
         let bad = || corrupt(&self.path, "key section");
         let count = u32_at(&self.keys, 0).ok_or_else(bad)?;
         let (mut lo, mut hi) = (0u32, count);
@@ -202,13 +229,37 @@ impl VulnDb {
                 Ordering::Greater => hi = mid,
                 Ordering::Equal => {
                     let n = u32_at(&self.keys, at).ok_or_else(bad)? as usize;
-                    return (0..n)
+                    let postings = (0..n)
                         .map(|j| u32_at(&self.keys, at + 4 + j * 4).ok_or_else(bad))
-                        .collect();
+                        .collect::<Result<_, _>>()?;
+                    return Ok(Some((mid, postings)));
                 }
             }
         }
-        Ok(Vec::new())
+        Ok(None)
+    }
+
+    /// The parsed records stored under key `key` (record indexes `indexes`).
+    fn records_of(&self, key: u32, indexes: &[u32]) -> Result<Arc<[Record]>, DbError> {
+        let cached = self
+            .parsed
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .by_key
+            .get(&key)
+            .cloned();
+        if let Some(r) = cached {
+            return Ok(r);
+        }
+        let records: Arc<[Record]> = self.load(indexes)?.into();
+        let mut parsed = self.parsed.write().unwrap_or_else(|e| e.into_inner());
+        if parsed.records + records.len() > MAX_PARSED_RECORDS {
+            *parsed = ParsedRecords::default();
+        }
+        if parsed.by_key.insert(key, records.clone()).is_none() {
+            parsed.records += records.len();
+        }
+        Ok(records)
     }
 
     fn block(&self, no: u32) -> Result<Vec<u8>, DbError> {
@@ -232,7 +283,16 @@ impl VulnDb {
                 path: self.path.clone(),
                 source,
             })?;
-        zstd::bulk::decompress(&buf, raw as usize).map_err(|e| bad(&e.to_string()))
+        DECOMPRESSOR
+            .with(|cell| {
+                let mut slot = cell.borrow_mut();
+                let d = match &mut *slot {
+                    Some(d) => d,
+                    None => slot.insert(zstd::bulk::Decompressor::new()?),
+                };
+                d.decompress(&buf, raw as usize)
+            })
+            .map_err(|e| bad(&e.to_string()))
     }
 
     /// Reads records by index, decompressing each needed block once.
@@ -273,18 +333,42 @@ impl VulnDb {
 
     /// Vulnerabilities affecting one package version, one finding per issue.
     pub fn query(&self, q: &PackageQuery<'_>) -> Result<Vec<Finding>, DbError> {
-        let (eco, name) = key_of(q.ecosystem, q.name);
-        let indexes = self.postings(&eco, &name)?;
-        if indexes.is_empty() {
-            return Ok(Vec::new());
+        // Keyed as asked: the findings name the ecosystem as the query spelled it.
+        let key = (
+            q.ecosystem.to_string(),
+            q.name.to_string(),
+            q.version.trim().to_string(),
+        );
+        if let Some(found) = self
+            .answers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+        {
+            return Ok(found.to_vec());
         }
-        let records = self.load(&indexes)?;
+        let found: Arc<[Finding]> = self.answer(q)?.into();
+        let mut answers = self.answers.write().unwrap_or_else(|e| e.into_inner());
+        if answers.len() >= MAX_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, found.clone());
+        Ok(found.to_vec())
+    }
+
+    fn answer(&self, q: &PackageQuery<'_>) -> Result<Vec<Finding>, DbError> {
+        let (eco, name) = key_of(q.ecosystem, q.name);
+        let Some((key, indexes)) = self.postings(&eco, &name)? else {
+            return Ok(Vec::new());
+        };
+        let records = self.records_of(key, &indexes)?;
         let version = q.version.trim();
         let mut matches = Vec::new();
         for record in records.iter().filter(|r| !r.is_withdrawn()) {
             let hit = record.affected.iter().find_map(|a| {
                 let p = a.package.as_ref()?;
-                if key_of(&p.ecosystem, &p.name) != (eco.clone(), name.clone()) {
+                let (e, n) = key_of(&p.ecosystem, &p.name);
+                if e != eco || n != name {
                     return None;
                 }
                 matcher::check(a, &p.ecosystem, version, &record.id).map(|h| (a, h))
