@@ -127,10 +127,14 @@ const OS_PATHS: [&str; 5] = [
 
 impl ImageInventory {
     /// Applies `layers` bottom to top. Only link resolution can fail (a loop).
-    pub fn from_layers(layers: &[LayerInventory], limits: &Limits) -> Result<Self, ScanError> {
+    pub fn from_layers<L: std::borrow::Borrow<LayerInventory>>(
+        layers: &[L],
+        limits: &Limits,
+    ) -> Result<Self, ScanError> {
         let mut view: BTreeMap<String, Slot<'_>> = BTreeMap::new();
         let mut notes = Vec::new();
         for (i, layer) in layers.iter().enumerate() {
+            let layer: &LayerInventory = layer.borrow();
             for dir in &layer.opaque_dirs {
                 remove_prefix(&mut view, dir);
             }
@@ -249,10 +253,10 @@ impl ImageInventory {
     }
 }
 
-fn inv_package(
+fn inv_package<L: std::borrow::Borrow<LayerInventory>>(
     p: &Package,
     path: &str,
-    layers: &[LayerInventory],
+    layers: &[L],
     origin: usize,
     os: Option<&OsInfo>,
 ) -> ImagePackage {
@@ -264,7 +268,7 @@ fn inv_package(
         purl: purl_of(p, os).unwrap_or_default(),
         package: p.clone(),
         path: path.to_string(),
-        layer: layers.get(origin).and_then(|l| l.digest.clone()),
+        layer: layers.get(origin).and_then(|l| l.borrow().digest.clone()),
         ecosystem,
     }
 }

@@ -203,8 +203,8 @@ pub fn layer_inventories(
 
 /// Merges cached or fresh layer inventories (bottom layer first) and matches the result
 /// against `db`. This is the rescan path: no layer is read.
-pub fn match_inventory(
-    layers: &[LayerInventory],
+pub fn match_inventory<L: std::borrow::Borrow<LayerInventory>>(
+    layers: &[L],
     db: &dyn Advisories,
     limits: &Limits,
 ) -> Result<ScanResult, ScanError> {

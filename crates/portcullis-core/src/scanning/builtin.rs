@@ -11,7 +11,7 @@ use futures::stream::BoxStream;
 use portcullis_blob::BlobStore;
 use portcullis_jobs::CancellationToken;
 use portcullis_meta::MetaStore;
-use portcullis_scan::report::{HarborArtifact, harbor_report};
+use portcullis_scan::report::{HarborArtifact, HarborReport, harbor_report};
 use portcullis_scan::sbom::{SbomSubject, spdx};
 use portcullis_scan::{
     BlobSource, INVENTORY_VERSION, LayerCache, LayerInventory, Limits, ScanOptions, ScanResult,
@@ -135,6 +135,16 @@ pub fn report_of(
     digest: &str,
     mime: &str,
 ) -> serde_json::Value {
+    serde_json::to_value(typed_report_of(result, repository, digest, mime)).unwrap_or_default()
+}
+
+/// [`report_of`] before it becomes JSON: what the re-judging of one image stores.
+pub fn typed_report_of(
+    result: &ScanResult,
+    repository: &str,
+    digest: &str,
+    mime: &str,
+) -> HarborReport {
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
@@ -144,13 +154,13 @@ pub fn report_of(
         tag: None,
         mime_type: Some(mime.to_string()),
     };
-    serde_json::to_value(harbor_report(result, artifact, now)).unwrap_or_default()
+    harbor_report(result, artifact, now)
 }
 
 /// Matches cached inventories of one image (bottom layer first) against `db`: the
 /// rescan path, which reads no layer.
-pub fn rejudge_image(
-    layers: &[LayerInventory],
+pub fn rejudge_image<L: std::borrow::Borrow<LayerInventory>>(
+    layers: &[L],
     db: &VulnDb,
     limits: &Limits,
 ) -> Result<ScanResult, String> {

@@ -228,7 +228,7 @@ impl Scanning {
             scanner_name: info.name,
             scanner_vendor: info.vendor,
             scanner_version: info.version,
-            report: Some(pack(&report)),
+            report: Some(pack(&*report)),
             log: scanned.log.clone(),
             layers: serde_json::to_string(&super::rejudge::RescanInput {
                 repository: p.repository.clone(),

@@ -12,9 +12,9 @@ use portcullis_scan::{INVENTORY_VERSION, LayerInventory, Limits};
 use portcullis_vulndb::VulnDb;
 use serde::{Deserialize, Serialize};
 
-use super::builtin::{BUILTIN_SCANNER, rejudge_image, report_of};
+use super::builtin::{BUILTIN_SCANNER, rejudge_image, report_of, typed_report_of};
 use super::codec::{pack, unpack};
-use super::summary::{merge_reports, severity_word, summarize};
+use super::summary::{merge_reports, severity_word, summarize, summarize_findings};
 use super::{REJUDGE_JOB, Scanning};
 use crate::registry::Registry;
 
@@ -77,30 +77,42 @@ fn judge(
     limits: &Limits,
 ) -> Judged {
     let input: RescanInput = serde_json::from_str(&r.layers).unwrap_or_default();
-    let mut reports = Vec::with_capacity(input.images.len());
+    let mut results = Vec::with_capacity(input.images.len());
     for image in &input.images {
-        let layers: Option<Vec<LayerInventory>> = image
+        let layers: Option<Vec<&LayerInventory>> = image
             .iter()
-            .map(|d| inventories.get(d).map(|i| (**i).clone()))
+            .map(|d| inventories.get(d).map(|i| &**i))
             .collect();
         let Some(layers) = layers.filter(|l| !l.is_empty()) else {
             return Judged::Rescan(r.key.digest.clone(), input);
         };
         match rejudge_image(&layers, db, limits) {
-            Ok(result) => reports.push(report_of(
-                &result,
-                &input.repository,
-                &r.key.digest,
-                &input.media_type,
-            )),
+            Ok(result) => results.push(result),
             Err(_) => return Judged::Rescan(r.key.digest.clone(), input),
         }
     }
-    if reports.is_empty() {
-        return Judged::Rescan(r.key.digest.clone(), input);
-    }
-    let report = merge_reports(&reports);
-    let summary = summarize(&report);
+    let (summary, packed) = match results.as_slice() {
+        [] => return Judged::Rescan(r.key.digest.clone(), input),
+        // One image (most reports): counted and stored straight from the typed report.
+        [one] => {
+            let report = typed_report_of(one, &input.repository, &r.key.digest, &input.media_type);
+            let summary = summarize_findings(
+                report
+                    .vulnerabilities
+                    .iter()
+                    .map(|v| (v.severity, !v.fix_version.is_empty())),
+            );
+            (summary, pack(&report))
+        }
+        several => {
+            let reports: Vec<_> = several
+                .iter()
+                .map(|res| report_of(res, &input.repository, &r.key.digest, &input.media_type))
+                .collect();
+            let report = merge_reports(&reports);
+            (summarize(&report), pack(&*report))
+        }
+    };
     Judged::Done(
         r.id,
         FinishedScan {
@@ -108,7 +120,7 @@ fn judge(
             total: summary.total,
             fixable: summary.fixable,
             summary: serde_json::to_string(&summary.by_severity).unwrap_or_default(),
-            report: Some(pack(&report)),
+            report: Some(packed),
             db_generation: i64::try_from(db.metadata().generation).ok(),
             ..FinishedScan::default()
         },
@@ -130,6 +142,7 @@ impl Scanning {
         let mut inventories: HashMap<String, Arc<LayerInventory>> = HashMap::new();
         let mut stats = RejudgeStats::default();
         let mut after = 0;
+        let mut writing: Option<tokio::task::JoinHandle<Result<(), String>>> = None;
         loop {
             if cancel.is_cancelled() {
                 return Err("re-judging interrupted".into());
@@ -213,15 +226,23 @@ impl Scanning {
                 }
             }
             stats.rejudged += done.len() as u64;
-            self.meta
-                .store_rejudged(&done)
-                .await
-                .map_err(|e| e.to_string())?;
+            // The page is written while the next one is judged; one write in flight at
+            // a time keeps the commits in id order for a resumed run.
+            if let Some(previous) = writing.take() {
+                previous.await.map_err(|e| e.to_string())??;
+            }
+            let meta = self.meta.clone();
+            writing = Some(tokio::spawn(async move {
+                meta.store_rejudged(&done).await.map_err(|e| e.to_string())
+            }));
             if let Some(j) = job {
                 let _ = j
                     .progress(0, &format!("{} reports re-judged", stats.rejudged))
                     .await;
             }
+        }
+        if let Some(last) = writing.take() {
+            last.await.map_err(|e| e.to_string())??;
         }
         Ok(stats)
     }

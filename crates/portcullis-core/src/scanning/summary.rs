@@ -1,6 +1,7 @@
 //! Counting a Harbor vulnerability report, and merging the reports of an index's images.
 //! Works on the JSON document alone, so reports from any engine are counted alike.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use portcullis_types::Severity;
@@ -25,19 +26,28 @@ fn severity_of(v: &Value) -> Severity {
 
 /// Counts the `vulnerabilities` of a report.
 pub fn summarize(report: &Value) -> ReportSummary {
+    summarize_findings(
+        report
+            .get("vulnerabilities")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|v| {
+                let fixable = v
+                    .get("fix_version")
+                    .and_then(Value::as_str)
+                    .is_some_and(|f| !f.is_empty());
+                (severity_of(v), fixable)
+            }),
+    )
+}
+
+/// Counts findings given as (severity, has a fix).
+pub fn summarize_findings(findings: impl IntoIterator<Item = (Severity, bool)>) -> ReportSummary {
     let mut s = ReportSummary::default();
-    for v in report
-        .get("vulnerabilities")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let sev = severity_of(v);
+    for (sev, fixable) in findings {
         s.total += 1;
-        if v.get("fix_version")
-            .and_then(Value::as_str)
-            .is_some_and(|f| !f.is_empty())
-        {
+        if fixable {
             s.fixable += 1;
         }
         *s.by_severity.entry(sev.as_str().to_string()).or_default() += 1;
@@ -54,12 +64,12 @@ pub fn severity_word(s: &ReportSummary) -> String {
 
 /// One report for several images (an index): every finding once, per (id, package,
 /// version), the highest severity overall, the first report's artifact and scanner.
-pub fn merge_reports(reports: &[Value]) -> Value {
+pub fn merge_reports(reports: &[Value]) -> Cow<'_, Value> {
     let Some(first) = reports.first() else {
-        return json!({"vulnerabilities": [], "severity": "Unknown"});
+        return Cow::Owned(json!({"vulnerabilities": [], "severity": "Unknown"}));
     };
     if reports.len() == 1 {
-        return first.clone();
+        return Cow::Borrowed(first);
     }
     let mut seen = BTreeSet::new();
     let mut vulns = Vec::new();
@@ -94,7 +104,7 @@ pub fn merge_reports(reports: &[Value]) -> Value {
     let mut out = first.clone();
     out["vulnerabilities"] = Value::Array(vulns);
     out["severity"] = json!(worst.as_str());
-    out
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
