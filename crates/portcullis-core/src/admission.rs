@@ -8,7 +8,9 @@ use portcullis_meta::{ProjectId, RepositoryId};
 use portcullis_types::{Digest, Reference, RepoName};
 use serde_json::Value;
 
+use crate::error::Error;
 use crate::registry::Registry;
+use portcullis_types::ErrorCode;
 
 /// Which registries a cluster may pull from.
 #[derive(Debug, Clone, Default)]
@@ -153,8 +155,6 @@ impl Registry {
     }
 
     async fn admission_gate(&self, r: &ImageRef) -> crate::Result<()> {
-        use crate::Error;
-        use portcullis_types::ErrorCode;
         let missing = || Error::new(ErrorCode::ManifestUnknown, "not found in this registry");
         let repo = RepoName::parse(&r.repository).map_err(|_| missing())?;
         let reference = match (&r.digest, &r.tag) {
@@ -194,10 +194,47 @@ impl Registry {
         user_agent: Option<&str>,
         exempt: bool,
     ) -> crate::Result<()> {
-        self.content_trust_check(project, repo, digest, manifest, user_agent)
+        let signing_tool = crate::signatures::is_signing_tool(user_agent);
+        if exempt || signing_tool {
+            self.content_trust_check(project, repo, digest, manifest, user_agent)
+                .await?;
+            return self
+                .vulnerability_check(project, repo, digest, manifest, true)
+                .await;
+        }
+        let cache = &self.vuln_verdicts.pulls;
+        let key = (repo.0, digest.clone());
+        let refusal = |r: &crate::policy::vuln_gate::Refusal| {
+            let mut e = Error::new(ErrorCode::ProjectPolicyViolation, r.0.clone());
+            e.detail = r.1.clone();
+            e
+        };
+        if let Some(v) = cache.get(&key) {
+            return v.map_or(Ok(()), |r| Err(refusal(&r)));
+        }
+        let generation = cache.generation();
+        let verdict = match self.judge_pull(project, repo, digest, manifest).await {
+            Ok(()) => None,
+            // Only policy answers are remembered; a failed lookup is asked again.
+            Err(e) if e.code == ErrorCode::ProjectPolicyViolation => {
+                Some(std::sync::Arc::new((e.message, e.detail)))
+            }
+            Err(e) => return Err(e),
+        };
+        cache.put(key, verdict.clone(), generation);
+        verdict.map_or(Ok(()), |r| Err(refusal(&r)))
+    }
+
+    async fn judge_pull(
+        &self,
+        project: ProjectId,
+        repo: RepositoryId,
+        digest: &Digest,
+        manifest: &[u8],
+    ) -> crate::Result<()> {
+        self.content_trust_check(project, repo, digest, manifest, None)
             .await?;
-        let exempt = exempt || crate::signatures::is_signing_tool(user_agent);
-        self.vulnerability_check(project, repo, digest, manifest, exempt)
+        self.vulnerability_check(project, repo, digest, manifest, false)
             .await
     }
 }

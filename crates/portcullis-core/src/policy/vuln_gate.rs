@@ -29,10 +29,18 @@ struct ProjectPolicy {
     allowlist: Arc<HashSet<String>>,
 }
 
+/// A pull-gate refusal as cached: its message and detail (the code is always
+/// `PROJECTPOLICYVIOLATION`).
+pub(crate) type Refusal = Arc<(String, Option<serde_json::Value>)>;
+
 /// Cached policies and verdicts.
 pub struct VulnVerdicts {
     projects: GateMap<i64, ProjectPolicy>,
     verdicts: GateMap<(i64, Digest), Option<String>>,
+    /// The whole gate's answer per (repository, digest) for callers with no exemption:
+    /// a warm pull costs this one lookup instead of re-reading the manifest to tell an
+    /// accessory from an image and asking each policy in turn.
+    pub(crate) pulls: GateMap<(i64, Digest), Option<Refusal>>,
 }
 
 impl VulnVerdicts {
@@ -40,12 +48,14 @@ impl VulnVerdicts {
         VulnVerdicts {
             projects: GateMap::new(ttl),
             verdicts: GateMap::new(ttl),
+            pulls: GateMap::new(ttl),
         }
     }
 
     pub fn invalidate(&self) {
         self.projects.invalidate();
         self.verdicts.invalidate();
+        self.pulls.invalidate();
     }
 }
 
