@@ -165,6 +165,9 @@ impl Registry {
             .await?;
         let res = self.meta.delete_repository(r.id).await;
         self.forget_project(p.name.as_str());
+        if res.is_ok() {
+            self.artifacts_removed().await;
+        }
         self.audit(
             actor,
             "delete",

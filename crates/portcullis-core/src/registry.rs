@@ -201,6 +201,19 @@ impl Registry {
         self.resolutions.invalidate();
     }
 
+    /// After artifacts were deleted: cached resolutions and gate decisions go, and so do
+    /// the reports of digests no repository holds any more (a failure there only leaves
+    /// rows the next delete removes).
+    pub(crate) async fn artifacts_removed(&self) {
+        self.resolutions.invalidate();
+        self.gate_changed();
+        match self.meta.prune_reports().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(reports = n, "reports of deleted artifacts removed"),
+            Err(e) => tracing::warn!(error = %e, "could not remove reports of deleted artifacts"),
+        }
+    }
+
     /// Flush pending pull and audit records and webhook events (shutdown).
     pub async fn flush(&self) {
         self.webhooks.flush().await;
@@ -569,8 +582,12 @@ impl Registry {
             Reference::Digest(d) => self.meta.delete_artifact(r.id, d).await?,
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
-        self.resolutions.invalidate();
-        self.gate_changed();
+        if found && matches!(reference, Reference::Digest(_)) {
+            self.artifacts_removed().await;
+        } else {
+            self.resolutions.invalidate();
+            self.gate_changed();
+        }
         if found {
             Ok(())
         } else {

@@ -471,6 +471,22 @@ impl MetaStore {
         rows.into_iter().map(ScanReport::try_from).collect()
     }
 
+    /// Deletes the finished reports of digests no artifact has any more (the last artifact
+    /// with that digest was deleted in every repository); reports of scans still pending
+    /// or running are left for their job to finish. Returns how many went.
+    pub async fn prune_reports(&self) -> Result<u64> {
+        let n = with_pool!(self, write, |pool| {
+            sqlx::query(
+                "DELETE FROM scan_reports WHERE status NOT IN ('Pending', 'Running') \
+                 AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.digest = scan_reports.digest)",
+            )
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        Ok(n)
+    }
+
     /// Replaces the results of successful reports judged again, in one transaction.
     pub async fn store_rejudged(&self, updates: &[(i64, FinishedScan)]) -> Result<()> {
         if updates.is_empty() {

@@ -76,6 +76,7 @@ backend_suite!(
     scans::scan_all_counts_and_rejudging,
     scans::layer_inventories_by_digest_and_version,
     scans::scannable_artifacts_are_distinct_digests,
+    scans::reports_go_with_the_last_artifact_of_their_digest,
     projects::users_are_unique_and_editable,
     projects::users_page_with_totals,
     projects::projects_are_unique,

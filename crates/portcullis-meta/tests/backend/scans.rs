@@ -194,3 +194,59 @@ pub async fn scannable_artifacts_are_distinct_digests(store: MetaStore) {
     );
     assert!(all.iter().all(|a| a.repository.starts_with("lib/")));
 }
+
+pub async fn reports_go_with_the_last_artifact_of_their_digest(store: MetaStore) {
+    let p = project(&store, "lib").await;
+    let r1 = repo(&store, &p, "a").await;
+    let r2 = repo(&store, &p, "b").await;
+    let shared = push_image(&store, r1.id, "one", Some("v1")).await;
+    push_image(&store, r2.id, "one", Some("v1")).await;
+    let alone = push_image(&store, r1.id, "two", Some("v2")).await;
+    let running = push_image(&store, r2.id, "three", Some("v3")).await;
+    for (i, a) in [&shared, &alone].iter().enumerate() {
+        let k = key(a.digest.as_str());
+        store
+            .request_scan(&k, &format!("u{i}"), 1, None)
+            .await
+            .unwrap();
+        store
+            .finish_scan(&k, ReportStatus::Success, &success(1, 1))
+            .await
+            .unwrap();
+    }
+    let k = key(running.digest.as_str());
+    store.request_scan(&k, "u-run", 1, None).await.unwrap();
+    assert_eq!(store.prune_reports().await.unwrap(), 0);
+
+    // Still in repository b: the shared report stays; the lone one goes.
+    assert!(store.delete_artifact(r1.id, &shared.digest).await.unwrap());
+    assert!(store.delete_artifact(r1.id, &alone.digest).await.unwrap());
+    assert!(store.delete_artifact(r2.id, &running.digest).await.unwrap());
+    assert_eq!(store.prune_reports().await.unwrap(), 1);
+    assert!(
+        store
+            .get_report(&key(shared.digest.as_str()))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .get_report(&key(alone.digest.as_str()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A scan still pending is its job's to finish.
+    assert!(store.get_report(&k).await.unwrap().is_some());
+
+    store.delete_repository(r2.id).await.unwrap();
+    assert_eq!(store.prune_reports().await.unwrap(), 1);
+    assert!(
+        store
+            .get_report(&key(shared.digest.as_str()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
