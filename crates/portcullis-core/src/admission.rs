@@ -176,31 +176,25 @@ impl Registry {
             RepositoryId(resolved.repository_id),
             &resolved.digest,
             &bytes,
-            None,
             false,
         )
         .await
     }
 
     /// Every check the pull gate makes before a manifest is served: content trust, then
-    /// the vulnerability policy. Signing tools (by User-Agent) and `exempt` callers (the
-    /// scanner's own pull credential) pass the vulnerability policy, as in Harbor.
+    /// the vulnerability policy. `exempt` callers skip both, as in Harbor: the scanner's
+    /// own pull credential, and a signing tool (cosign, notation) run by someone who may
+    /// push to the repository, reading the manifest it is about to sign.
     pub async fn pull_gate(
         &self,
         project: ProjectId,
         repo: RepositoryId,
         digest: &Digest,
         manifest: &[u8],
-        user_agent: Option<&str>,
         exempt: bool,
     ) -> crate::Result<()> {
-        let signing_tool = crate::signatures::is_signing_tool(user_agent);
-        if exempt || signing_tool {
-            self.content_trust_check(project, repo, digest, manifest, user_agent)
-                .await?;
-            return self
-                .vulnerability_check(project, repo, digest, manifest, true)
-                .await;
+        if exempt {
+            return Ok(());
         }
         let cache = &self.vuln_verdicts.pulls;
         let key = (repo.0, digest.clone());
@@ -232,9 +226,9 @@ impl Registry {
         digest: &Digest,
         manifest: &[u8],
     ) -> crate::Result<()> {
-        self.content_trust_check(project, repo, digest, manifest, None)
+        self.content_trust_check(project, repo, digest, manifest)
             .await?;
-        self.vulnerability_check(project, repo, digest, manifest, false)
+        self.vulnerability_check(project, repo, digest, manifest)
             .await
     }
 }

@@ -157,8 +157,9 @@ fn truthy(metadata: &std::collections::BTreeMap<String, String>, key: &str) -> b
     metadata.get(key).is_some_and(|v| v == "true")
 }
 
-/// Whether a pull by `user_agent` is a signing tool reading what it is about to sign;
-/// Harbor lets cosign and notation through for the same reason.
+/// Whether a pull by `user_agent` is a signing tool reading what it is about to sign.
+/// Harbor lets cosign and notation through for that reason, but only for callers who may
+/// push (a User-Agent alone proves nothing): see `Registry::pull_gate`.
 pub fn is_signing_tool(user_agent: Option<&str>) -> bool {
     user_agent.is_some_and(|ua| {
         let ua = ua.to_ascii_lowercase();
@@ -318,13 +319,9 @@ impl Registry {
         repo: RepositoryId,
         digest: &Digest,
         manifest: &[u8],
-        user_agent: Option<&str>,
     ) -> Result<()> {
         let trust = self.project_trust(project).await?;
-        if !(trust.require_cosign || trust.require_notation)
-            || is_signing_tool(user_agent)
-            || is_accessory(manifest)
-        {
+        if !(trust.require_cosign || trust.require_notation) || is_accessory(manifest) {
             return Ok(());
         }
         let satisfied = |s: &SignatureStatus| -> (bool, bool) {

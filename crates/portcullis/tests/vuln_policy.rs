@@ -3,7 +3,7 @@
 //! refused with Harbor's exact 412 texts before and after the scan; the gate command
 //! scans, fails with the finding and exit status 1; allow-listing the CVE lets skopeo pull
 //! and the gate pass; an expired allowlist refuses again; an index holding the image is
-//! refused; signing tools are let through.
+//! refused; signing tools are let through for callers who may push, and only for them.
 
 #[macro_use]
 mod common;
@@ -154,6 +154,20 @@ async fn vulnerability_policy(b: Backends) {
         pull(&s, "v1", Method::GET, Some("cosign/v2.4.1")).await.0,
         200
     );
+    // A signing tool's User-Agent alone exempts nobody: a guest may not push, so it gets
+    // the same refusal (as in Harbor).
+    create_user(&s, "onlooker", "Onlooker-Pass-1").await;
+    add_member(&s, "guarded", "onlooker", 3).await;
+    let resp = client()
+        .get(s.url("/v2/guarded/app/manifests/v1"))
+        .basic_auth("onlooker", Some("Onlooker-Pass-1"))
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .header("user-agent", "cosign/v2.4.1")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_error(resp, 412, "PROJECTPOLICYVIOLATION").await;
+    assert_eq!(body["errors"][0]["message"], BLOCKED);
 
     // An index holding the image is refused as well.
     let (digest, _) = {

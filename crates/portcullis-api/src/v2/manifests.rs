@@ -25,10 +25,18 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
     let head = ctx.method == Method::HEAD;
     let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
-    let user_agent = ctx
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok());
+    // As in Harbor: the scanner's own credential, and cosign or notation run by someone who
+    // may push here (they read the manifest they are about to sign), pass the gate.
+    let exempt = ctx.principal.is_scanner()
+        || (portcullis_core::signatures::is_signing_tool(
+            ctx.headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+        ) && ctx
+            .reg
+            .authorize(&ctx.principal, repo, Actions::PUSH)
+            .await
+            .is_ok());
     let gate = ctx
         .reg
         .pull_gate(
@@ -36,8 +44,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
             portcullis_meta::RepositoryId(resolved.repository_id),
             &resolved.digest,
             &bytes,
-            user_agent,
-            ctx.principal.is_scanner(),
+            exempt,
         )
         .await;
     if !head {

@@ -97,23 +97,18 @@ impl Registry {
     }
 
     /// The vulnerability part of the pull gate for the manifest `digest` (bytes
-    /// `manifest`) in `repo`; `exempt` callers (the scanner's own credential, signing
-    /// tools) are let through as Harbor lets them.
+    /// `manifest`) in `repo` (exempt callers never get here: `Registry::pull_gate`).
     pub async fn vulnerability_check(
         &self,
         project: ProjectId,
         repo: RepositoryId,
         digest: &Digest,
         manifest: &[u8],
-        exempt: bool,
     ) -> Result<()> {
         let policy = self.project_vuln_policy(project).await?;
         let Some(threshold) = policy.threshold else {
             return Ok(());
         };
-        if exempt {
-            return Ok(());
-        }
         let cache = &self.vuln_verdicts.verdicts;
         let key = (project.0, digest.clone());
         if let Some(v) = cache.get(&key) {
@@ -185,12 +180,12 @@ impl Registry {
         let Some(scanning) = self.scanning() else {
             return Ok(ScanState::NotScanned);
         };
-        let Some(engine) = scanning.resolver().engine_for(project.0).await else {
+        let Some(scanner) = scanning.resolver().scanner_id_for(project.0).await else {
             return Ok(ScanState::NotScanned);
         };
         let key = ReportKey {
             digest: digest.to_string(),
-            scanner: engine.id().to_string(),
+            scanner,
             mime_type: VULN_MIME.to_string(),
         };
         let Some(report) = scanning.meta.get_report(&key).await? else {

@@ -11,8 +11,8 @@ use super::BUILTIN_UUID;
 use super::external::{ExternalTarget, SCAN_DEADLINE};
 use crate::registry::Registry;
 use crate::scanning::engine::{
-    EngineError, EngineReport, EngineResolver, ResolveFuture, ScanEngine, ScanFuture, ScanTarget,
-    ScannerInfo,
+    EngineError, EngineReport, EngineResolver, ResolveFuture, ResolveIdFuture, ScanEngine,
+    ScanFuture, ScanTarget, ScannerInfo,
 };
 
 /// One external registration as a scan engine; its id is the registration's uuid.
@@ -104,22 +104,38 @@ impl RegistrationResolver {
     }
 }
 
+impl RegistrationResolver {
+    /// The project's registration, else the default one; `None` means the built-in.
+    async fn chosen(reg: &Registry, project_id: i64) -> Option<ScannerRegistration> {
+        match reg.meta.project_scanner(ProjectId(project_id)).await {
+            Ok(Some(r)) => Some(r),
+            Ok(None) => reg.meta.default_scanner().await.ok().flatten(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the project's scanner failed");
+                None
+            }
+        }
+    }
+}
+
 impl EngineResolver for RegistrationResolver {
     fn engine_for(&self, project_id: i64) -> ResolveFuture<'_> {
         Box::pin(async move {
             let reg = self.reg.upgrade()?;
-            let chosen = match reg.meta.project_scanner(ProjectId(project_id)).await {
-                Ok(Some(r)) => Some(r),
-                Ok(None) => reg.meta.default_scanner().await.ok().flatten(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading the project's scanner failed");
-                    None
-                }
-            };
-            match chosen {
+            match Self::chosen(&reg, project_id).await {
                 Some(r) => Some(self.engine_of(&reg, r).await),
                 None => Some(self.builtin.clone()),
             }
+        })
+    }
+
+    fn scanner_id_for(&self, project_id: i64) -> ResolveIdFuture<'_> {
+        Box::pin(async move {
+            let reg = self.reg.upgrade()?;
+            Some(match Self::chosen(&reg, project_id).await {
+                Some(r) if r.uuid != BUILTIN_UUID => r.uuid,
+                _ => self.builtin.id().to_string(),
+            })
         })
     }
 

@@ -97,6 +97,9 @@ pub trait ScanEngine: Send + Sync + 'static {
 /// The boxed future of [`EngineResolver::engine_by_id`].
 pub type ResolveFuture<'a> = Pin<Box<dyn Future<Output = Option<Arc<dyn ScanEngine>>> + Send + 'a>>;
 
+/// The boxed future of [`EngineResolver::scanner_id_for`].
+pub type ResolveIdFuture<'a> = Pin<Box<dyn Future<Output = Option<String>> + Send + 'a>>;
+
 /// Picks the engine for a project's scans and finds an engine again by its id when a
 /// queued job runs. The default answers the built-in engine for everything; external
 /// scanner registrations install their own.
@@ -105,6 +108,16 @@ pub trait EngineResolver: Send + Sync + 'static {
     fn engine_for(&self, project_id: i64) -> ResolveFuture<'_>;
     /// The engine with this [`ScanEngine::id`], if it still exists.
     fn engine_by_id<'a>(&'a self, id: &'a str) -> ResolveFuture<'a>;
+    /// Only the [`ScanEngine::id`] of the engine for `project_id`: what reading reports
+    /// needs (pull gate, overviews). Resolvers whose engines cost a network call to build
+    /// answer this without it.
+    fn scanner_id_for(&self, project_id: i64) -> ResolveIdFuture<'_> {
+        Box::pin(async move {
+            self.engine_for(project_id)
+                .await
+                .map(|e| e.id().to_string())
+        })
+    }
 }
 
 /// Resolves every project and id to one engine.

@@ -208,10 +208,10 @@ impl Registry {
             .collect::<Vec<_>>();
         let cves = alternatives(&c.cve_ids);
         let scanner = match self.scanning() {
-            Some(s) => s.resolver().engine_for(c.projects[0]).await,
+            Some(s) => s.resolver().scanner_id_for(c.projects[0]).await,
             None => None,
         }
-        .map_or_else(|| BUILTIN_SCANNER.to_string(), |e| e.id().to_string());
+        .unwrap_or_else(|| BUILTIN_SCANNER.to_string());
         let mut rows = Vec::new();
         for project_id in &c.projects {
             let Some(project) = self.meta.get_project(ProjectId(*project_id)).await? else {

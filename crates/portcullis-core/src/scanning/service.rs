@@ -215,12 +215,12 @@ impl Registry {
         if !scan && !sbom {
             return;
         }
-        let Some(engine) = scanning.resolver().engine_for(project_id).await else {
+        let Some(scanner) = scanning.resolver().scanner_id_for(project_id).await else {
             return;
         };
         let queued = scanning
             .queue_scan(
-                engine.id(),
+                &scanner,
                 artifact.digest.as_str(),
                 &artifact.media_type,
                 repo,
@@ -260,9 +260,9 @@ impl Registry {
                 format!("artifact {reference} is not an image and cannot be scanned"),
             ));
         }
-        let engine = scanning
+        let scanner = scanning
             .resolver()
-            .engine_for(p.id.0)
+            .scanner_id_for(p.id.0)
             .await
             .ok_or_else(|| {
                 Error::new(
@@ -272,7 +272,7 @@ impl Registry {
             })?;
         let queued = scanning
             .queue_scan(
-                engine.id(),
+                &scanner,
                 a.digest.as_str(),
                 &a.media_type,
                 r.name.as_str(),
@@ -303,11 +303,11 @@ impl Registry {
             .await?;
         let a = self.find_artifact(&r, reference).await?;
         let scanning = self.scanning_or_unavailable()?;
-        let engine = scanning.resolver().engine_for(p.id.0).await;
-        let scanner = engine.map_or_else(
-            || super::BUILTIN_SCANNER.to_string(),
-            |e| e.id().to_string(),
-        );
+        let scanner = scanning
+            .resolver()
+            .scanner_id_for(p.id.0)
+            .await
+            .unwrap_or_else(|| super::BUILTIN_SCANNER.to_string());
         let key = ReportKey {
             digest: a.digest.to_string(),
             scanner,
@@ -400,12 +400,12 @@ impl Registry {
         let Some(scanning) = self.scanning() else {
             return Ok(out);
         };
-        let Some(engine) = scanning.resolver().engine_for(p.id.0).await else {
+        let Some(scanner) = scanning.resolver().scanner_id_for(p.id.0).await else {
             return Ok(out);
         };
         let key = ReportKey {
             digest: a.digest.to_string(),
-            scanner: engine.id().to_string(),
+            scanner,
             mime_type: VULN_MIME.to_string(),
         };
         let Some(report) = scanning.meta.get_report(&key).await? else {
@@ -435,9 +435,8 @@ impl Registry {
         let Some(scanning) = self.scanning() else {
             return Ok(out);
         };
-        let scanner = match scanning.resolver().engine_for(project_id).await {
-            Some(e) => e.id().to_string(),
-            None => return Ok(out),
+        let Some(scanner) = scanning.resolver().scanner_id_for(project_id).await else {
+            return Ok(out);
         };
         let mime = if sbom { SBOM_MIME } else { VULN_MIME };
         for r in scanning.meta.reports_of(digests, mime).await? {

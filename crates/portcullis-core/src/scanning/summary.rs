@@ -136,10 +136,11 @@ mod tests {
 
     #[test]
     fn merging_keeps_each_finding_once() {
-        let m = merge_reports(&[
+        let reports = [
             report(&[("A", "High", "2")]),
             report(&[("A", "High", "2"), ("B", "Critical", "")]),
-        ]);
+        ];
+        let m = merge_reports(&reports);
         let s = summarize(&m);
         assert_eq!(s.total, 2);
         assert_eq!(m["severity"], "Critical");

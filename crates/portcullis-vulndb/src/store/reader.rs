@@ -61,8 +61,11 @@ pub struct VulnDb {
     parsed: RwLock<ParsedRecords>,
     /// Answers per (ecosystem, name, version) as normalised: the same base image's
     /// packages are asked about once per image that uses it.
-    answers: RwLock<HashMap<(String, String, String), Arc<[Finding]>>>,
+    answers: RwLock<HashMap<AnswerKey, Arc<[Finding]>>>,
 }
+
+/// (ecosystem, name, version) as a query spelled them.
+type AnswerKey = (String, String, String);
 
 const MAX_ANSWERS: usize = 200_000;
 
