@@ -208,8 +208,15 @@ impl Registry {
             if principal.is_anonymous() {
                 return Err(Refusal::Challenge);
             }
-            // Only someone who could create it learns that the project itself is missing.
-            let err = if principal.is_sysadmin() || matches!(principal, Principal::Token { .. }) {
+            // Only someone who could create it learns that the project itself is missing:
+            // a system admin, or a token the token service granted push here (it grants
+            // that for a missing project only to system admins). Anyone else gets the same
+            // answer as for a private project they cannot see.
+            let may_create = principal.is_sysadmin()
+                || principal
+                    .token_actions("repository", repo.as_str())
+                    .is_some_and(|a| a.contains(Actions::PUSH));
+            let err = if may_create {
                 Error::new(
                     ErrorCode::NameUnknown,
                     format!(

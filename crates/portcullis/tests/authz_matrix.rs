@@ -296,27 +296,46 @@ async fn leak_checks(s: &Server, who: &str, auth: Option<&str>, index: usize) {
             "{who} sees {HIDDEN} in {path}: {body}"
         );
     }
-    for (method, suffix) in [
-        (Method::GET, "app/manifests/v1"),
-        (Method::GET, "app/tags/list"),
-        (Method::POST, "app/blobs/uploads/"),
-    ] {
-        let hidden = api(
-            s,
-            method.clone(),
-            &format!("/v2/{HIDDEN}/{suffix}"),
-            auth,
-            None,
-        )
-        .await;
-        let missing = api(s, method, &format!("/v2/nothing-q7z/{suffix}"), auth, None).await;
-        let (hs, ms) = (hidden.status(), missing.status());
-        let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
-        let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
-        assert_eq!(
-            (hs, hb),
-            (ms, mb),
-            "{who}: {suffix} tells private from missing"
-        );
+    // The same through a bearer token asked for both names, as clients do.
+    let mut req = client().get(s.url(&format!(
+        "/service/token?service=harbor-registry&scope=repository:{HIDDEN}/app:pull,push\
+         &scope=repository:nothing-q7z/app:pull,push"
+    )));
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let token = req.send().await.unwrap();
+    let bearer = if token.status() == 200 {
+        let t: serde_json::Value = token.json().await.unwrap();
+        Some(format!("Bearer {}", t["token"].as_str().unwrap()))
+    } else {
+        None
+    };
+    for credential in [auth.map(str::to_string), bearer] {
+        let auth = credential.as_deref();
+        for (method, suffix) in [
+            (Method::GET, "app/manifests/v1"),
+            (Method::GET, "app/tags/list"),
+            (Method::POST, "app/blobs/uploads/"),
+        ] {
+            let hidden = api(
+                s,
+                method.clone(),
+                &format!("/v2/{HIDDEN}/{suffix}"),
+                auth,
+                None,
+            )
+            .await;
+            let missing = api(s, method, &format!("/v2/nothing-q7z/{suffix}"), auth, None).await;
+            let (hs, ms) = (hidden.status(), missing.status());
+            let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
+            let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
+            assert_eq!(
+                (hs, hb),
+                (ms, mb),
+                "{who} ({:?}): {suffix} tells private from missing",
+                auth.map(|a| a.split(' ').next().unwrap_or(""))
+            );
+        }
     }
 }
