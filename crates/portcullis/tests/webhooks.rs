@@ -66,7 +66,7 @@ fn check_default(r: &Received, kind: &str, digest: &str, tag: &str, operator: &s
     } else {
         format!("/hooks/app:{tag}")
     };
-    assert!(url.ends_with(&expected), "{url}");
+    assert_eq!(url, format!("registry.example.test{expected}"));
     let repo = &p["event_data"]["repository"];
     assert_eq!(repo["name"], "app");
     assert_eq!(repo["namespace"], "hooks");
@@ -101,7 +101,9 @@ fn check_cloudevent(r: &Received, ce_type: &str, pid: i64, policy: i64, digest: 
 }
 
 async fn push_pull_delete_in_every_format(b: Backends) {
-    let s = Server::start(b).await;
+    // resource_url names the configured public host, whichever request caused the event
+    // (the delete below comes through the API).
+    let s = Server::start_with(b, &["--external-url", "https://registry.example.test"]).await;
     s.create_project("hooks", false).await;
     let rx = Receiver::start(0).await;
     let all = json!(["PUSH_ARTIFACT", "PULL_ARTIFACT", "DELETE_ARTIFACT"]);
