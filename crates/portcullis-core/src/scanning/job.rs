@@ -265,6 +265,13 @@ impl Scanning {
             reg.store_sbom(key, p, &scanned.sboms)
                 .await
                 .map_err(JobError::retry)?;
+        } else if p.sbom {
+            reg.sbom_unavailable(
+                key,
+                &format!("scanner {} produced no SBOM for this artifact", p.scanner),
+            )
+            .await
+            .map_err(JobError::retry)?;
         }
         self.record_success(reg, key, p, &scanned, started).await?;
         Ok(Outcome::Done)

@@ -101,4 +101,24 @@ impl Registry {
             .await?;
         Ok(digest)
     }
+
+    /// Records that an SBOM was asked for and none came (the scanner makes none), so the
+    /// SBOM overview shows an error with the reason instead of nothing.
+    pub(crate) async fn sbom_unavailable(&self, key: &ReportKey, reason: &str) -> Result<()> {
+        let sbom_key = ReportKey {
+            mime_type: SBOM_MIME.to_string(),
+            ..key.clone()
+        };
+        self.meta
+            .start_scan(&sbom_key, &uuid::Uuid::new_v4().to_string(), 0)
+            .await?;
+        let failed = FinishedScan {
+            log: format!("{reason}\n"),
+            ..FinishedScan::default()
+        };
+        self.meta
+            .finish_scan(&sbom_key, ReportStatus::Error, &failed)
+            .await?;
+        Ok(())
+    }
 }

@@ -98,6 +98,18 @@ async fn external_adapters_scan_projects(b: Backends) {
     .await;
     s.create_project("ext", false).await;
     set_project_scanner(&s, "ext", &tiny_id).await;
+    // Content trust and the vulnerability policy are on, and the image is unsigned and
+    // unscanned: the scanner's own pull credential passes both, as in Harbor.
+    let resp = api(
+        &s,
+        Method::PUT,
+        "/api/v2.0/projects/ext",
+        Some(&admin_basic()),
+        Some(json!({ "metadata": { "enable_content_trust_cosign": "true",
+                                   "prevent_vul": "true", "severity": "low" } })),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
     let digest = push_vulnerable_image(&s, "ext/app", "v1").await;
     scan(&s, "ext", "app", "v1").await;
     let o = finished_overview(&s, "ext", "app", "v1").await;
@@ -105,6 +117,48 @@ async fn external_adapters_scan_projects(b: Backends) {
     assert_eq!(o["scanner"]["name"], tiny_adapter::NAME, "{o}");
     let r = report(&s, "ext", "app", "v1").await;
     assert_eq!(ids(&r), vec![tiny_adapter::CVE.to_string()], "{r}");
+
+    // This adapter makes no SBOM: asking for one ends in an error that says so.
+    let resp = api(
+        &s,
+        Method::POST,
+        &format!("{}/scan", artifact("ext", "app", "v1")),
+        Some(&admin_basic()),
+        Some(json!({ "scan_type": "sbom" })),
+    )
+    .await;
+    assert_eq!(resp.status(), 202, "{}", resp.text().await.unwrap());
+    let path = format!("{}?with_sbom_overview=true", artifact("ext", "app", "v1"));
+    let mut sbom = Value::Null;
+    for _ in 0..300 {
+        let body: Value = api(&s, Method::GET, &path, Some(&admin_basic()), None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        sbom = body["sbom_overview"].clone();
+        if sbom["scan_status"] == "Error" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(sbom["scan_status"], "Error", "{sbom}");
+    let log = api(
+        &s,
+        Method::GET,
+        &format!(
+            "{}/scan/{}/log",
+            artifact("ext", "app", "v1"),
+            sbom["report_id"].as_str().unwrap()
+        ),
+        Some(&admin_basic()),
+        None,
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(log.contains("produced no SBOM"), "{log}");
 
     // What the adapter was given: this repository and digest, a token that pulls it
     // and cannot push, and at least one 302 round before the report.
