@@ -97,6 +97,11 @@ async fn scan_all_survives_kill_9(b: Backends) {
     .await;
     s.kill();
     eprintln!("killed during scan-all at {m}");
+    // Otherwise the restart below would prove nothing.
+    assert!(
+        m["completed"].as_u64().unwrap() < N as u64,
+        "scan-all finished before the kill: {m}"
+    );
     s.restart();
 
     // Every artifact ends with a successful report; none stays pending or running.

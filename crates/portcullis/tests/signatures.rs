@@ -207,6 +207,9 @@ async fn cosign_content_trust(b: Backends) {
         resp.json::<serde_json::Value>().await.unwrap(),
         serde_json::json!([])
     );
+    assert_eq!(pull_status(&s, "secure/app", "v1", None).await.0, 200);
+    let sig = signatures_json(&s, "secure/repositories/app/artifacts/v1").await;
+    assert_eq!(sig["cosign"]["status"], "present", "{sig}");
 
     // Bad key material is refused.
     for (kind, pem) in [
