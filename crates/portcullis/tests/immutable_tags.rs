@@ -175,6 +175,52 @@ async fn protected_tags(b: Backends) {
             .status(),
         201
     );
+    // The artifact API tells which tags are protected when asked, as Harbor does.
+    let base = format!("/api/v2.0/projects/imm/repositories/team%252Fapp/artifacts/{d1}");
+    let immutable_of = |tags: &serde_json::Value| -> Vec<(String, bool)> {
+        let mut v: Vec<(String, bool)> = tags
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_string(),
+                    t["immutable"].as_bool().unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    for (path, want) in [
+        (format!("{base}?with_immutable_status=true"), true),
+        (base.clone(), false),
+    ] {
+        let a: serde_json::Value = client()
+            .get(s.url(&path))
+            .send_as_admin()
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            immutable_of(&a["tags"]),
+            [("latest".to_string(), false), ("v1.0".to_string(), want)],
+            "{path}"
+        );
+    }
+    let tags: serde_json::Value = client()
+        .get(s.url(&format!("{base}/tags?with_immutable_status=true")))
+        .send_as_admin()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        immutable_of(&tags),
+        [("latest".to_string(), false), ("v1.0".to_string(), true)]
+    );
+
     // Outside the rule's repositories nothing is protected.
     push_image(&s, "imm/other", "v1.0", "one").await;
     push_image(&s, "imm/other", "v1.0", "two").await;

@@ -1,7 +1,7 @@
 //! `/api/v2.0/projects/{p}/repositories/{r}/artifacts…`: artifacts, their tags and
 //! accessories, and promotion by copy (`POST …/artifacts?from=`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use axum::Json;
@@ -22,7 +22,7 @@ use crate::error::{ApiError, ApiResult};
 /// What Harbor shows for a time that never happened (an artifact never pulled).
 const NEVER: &str = "0001-01-01T00:00:00.000Z";
 
-fn tag_json(t: &TagRecord) -> serde_json::Value {
+fn tag_json(t: &TagRecord, immutable: bool) -> serde_json::Value {
     serde_json::json!({
         "id": t.id.0,
         "repository_id": t.repository_id.0,
@@ -30,7 +30,7 @@ fn tag_json(t: &TagRecord) -> serde_json::Value {
         "name": t.name,
         "push_time": harbor_time(t.push_time),
         "pull_time": t.pull_time.map(harbor_time).unwrap_or_else(|| NEVER.into()),
-        "immutable": false,
+        "immutable": immutable,
     })
 }
 
@@ -40,6 +40,7 @@ struct Include {
     tags: bool,
     labels: bool,
     signature: bool,
+    immutable: bool,
 }
 
 impl Include {
@@ -48,6 +49,7 @@ impl Include {
             tags: flag(params, "with_tag", true)?,
             labels: flag(params, "with_label", false)?,
             signature: flag(params, "with_signature", false)?,
+            immutable: flag(params, "with_immutable_status", false)?,
         })
     }
 }
@@ -71,6 +73,7 @@ fn artifact_json(
     v: &ArtifactView,
     include: Include,
     signatures: Option<&SignatureStatus>,
+    immutable: &HashSet<String>,
 ) -> serde_json::Value {
     let a = &v.artifact;
     let references: Vec<_> = v
@@ -114,9 +117,25 @@ fn artifact_json(
         json["signatures"] = serde_json::to_value(sig).unwrap_or_default();
     }
     if include.tags {
-        json["tags"] = v.tags.iter().map(tag_json).collect();
+        json["tags"] = v
+            .tags
+            .iter()
+            .map(|t| tag_json(t, immutable.contains(t.name.as_str())))
+            .collect();
     }
     json
+}
+
+async fn immutable_of(
+    reg: &Registry,
+    v: &ArtifactView,
+    include: Include,
+) -> ApiResult<HashSet<String>> {
+    if include.immutable && include.tags {
+        Ok(reg.immutable_tags(&v.tags).await?)
+    } else {
+        Ok(HashSet::new())
+    }
 }
 
 async fn signatures_of(
@@ -239,10 +258,8 @@ pub async fn list(
     let paging = paging(&params)?;
     let filter = artifact_filter(&params)?;
     let include = Include::from_params(&params)?;
-    // Immutability and accessories are accepted for compatibility.
-    for name in ["with_immutable_status", "with_accessory"] {
-        flag(&params, name, false)?;
-    }
+    // Accessories are listed by their own endpoint; the flag is accepted for compatibility.
+    flag(&params, "with_accessory", false)?;
     let with_scan = flag(&params, "with_scan_overview", false)?;
     let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let path = repo_path(&repo)?;
@@ -252,21 +269,29 @@ pub async fn list(
     let mut body = Vec::with_capacity(list.len());
     for v in &list {
         let sig = signatures_of(&reg, v, include).await?;
-        body.push(artifact_json(v, include, sig.as_ref()));
+        let immutable = immutable_of(&reg, v, include).await?;
+        body.push(artifact_json(v, include, sig.as_ref(), &immutable));
     }
     super::scanning::add_overviews(&reg, &list, &mut body, with_scan, with_sbom).await?;
     let mut resp = Json(body).into_response();
-    let extra: Vec<String> = ["q", "sort", "with_tag", "with_label", "with_signature"]
-        .iter()
-        .filter_map(|k| {
-            params.get(*k).map(|v| {
-                format!(
-                    "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-                )
-            })
+    let extra: Vec<String> = [
+        "q",
+        "sort",
+        "with_tag",
+        "with_label",
+        "with_signature",
+        "with_immutable_status",
+    ]
+    .iter()
+    .filter_map(|k| {
+        params.get(*k).map(|v| {
+            format!(
+                "{k}={}",
+                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+            )
         })
-        .collect();
+    })
+    .collect();
     let here = format!(
         "/api/v2.0/projects/{project}/repositories/{}/artifacts",
         encode_twice(&path)
@@ -313,7 +338,8 @@ pub async fn get_one(
         .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
     let sig = signatures_of(&reg, &v, include).await?;
-    let mut body = [artifact_json(&v, include, sig.as_ref())];
+    let immutable = immutable_of(&reg, &v, include).await?;
+    let mut body = [artifact_json(&v, include, sig.as_ref(), &immutable)];
     super::scanning::add_overviews(
         &reg,
         std::slice::from_ref(&v),
@@ -343,9 +369,15 @@ pub async fn list_tags(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
+    let with_immutable = flag(&params, "with_immutable_status", false)?;
     let tags = reg
         .artifact_tags(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
+    let immutable = if with_immutable {
+        reg.immutable_tags(&tags).await?
+    } else {
+        HashSet::new()
+    };
     let total = tags.len() as u64;
     let start =
         usize::try_from((paging.page - 1).saturating_mul(paging.page_size)).unwrap_or(usize::MAX);
@@ -353,7 +385,7 @@ pub async fn list_tags(
         .iter()
         .skip(start)
         .take(paging.page_size as usize)
-        .map(tag_json)
+        .map(|t| tag_json(t, immutable.contains(t.name.as_str())))
         .collect();
     let mut resp = Json(body).into_response();
     resp.headers_mut()

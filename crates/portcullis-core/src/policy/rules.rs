@@ -221,6 +221,30 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Which of these tags (of one repository) an enabled immutable rule protects
+    /// (Harbor's `with_immutable_status`).
+    pub async fn immutable_tags(
+        &self,
+        tags: &[portcullis_meta::TagRecord],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        let Some(first) = tags.first() else {
+            return Ok(out);
+        };
+        let Some(repo) = self.meta.get_repository_by_id(first.repository_id).await? else {
+            return Ok(out);
+        };
+        let rules = self.compiled_rules(repo.project_id.0).await?;
+        for t in tags {
+            if protecting_rule(&rules, repo.name.path(), t.name.as_str()).is_some() {
+                out.insert(t.name.to_string());
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn rule_missing(id: i64) -> Error {
     Error::new(
         ErrorCode::NotFound,
