@@ -438,7 +438,7 @@ impl Registry {
 }
 
 /// What events need to know of a project.
-fn info(p: &Project) -> crate::ProjectInfo {
+pub(crate) fn info(p: &Project) -> crate::ProjectInfo {
     crate::ProjectInfo {
         id: p.id.0,
         name: p.name.to_string(),

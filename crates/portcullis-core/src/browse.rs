@@ -163,10 +163,35 @@ impl Registry {
         let tags = self.meta.list_tags(r.id, None, None).await?;
         self.check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
             .await?;
+        // What goes, for the DELETE_ARTIFACT events Harbor sends (one per artifact).
+        let mut gone = Vec::new();
+        for page in 1.. {
+            let (list, _) = self.meta.list_artifacts(r.id, page, 500).await?;
+            let last = list.len() < 500;
+            for a in list {
+                let tag = self.meta.tags_of(a.id).await?.into_iter().next();
+                gone.push((a.digest, tag.map(|t| t.name.to_string())));
+            }
+            if last {
+                break;
+            }
+        }
         let res = self.meta.delete_repository(r.id).await;
         self.forget_project(p.name.as_str());
         if res.is_ok() {
             self.artifacts_removed().await;
+            let project = crate::artifacts::info(&p);
+            for (digest, tag) in &gone {
+                self.artifact_event(
+                    crate::EventType::DeleteArtifact,
+                    &project,
+                    r.name.as_str(),
+                    digest.as_str(),
+                    tag.as_deref(),
+                    &actor.username,
+                    None,
+                );
+            }
         }
         self.audit(
             actor,

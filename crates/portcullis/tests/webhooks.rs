@@ -240,6 +240,38 @@ async fn push_pull_delete_in_every_format(b: Backends) {
         metrics.contains("portcullis_events_backlog{subscriber=\"webhooks\"}"),
         "{metrics}"
     );
+
+    // Deleting a repository sends DELETE_ARTIFACT for each artifact in it, as Harbor does.
+    let (gone, _) = push_image(&s, "hooks/tmp", "t1", "x").await;
+    let resp = api(
+        &s,
+        Method::DELETE,
+        "/api/v2.0/projects/hooks/repositories/tmp",
+        Some(&admin_basic()),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let seen = rx
+        .wait_for("the repository's delete event", |r| {
+            r.iter().any(|r| {
+                r.path == "/default"
+                    && r.json()["type"] == "DELETE_ARTIFACT"
+                    && r.json()["event_data"]["repository"]["name"] == "tmp"
+            })
+        })
+        .await;
+    let d = seen
+        .iter()
+        .find(|r| {
+            r.path == "/default"
+                && r.json()["event_data"]["repository"]["name"] == "tmp"
+                && r.json()["type"] == "DELETE_ARTIFACT"
+        })
+        .unwrap();
+    let res = &d.json()["event_data"]["resources"][0];
+    assert_eq!(res["digest"], gone.as_str());
+    assert_eq!(res["tag"], "t1");
 }
 
 /// Waits until the execution reaches `status`; returns it.
