@@ -57,6 +57,35 @@ pub fn default_schedule(retention_days: u32) -> NewSchedule {
     }
 }
 
+/// Harbor's purge parameters: `audit_retention_hour`, and which operations to purge from
+/// `include_operations` (`create,delete,pull`) or, as newer Harbor clients send it,
+/// `include_event_types` (`create_artifact,pull_artifact,…`, whose operation is the part
+/// before the first `_`). `None` for either means "not given".
+pub fn purge_parameters(params: &serde_json::Value) -> (Option<u64>, Option<Vec<String>>) {
+    let hours = params
+        .get("audit_retention_hour")
+        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()));
+    let list = |key: &str| {
+        params
+            .get(key)
+            .and_then(|v| v.as_str())
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.split(',').map(str::trim).filter(|o| !o.is_empty()))
+    };
+    let ops = match list("include_operations") {
+        Some(ops) => Some(ops.map(str::to_string).collect::<Vec<_>>()),
+        None => list("include_event_types").map(|types| {
+            let mut ops: Vec<String> = types
+                .map(|t| t.split('_').next().unwrap_or(t).to_string())
+                .collect();
+            ops.sort();
+            ops.dedup();
+            ops
+        }),
+    };
+    (hours, ops)
+}
+
 impl Registry {
     pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
         Ok(self.meta.get_schedule(PURGE_AUDIT).await?)
@@ -72,9 +101,7 @@ impl Registry {
         if !principal.is_sysadmin() {
             return Err(crate::projects::forbidden(principal));
         }
-        let hours = parameters
-            .get("audit_retention_hour")
-            .and_then(|v| v.as_u64());
+        let (hours, _) = purge_parameters(&parameters);
         if hours == Some(0) {
             return Err(Error::new(
                 ErrorCode::BadRequest,
@@ -102,5 +129,24 @@ impl Registry {
                 next_run_at,
             })
             .await?)
+    }
+}
+
+#[cfg(test)]
+mod parameter_tests {
+    use super::purge_parameters;
+
+    #[test]
+    fn both_spellings_of_the_operations() {
+        let (h, ops) = purge_parameters(&serde_json::json!({
+            "audit_retention_hour": "48", "include_operations": "pull, delete" }));
+        assert_eq!(h, Some(48));
+        assert_eq!(ops.unwrap(), ["pull", "delete"]);
+        let (h, ops) = purge_parameters(&serde_json::json!({
+            "audit_retention_hour": 2,
+            "include_event_types": "create_artifact,delete_artifact,pull_artifact,delete_tag" }));
+        assert_eq!(h, Some(2));
+        assert_eq!(ops.unwrap(), ["create", "delete", "pull"]);
+        assert_eq!(purge_parameters(&serde_json::json!({})), (None, None));
     }
 }

@@ -40,11 +40,8 @@ struct PurgeAudit {
 impl Worker for PurgeAudit {
     async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
         // The schedule's parameters (set through the API) win over the startup setting.
-        let hours = job
-            .payload()
-            .get("audit_retention_hour")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(u64::from(self.reg.settings.audit_retention_days) * 24);
+        let (hours, ops) = portcullis_core::purge::purge_parameters(job.payload());
+        let hours = hours.unwrap_or(u64::from(self.reg.settings.audit_retention_days) * 24);
         if hours == 0 {
             return Ok(Outcome::Done);
         }
@@ -52,7 +49,7 @@ impl Worker for PurgeAudit {
         let removed = self
             .reg
             .meta
-            .purge_audit(before, None)
+            .purge_audit(before, ops.as_deref())
             .await
             .map_err(JobError::retry)?;
         if removed > 0 {

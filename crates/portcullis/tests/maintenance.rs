@@ -87,4 +87,64 @@ async fn audit_purge_schedule_through_the_api() {
         .await
         .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
+
+    // POST creates (201), as in Harbor.
+    let resp = c
+        .post(&url)
+        .header("authorization", admin_basic())
+        .json(&serde_json::json!({ "schedule": { "type": "Daily" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(get().await["schedule"]["type"], "Daily");
+
+    // A Manual schedule purges now, with Harbor's newer parameter names, and leaves the
+    // schedule alone: here every pull entry goes (retention 0 hours), the rest stays.
+    let audit = || async {
+        c.get(s.url("/api/v2.0/audit-logs?page_size=100"))
+            .send_as_admin()
+            .await
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    push_image(&s, "library/app", "v1", "purge").await;
+    for _ in 0..3 {
+        let resp = c
+            .get(s.url("/v2/library/app/manifests/v1"))
+            .header("accept", "application/vnd.oci.image.manifest.v1+json")
+            .send_as_admin()
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    let ops = |log: &serde_json::Value| -> Vec<String> {
+        log.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["operation"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut before = Vec::new();
+    for _ in 0..50 {
+        before = ops(&audit().await);
+        if before.iter().any(|o| o == "pull") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(before.iter().any(|o| o == "pull"), "{before:?}");
+    let resp = c
+        .post(&url)
+        .header("authorization", admin_basic())
+        .json(&serde_json::json!({ "schedule": { "type": "Manual" },
+            "parameters": { "audit_retention_hour": 0, "include_event_types": "pull_artifact" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let after = ops(&audit().await);
+    assert!(!after.iter().any(|o| o == "pull"), "{after:?}");
+    assert!(!after.is_empty(), "only pulls were purged");
+    assert_eq!(get().await["schedule"]["type"], "Daily");
 }

@@ -124,27 +124,26 @@ pub struct PurgeReq {
     parameters: HashMap<String, serde_json::Value>,
 }
 
-/// Runs a purge now: `parameters.audit_retention_hour` (default 30 days) and
-/// `parameters.include_operations` (comma separated; default every operation).
+/// Runs a purge now: `parameters.audit_retention_hour` (default 30 days) and the
+/// operations to purge (`include_operations` or `include_event_types`; default all).
 pub async fn purge(
     State(reg): State<Arc<Registry>>,
     Caller(p): Caller,
     body: Result<Json<PurgeReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    let hours = req
-        .parameters
-        .get("audit_retention_hour")
-        .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-        .unwrap_or(24 * 30);
-    let hours = u32::try_from(hours).unwrap_or(u32::MAX);
-    let ops = req
-        .parameters
-        .get("include_operations")
-        .and_then(|v| v.as_str())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.split(',').map(|o| o.trim().to_string()).collect());
-    let removed = reg.purge_audit(&p, hours, ops).await?;
+    let params = serde_json::Value::Object(req.parameters.into_iter().collect());
+    purge_now(&reg, &p, &params).await
+}
+
+async fn purge_now(
+    reg: &Registry,
+    p: &portcullis_core::Principal,
+    params: &serde_json::Value,
+) -> ApiResult<Response> {
+    let (hours, ops) = portcullis_core::purge::purge_parameters(params);
+    let hours = u32::try_from(hours.unwrap_or(24 * 30)).unwrap_or(u32::MAX);
+    let removed = reg.purge_audit(p, hours, ops).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(serde_json::json!({ "job_status": "Success", "deleted": removed })),
@@ -199,13 +198,19 @@ pub struct ScheduleSpec {
     cron: Option<String>,
 }
 
-/// `PUT` (and Harbor's `POST`) of the purge schedule.
+/// `PUT` (200) and `POST` (201) of the purge schedule, as Harbor: a `Manual` schedule
+/// purges now with the given parameters and leaves the schedule as it was.
 pub async fn set_schedule(
     State(reg): State<Arc<Registry>>,
     Caller(p): Caller,
+    method: axum::http::Method,
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    if body.schedule.kind.eq_ignore_ascii_case("manual") {
+        let params = body.parameters.unwrap_or_else(|| serde_json::json!({}));
+        return purge_now(&reg, &p, &params).await;
+    }
     let cron = portcullis_core::purge::cron_of(&body.schedule.kind, body.schedule.cron.as_deref())?;
     let parameters = body.parameters.unwrap_or_else(|| serde_json::json!({}));
     if !parameters.is_object() {
@@ -215,5 +220,10 @@ pub async fn set_schedule(
         ));
     }
     reg.set_purge_schedule(&p, cron, parameters).await?;
-    Ok(axum::http::StatusCode::OK.into_response())
+    Ok(if method == axum::http::Method::POST {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    }
+    .into_response())
 }
