@@ -269,6 +269,11 @@ async fn system_endpoints(b: Backends) {
         "postgres"
     };
     assert_eq!(info["database_backend"], expected_db);
+    // What the server does, not fixed words: users create projects, no self-registration
+    // unless switched on, webhooks on.
+    assert_eq!(info["project_creation_restriction"], "everyone");
+    assert_eq!(info["self_registration"], false);
+    assert_eq!(info["notification_enable"], true);
     let missing = c.get(s.url("/api/v2.0/nothing")).send().await.unwrap();
     expect_error(missing, 404, "NOT_FOUND").await;
 }

@@ -55,8 +55,9 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
         "vulnerability_database": vulndb,
         "auth_mode": "db_auth",
         "primary_auth_mode": false,
-        "project_creation_restriction": "adminonly",
-        "self_registration": false,
+        // Any signed-in user may create projects (robots and anonymous callers may not).
+        "project_creation_restriction": "everyone",
+        "self_registration": reg.settings.self_registration,
         "has_ca_root": false,
         "harbor_version": concat!("v2.16.0-portcullis-", env!("CARGO_PKG_VERSION")),
         "portcullis_version": env!("CARGO_PKG_VERSION"),
@@ -66,7 +67,7 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
         "database_backend": reg.meta.backend_name(),
         "read_only": false,
         "with_chartmuseum": false,
-        "notification_enable": false,
+        "notification_enable": true,
         "banner_message": "",
         "max_manifest_size": reg.settings.max_manifest_size,
     }))

@@ -246,6 +246,17 @@ impl Registry {
                     if !tags.is_empty() && !tag_names.iter().any(|t| matches_any(&tags, t)) {
                         continue;
                     }
+                    // Harbor: an artifact carrying any of the given labels.
+                    if !c.labels.is_empty()
+                        && !self
+                            .meta
+                            .labels_of(a.id)
+                            .await?
+                            .iter()
+                            .any(|l| c.labels.contains(&l.id))
+                    {
+                        continue;
+                    }
                     let key = ReportKey {
                         digest: a.digest.to_string(),
                         scanner: scanner.clone(),
