@@ -37,8 +37,28 @@ pub fn app(reg: Arc<Registry>) -> Router {
         // the Harbor API) keep a modest limit.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(axum::middleware::map_request(host_from_authority))
+        .layer(axum::middleware::from_fn(request_id))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(reg)
+}
+
+/// Every request has an id (the client's `X-Request-Id`, else a fresh one), returned in
+/// `X-Request-Id` as Harbor does and named by the events the request causes.
+async fn request_id(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let id = portcullis_core::request_id::accept(
+        req.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+    );
+    let header = axum::http::HeaderValue::from_str(&id).ok();
+    let mut resp = portcullis_core::request_id::scope(id, next.run(req)).await;
+    if let Some(h) = header {
+        resp.headers_mut().insert("x-request-id", h);
+    }
+    resp
 }
 
 /// HTTP/2 carries the host in the `:authority` pseudo-header, not in `Host`; URLs built

@@ -160,7 +160,7 @@ impl Event {
                 scan_overview: None,
             }],
             custom_attributes: BTreeMap::new(),
-            request_id: None,
+            request_id: crate::request_id::current(),
             host: None,
         }
     }

@@ -20,6 +20,7 @@ pub mod pulls;
 pub mod purge;
 pub mod rbac;
 pub mod registry;
+pub mod request_id;
 pub mod robots;
 pub mod scanners;
 pub mod scanning;

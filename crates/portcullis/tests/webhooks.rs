@@ -162,19 +162,23 @@ async fn push_pull_delete_in_every_format(b: Backends) {
     );
     assert_eq!(slack["blocks"][1]["text"]["type"], "mrkdwn");
 
-    // A pull by digest: no tag, the resource URL names the digest.
+    // A pull by digest: no tag, the resource URL names the digest. The client's request
+    // id comes back in X-Request-Id and is the CloudEvent's requestid.
     let resp = client()
         .get(s.url(&format!("/v2/hooks/app/manifests/{digest}")))
         .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .header("x-request-id", "pull-req-42")
         .send_as_admin()
         .await;
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-request-id"], "pull-req-42");
     let seen = rx.wait_for("pull deliveries", |r| r.len() >= 5).await;
     let pulls: Vec<&Received> = seen[3..].iter().collect();
     let d = pulls.iter().find(|r| r.path == "/default").unwrap();
     check_default(d, "PULL_ARTIFACT", &digest, "", "admin");
     let e = pulls.iter().find(|r| r.path == "/ce").unwrap();
     let pull_id = check_cloudevent(e, "harbor.artifact.pulled", pid, ce, &digest);
+    assert_eq!(e.json()["requestid"], "pull-req-42");
     assert_ne!(first_id, pull_id, "every event has a fresh id");
 
     let resp = api(
