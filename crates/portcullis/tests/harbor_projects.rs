@@ -179,6 +179,15 @@ async fn project_lifecycle(b: Backends) {
             "{want:?} not in {ops:?}"
         );
     }
+    // A filtered list's next page keeps the filter.
+    let resp = c
+        .get(s.url("/api/v2.0/audit-logs?page_size=2&q=resource_type%3Dproject"))
+        .send_as_admin()
+        .await;
+    assert_eq!(
+        resp.headers()["link"],
+        "</api/v2.0/audit-logs?page=2&page_size=2&q=resource%5Ftype%3Dproject>; rel=\"next\""
+    );
 }
 
 async fn listing_and_paging(b: Backends) {

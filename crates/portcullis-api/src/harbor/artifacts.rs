@@ -274,29 +274,22 @@ pub async fn list(
     }
     super::scanning::add_overviews(&reg, &list, &mut body, with_scan, with_sbom).await?;
     let mut resp = Json(body).into_response();
-    let extra: Vec<String> = [
-        "q",
-        "sort",
-        "with_tag",
-        "with_label",
-        "with_signature",
-        "with_immutable_status",
-    ]
-    .iter()
-    .filter_map(|k| {
-        params.get(*k).map(|v| {
-            format!(
-                "{k}={}",
-                percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-            )
-        })
-    })
-    .collect();
+    let extra = super::kept_query(
+        &params,
+        &[
+            "q",
+            "sort",
+            "with_tag",
+            "with_label",
+            "with_signature",
+            "with_immutable_status",
+        ],
+    );
     let here = format!(
         "/api/v2.0/projects/{project}/repositories/{}/artifacts",
         encode_twice(&path)
     );
-    paging.headers(&mut resp, &here, &extra.join("&"), total);
+    paging.headers(&mut resp, &here, &extra, total);
     Ok(resp)
 }
 

@@ -89,7 +89,12 @@ async fn page(
     )?;
     let (entries, total) = reg.list_audit(p, q, paging.page, paging.page_size).await?;
     let mut resp = Json(entries.iter().map(entry_json).collect::<Vec<_>>()).into_response();
-    paging.headers(&mut resp, path, "", total);
+    paging.headers(
+        &mut resp,
+        path,
+        &super::kept_query(params, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 

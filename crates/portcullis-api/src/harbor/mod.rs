@@ -303,3 +303,22 @@ pub fn harbor_time(t: time::OffsetDateTime) -> String {
     );
     t.format(&fmt).unwrap_or_default()
 }
+
+/// The query parameters among `keys` that a list's `Link` pages must keep (a filtered
+/// list's next page is filtered too), percent-encoded and joined with `&`.
+pub(crate) fn kept_query(
+    params: &std::collections::HashMap<String, String>,
+    keys: &[&str],
+) -> String {
+    keys.iter()
+        .filter_map(|k| {
+            params.get(*k).map(|v| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}

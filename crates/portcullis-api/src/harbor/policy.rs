@@ -67,7 +67,12 @@ async fn list_rules(
     let end = (start + paging.page_size as usize).min(rules.len());
     let mut resp = Json(&rules[start..end]).into_response();
     let path = format!("/api/v2.0/projects/{project}/immutabletagrules");
-    paging.headers(&mut resp, &path, "", total);
+    paging.headers(
+        &mut resp,
+        &path,
+        &super::kept_query(&params, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 
@@ -216,11 +221,8 @@ async fn list_quotas(
         (quotas, total)
     };
     let mut resp = Json(quotas.iter().map(quota_json).collect::<Vec<_>>()).into_response();
-    let extra: Vec<String> = ["reference", "reference_id", "sort"]
-        .iter()
-        .filter_map(|k| params.get(*k).map(|v| format!("{k}={v}")))
-        .collect();
-    paging.headers(&mut resp, "/api/v2.0/quotas", &extra.join("&"), total);
+    let extra = super::kept_query(&params, &["reference", "reference_id", "sort"]);
+    paging.headers(&mut resp, "/api/v2.0/quotas", &extra, total);
     Ok(resp)
 }
 

@@ -135,18 +135,8 @@ pub async fn list(
         ));
     }
     let mut resp = Json(body).into_response();
-    let extra: Vec<String> = ["name", "public", "owner", "q"]
-        .iter()
-        .filter_map(|k| {
-            params.get(*k).map(|v| {
-                format!(
-                    "{k}={}",
-                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
-                )
-            })
-        })
-        .collect();
-    paging.headers(&mut resp, "/api/v2.0/projects", &extra.join("&"), total);
+    let extra = super::kept_query(&params, &["name", "public", "owner", "q"]);
+    paging.headers(&mut resp, "/api/v2.0/projects", &extra, total);
     Ok(resp)
 }
 

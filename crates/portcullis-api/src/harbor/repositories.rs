@@ -75,11 +75,12 @@ fn listing(
 ) -> Response {
     let body: Vec<_> = list.iter().map(repository_json).collect();
     let mut resp = Json(body).into_response();
-    let extra = params
-        .get("q")
-        .map(|q| format!("q={}", utf8_percent_encode(q, NON_ALPHANUMERIC)))
-        .unwrap_or_default();
-    paging.headers(&mut resp, path, &extra, total);
+    paging.headers(
+        &mut resp,
+        path,
+        &super::kept_query(params, &["q", "sort"]),
+        total,
+    );
     resp
 }
 

@@ -73,7 +73,12 @@ pub async fn list(
         .list_robots(&p, project, name.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response();
-    paging.headers(&mut resp, "/api/v2.0/robots", "", total);
+    paging.headers(
+        &mut resp,
+        "/api/v2.0/robots",
+        &super::kept_query(&params, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use portcullis_core::Registry;
 use portcullis_core::scanners::registrations::{RegistrationRequest, RegistrationView};
 use portcullis_meta::ScannerQuery;
@@ -128,11 +127,12 @@ fn listing(
     params: &HashMap<String, String>,
 ) -> Response {
     let mut resp = Json(list.iter().map(registration_json).collect::<Vec<_>>()).into_response();
-    let extra = params
-        .get("q")
-        .map(|q| format!("q={}", utf8_percent_encode(q, NON_ALPHANUMERIC)))
-        .unwrap_or_default();
-    paging.headers(&mut resp, path, &extra, total);
+    paging.headers(
+        &mut resp,
+        path,
+        &super::kept_query(params, &["q", "sort"]),
+        total,
+    );
     resp
 }
 

@@ -59,7 +59,12 @@ pub async fn list(
         .list_users(&p, needle.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(users.iter().map(user_json).collect::<Vec<_>>()).into_response();
-    paging.headers(&mut resp, "/api/v2.0/users", "", total);
+    paging.headers(
+        &mut resp,
+        "/api/v2.0/users",
+        &super::kept_query(&params, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 
@@ -78,7 +83,12 @@ pub async fn search(
         .map(|u| serde_json::json!({ "user_id": u.id.0, "username": u.username }))
         .collect();
     let mut resp = Json(body).into_response();
-    paging.headers(&mut resp, "/api/v2.0/users/search", "", total);
+    paging.headers(
+        &mut resp,
+        "/api/v2.0/users/search",
+        &super::kept_query(&params, &["username"]),
+        total,
+    );
     Ok(resp)
 }
 

@@ -153,7 +153,12 @@ pub async fn list(
         .collect();
     let mut resp = Json(page).into_response();
     let path = format!("/api/v2.0/projects/{project}/webhook/policies");
-    paging.headers(&mut resp, &path, "", total);
+    paging.headers(
+        &mut resp,
+        &path,
+        &super::kept_query(&q, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 
@@ -347,7 +352,12 @@ pub async fn executions(
         .await?;
     let mut resp = Json(list.iter().map(execution_json).collect::<Vec<_>>()).into_response();
     let path = format!("/api/v2.0/projects/{project}/webhook/policies/{policy}/executions");
-    paging.headers(&mut resp, &path, "", total);
+    paging.headers(
+        &mut resp,
+        &path,
+        &super::kept_query(&q, &["q", "sort"]),
+        total,
+    );
     Ok(resp)
 }
 
