@@ -95,6 +95,29 @@ async fn scan_all_survives_kill_9(b: Backends) {
         },
     )
     .await;
+    // The job queues show the scans still waiting, to system admins only.
+    let queues: Value = client()
+        .get(s.url("/api/v2.0/jobservice/queues"))
+        .send_as_admin()
+        .await
+        .json()
+        .await
+        .unwrap();
+    let scans = queues
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["job_type"] == "scan")
+        .unwrap_or_else(|| panic!("no scan queue in {queues}"));
+    assert!(scans["count"].as_u64().unwrap() > 0, "{queues}");
+    assert!(scans["latency"].as_i64().unwrap() >= 0);
+    assert_eq!(scans["paused"], false);
+    let anon = client()
+        .get(s.url("/api/v2.0/jobservice/queues"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anon.status(), 401);
     s.kill();
     eprintln!("killed during scan-all at {m}");
     // Otherwise the restart below would prove nothing.

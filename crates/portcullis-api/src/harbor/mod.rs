@@ -43,6 +43,7 @@ pub fn router() -> Router<Arc<Registry>> {
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))
+        .route("/api/v2.0/jobservice/queues", get(system::job_queues))
         .route(
             "/api/v2.0/projects",
             get(projects::list)

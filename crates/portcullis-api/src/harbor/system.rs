@@ -73,3 +73,32 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
     }))
     .into_response()
 }
+
+/// `GET /api/v2.0/jobservice/queues` (system admins): Harbor's job queues, one per job
+/// kind of the durable runner that has pending jobs: how many wait and how long the
+/// oldest has waited, in seconds. Queues are never paused here.
+pub async fn job_queues(
+    State(reg): State<Arc<Registry>>,
+    super::Caller(p): super::Caller,
+) -> crate::error::ApiResult<Response> {
+    if !p.is_sysadmin() {
+        return Err(portcullis_core::projects::forbidden(&p).into());
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let queues: Vec<_> = reg
+        .meta
+        .pending_queues()
+        .await
+        .map_err(portcullis_core::Error::from)?
+        .into_iter()
+        .map(|(kind, count, oldest)| {
+            serde_json::json!({
+                "job_type": kind,
+                "count": count,
+                "latency": (now - oldest).whole_seconds().max(0),
+                "paused": false,
+            })
+        })
+        .collect();
+    Ok(axum::Json(queues).into_response())
+}

@@ -82,6 +82,23 @@ impl MetaStore {
         Ok(counts)
     }
 
+    /// Per kind with pending jobs: how many are pending and when the oldest of them was
+    /// queued (Harbor's job queues: count and latency).
+    pub async fn pending_queues(&self) -> Result<Vec<(String, u64, OffsetDateTime)>> {
+        let rows: Vec<(String, i64, DbTime)> = with_pool!(self, read, |pool| {
+            sqlx::query_as(
+                "SELECT kind, COUNT(*), MIN(created_at) FROM jobs WHERE state = 'pending' \
+                 GROUP BY kind ORDER BY kind",
+            )
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(kind, n, oldest)| (kind, to_u64(n), oldest.0))
+            .collect())
+    }
+
     /// Deletes finished jobs that finished before `before`; returns how many.
     pub async fn purge_finished_jobs(&self, before: OffsetDateTime) -> Result<u64> {
         let done = with_pool!(self, write, |pool| {
