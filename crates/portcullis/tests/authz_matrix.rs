@@ -288,6 +288,11 @@ async fn leak_checks(s: &Server, who: &str, auth: Option<&str>, index: usize) {
         "/api/v2.0/projects",
         "/api/v2.0/projects?q=name%3D~q7z",
         "/api/v2.0/audit-logs",
+        "/api/v2.0/search?q=q7z",
+        "/api/v2.0/repositories",
+        "/api/v2.0/repositories?q=name%3D~q7z",
+        "/api/v2.0/labels?scope=g",
+        "/api/v2.0/quotas",
     ] {
         let resp = api(s, Method::GET, path, auth, None).await;
         let body = resp.text().await.unwrap();
@@ -296,6 +301,46 @@ async fn leak_checks(s: &Server, who: &str, auth: Option<&str>, index: usize) {
             "{who} sees {HIDDEN} in {path}: {body}"
         );
     }
+    // The Harbor API answers for the private project exactly as for a missing one.
+    for suffix in [
+        "",
+        "/summary",
+        "/repositories",
+        "/repositories/app",
+        "/repositories/app/artifacts",
+        "/repositories/app/artifacts/v1",
+        "/repositories/app/artifacts/v1/tags",
+        "/members",
+        "/webhook/policies",
+        "/immutabletagrules",
+        "/scanner",
+    ] {
+        let hidden = api(
+            s,
+            Method::GET,
+            &format!("/api/v2.0/projects/{HIDDEN}{suffix}"),
+            auth,
+            None,
+        )
+        .await;
+        let missing = api(
+            s,
+            Method::GET,
+            &format!("/api/v2.0/projects/nothing-q7z{suffix}"),
+            auth,
+            None,
+        )
+        .await;
+        let (hs, ms) = (hidden.status(), missing.status());
+        let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
+        let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
+        assert_eq!(
+            (hs, hb),
+            (ms, mb),
+            "{who}: /api/v2.0/projects/…{suffix} tells private from missing"
+        );
+    }
+
     // The same through a bearer token asked for both names, as clients do.
     let mut req = client().get(s.url(&format!(
         "/service/token?service=harbor-registry&scope=repository:{HIDDEN}/app:pull,push\
