@@ -129,6 +129,11 @@ pub struct ServeArgs {
     /// Scans this node runs at once [default: 2].
     #[arg(long, env = "PORTCULLIS_SCAN_WORKERS")]
     pub scan_workers: Option<usize>,
+    /// Jobs of a kind this node runs at once, as `kind=N`, comma-separated (kinds:
+    /// scan, adapter-scan, webhook, rejudge, scan-all, cve-export, purge-audit,
+    /// expire-uploads) [default: scan per --scan-workers, webhook 16, others 4].
+    #[arg(long, env = "PORTCULLIS_JOB_CONCURRENCY", value_delimiter = ',')]
+    pub job_concurrency: Option<Vec<String>>,
     /// Cache each layer's package inventory so that a new vulnerability database
     /// re-judges every image without reading layers [default: true].
     #[arg(long, env = "PORTCULLIS_SCAN_LAYER_CACHE")]
@@ -181,6 +186,7 @@ struct FileConfig {
     admission_token: Option<String>,
     quota_warning_percent: Option<u8>,
     scan_workers: Option<usize>,
+    job_concurrency: Option<std::collections::BTreeMap<String, usize>>,
     scan_layer_cache: Option<bool>,
     vulndb_update_url: Option<String>,
     vulndb_update_cron: Option<String>,
@@ -217,6 +223,8 @@ pub struct Config {
     pub admission: portcullis_core::admission::AdmissionSettings,
     pub quota_warning_percent: u8,
     pub scan_workers: usize,
+    /// Per-kind limits given by the operator (they win over the defaults).
+    pub job_concurrency: std::collections::BTreeMap<String, usize>,
     pub scan_layer_cache: bool,
     pub vulndb_update_url: Option<String>,
     pub vulndb_update_cron: String,
@@ -388,6 +396,10 @@ impl Config {
                 p => anyhow::bail!("quota_warning_percent must be 1 to 100, not {p}"),
             },
             scan_workers: args.scan_workers.or(file.scan_workers).unwrap_or(2).max(1),
+            job_concurrency: match args.job_concurrency {
+                Some(list) => parse_concurrency(&list)?,
+                None => file.job_concurrency.unwrap_or_default(),
+            },
             scan_layer_cache: args
                 .scan_layer_cache
                 .or(file.scan_layer_cache)
@@ -444,5 +456,34 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::load(args, None).is_err());
+    }
+}
+
+/// `kind=N` pairs; N at least 1.
+fn parse_concurrency(list: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, usize>> {
+    let mut out = std::collections::BTreeMap::new();
+    for item in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        let parsed = item
+            .split_once('=')
+            .and_then(|(k, n)| Some((k.trim(), n.trim().parse::<usize>().ok()?)))
+            .filter(|(k, n)| !k.is_empty() && *n > 0);
+        let Some((kind, n)) = parsed else {
+            anyhow::bail!("--job-concurrency wants kind=N with N at least 1, not {item:?}");
+        };
+        out.insert(kind.to_string(), n);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    #[test]
+    fn kind_limits() {
+        let m = super::parse_concurrency(&["scan=3".into(), " webhook = 8 ".into()]).unwrap();
+        assert_eq!(m["scan"], 3);
+        assert_eq!(m["webhook"], 8);
+        for bad in ["scan", "scan=0", "=2", "scan=x"] {
+            assert!(super::parse_concurrency(&[bad.into()]).is_err(), "{bad}");
+        }
     }
 }

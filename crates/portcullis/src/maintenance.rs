@@ -77,7 +77,10 @@ pub async fn start(
             jitter: 0.2,
         },
     );
-    config.concurrency.insert(WEBHOOK_JOB_KIND.into(), 16);
+    config
+        .concurrency
+        .entry(WEBHOOK_JOB_KIND.into())
+        .or_insert(16);
     let webhooks = WebhookWorker::new(reg.meta.clone(), reg.settings.webhooks.timeout)?;
     let runner = more(Runner::new(reg.meta.clone(), config))
         .register(WEBHOOK_JOB_KIND, webhooks)

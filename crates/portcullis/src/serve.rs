@@ -92,6 +92,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     runner_cfg
         .concurrency
         .insert(portcullis_core::scanning::SCAN_JOB.into(), cfg.scan_workers);
+    runner_cfg.concurrency.extend(cfg.job_concurrency.clone());
     let jobs = crate::maintenance::start(
         reg.clone(),
         Duration::from_secs(cfg.upload_expiry_hours * 3600),
