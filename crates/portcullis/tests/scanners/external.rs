@@ -118,6 +118,30 @@ async fn external_adapters_scan_projects(b: Backends) {
     let r = report(&s, "ext", "app", "v1").await;
     assert_eq!(ids(&r), vec![tiny_adapter::CVE.to_string()], "{r}");
 
+    // What the adapter was given: this repository and digest, a token that pulls it
+    // and cannot push, and at least one 302 round before the report.
+    let seen = tiny.seen();
+    let req = &seen.scans[0];
+    assert_eq!(req["artifact"]["repository"], "ext/app");
+    assert_eq!(req["artifact"]["digest"], digest.as_str());
+    assert_eq!(
+        req["artifact"]["mime_type"],
+        "application/vnd.oci.image.manifest.v1+json"
+    );
+    assert!(
+        req["registry"]["authorization"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bearer ")
+    );
+    assert_eq!(seen.pull_status, vec![200]);
+    assert!(
+        matches!(seen.push_status[0], 401 | 403),
+        "{:?}",
+        seen.push_status
+    );
+    assert!(seen.report_polls >= 2, "{seen:?}");
+
     // This adapter makes no SBOM: asking for one ends in an error that says so.
     let resp = api(
         &s,
@@ -159,30 +183,6 @@ async fn external_adapters_scan_projects(b: Backends) {
     .await
     .unwrap();
     assert!(log.contains("produced no SBOM"), "{log}");
-
-    // What the adapter was given: this repository and digest, a token that pulls it
-    // and cannot push, and at least one 302 round before the report.
-    let seen = tiny.seen();
-    let req = &seen.scans[0];
-    assert_eq!(req["artifact"]["repository"], "ext/app");
-    assert_eq!(req["artifact"]["digest"], digest.as_str());
-    assert_eq!(
-        req["artifact"]["mime_type"],
-        "application/vnd.oci.image.manifest.v1+json"
-    );
-    assert!(
-        req["registry"]["authorization"]
-            .as_str()
-            .unwrap()
-            .starts_with("Bearer ")
-    );
-    assert_eq!(seen.pull_status, vec![200]);
-    assert!(
-        matches!(seen.push_status[0], 401 | 403),
-        "{:?}",
-        seen.push_status
-    );
-    assert!(seen.report_polls >= 2, "{seen:?}");
 
     // Portcullis's own adapter, registered at this server's loopback address.
     let own_id = register(
