@@ -315,30 +315,14 @@ async fn leak_checks(s: &Server, who: &str, auth: Option<&str>, index: usize) {
         "/immutabletagrules",
         "/scanner",
     ] {
-        let hidden = api(
+        same_as_missing(
             s,
-            Method::GET,
-            &format!("/api/v2.0/projects/{HIDDEN}{suffix}"),
+            who,
             auth,
-            None,
+            Method::GET,
+            &format!("/api/v2.0/projects/{{p}}{suffix}"),
         )
         .await;
-        let missing = api(
-            s,
-            Method::GET,
-            &format!("/api/v2.0/projects/nothing-q7z{suffix}"),
-            auth,
-            None,
-        )
-        .await;
-        let (hs, ms) = (hidden.status(), missing.status());
-        let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
-        let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
-        assert_eq!(
-            (hs, hb),
-            (ms, mb),
-            "{who}: /api/v2.0/projects/…{suffix} tells private from missing"
-        );
     }
 
     // The same through a bearer token asked for both names, as clients do.
@@ -363,24 +347,23 @@ async fn leak_checks(s: &Server, who: &str, auth: Option<&str>, index: usize) {
             (Method::GET, "app/tags/list"),
             (Method::POST, "app/blobs/uploads/"),
         ] {
-            let hidden = api(
-                s,
-                method.clone(),
-                &format!("/v2/{HIDDEN}/{suffix}"),
-                auth,
-                None,
-            )
-            .await;
-            let missing = api(s, method, &format!("/v2/nothing-q7z/{suffix}"), auth, None).await;
-            let (hs, ms) = (hidden.status(), missing.status());
-            let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
-            let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
-            assert_eq!(
-                (hs, hb),
-                (ms, mb),
-                "{who} ({:?}): {suffix} tells private from missing",
-                auth.map(|a| a.split(' ').next().unwrap_or(""))
-            );
+            same_as_missing(s, who, auth, method, &format!("/v2/{{p}}/{suffix}")).await;
         }
     }
+}
+
+/// Asks `method path` of the private project and of a missing one as `auth`; the two
+/// answers must match once each name is blanked.
+async fn same_as_missing(s: &Server, who: &str, auth: Option<&str>, method: Method, path: &str) {
+    let hidden = api(s, method.clone(), &path.replace("{p}", HIDDEN), auth, None).await;
+    let missing = api(s, method, &path.replace("{p}", "nothing-q7z"), auth, None).await;
+    let (hs, ms) = (hidden.status(), missing.status());
+    let hb = hidden.text().await.unwrap().replace(HIDDEN, "X");
+    let mb = missing.text().await.unwrap().replace("nothing-q7z", "X");
+    assert_eq!(
+        (hs, hb),
+        (ms, mb),
+        "{who} ({:?}): {path} tells private from missing",
+        auth.map(|a| a.split(' ').next().unwrap_or(""))
+    );
 }

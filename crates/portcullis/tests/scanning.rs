@@ -386,25 +386,27 @@ async fn cve_export_as_csv_and_json(b: Backends) {
             .json(&body)
             .send_as_admin()
     };
-    let resp = export(
-        json!({ "job_name": "q3", "projects": [pid], "repositories": "{app}" }),
-        MIME,
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let exec = format!("/api/v2.0/export/cve/execution/{id}");
-    poll("the export", Duration::from_secs(300), || async {
-        let e: Value = client()
-            .get(s.url(&exec))
-            .send_as_admin()
-            .await
-            .json()
-            .await
-            .unwrap();
-        (e["status"] == "Success").then_some(e)
-    })
-    .await;
+    // Starts an export and waits for it to succeed; returns its id.
+    let finished = |body: Value| async {
+        let resp = export(body, MIME).await;
+        assert_eq!(resp.status(), 200);
+        let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+        let exec = format!("/api/v2.0/export/cve/execution/{id}");
+        poll("the export", Duration::from_secs(300), || async {
+            let e: Value = client()
+                .get(s.url(&exec))
+                .send_as_admin()
+                .await
+                .json()
+                .await
+                .unwrap();
+            (e["status"] == "Success").then_some(e)
+        })
+        .await;
+        id
+    };
+    let id =
+        finished(json!({ "job_name": "q3", "projects": [pid], "repositories": "{app}" })).await;
     let csv = client()
         .get(s.url(&format!("/api/v2.0/export/cve/download/{id}")))
         .send_as_admin()
@@ -448,21 +450,7 @@ async fn cve_export_as_csv_and_json(b: Backends) {
         .send_as_admin()
         .await;
     assert_eq!(resp.status(), 200);
-    let resp = export(json!({ "projects": [pid], "labels": [label] }), MIME).await;
-    assert_eq!(resp.status(), 200);
-    let labelled = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let exec = format!("/api/v2.0/export/cve/execution/{labelled}");
-    poll("the labelled export", Duration::from_secs(300), || async {
-        let e: Value = client()
-            .get(s.url(&exec))
-            .send_as_admin()
-            .await
-            .json()
-            .await
-            .unwrap();
-        (e["status"] == "Success").then_some(e)
-    })
-    .await;
+    let labelled = finished(json!({ "projects": [pid], "labels": [label] })).await;
     let rows: Value = client()
         .get(s.url(&format!(
             "/api/v2.0/export/cve/download/{labelled}?format=json"
