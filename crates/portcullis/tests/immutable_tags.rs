@@ -196,26 +196,14 @@ async fn protected_tags(b: Backends) {
         (format!("{base}?with_immutable_status=true"), true),
         (base.clone(), false),
     ] {
-        let a: serde_json::Value = client()
-            .get(s.url(&path))
-            .send_as_admin()
-            .await
-            .json()
-            .await
-            .unwrap();
+        let a = admin_json(&s, &path).await;
         assert_eq!(
             immutable_of(&a["tags"]),
             [("latest".to_string(), false), ("v1.0".to_string(), want)],
             "{path}"
         );
     }
-    let tags: serde_json::Value = client()
-        .get(s.url(&format!("{base}/tags?with_immutable_status=true")))
-        .send_as_admin()
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tags = admin_json(&s, &format!("{base}/tags?with_immutable_status=true")).await;
     assert_eq!(
         immutable_of(&tags),
         [("latest".to_string(), false), ("v1.0".to_string(), true)]

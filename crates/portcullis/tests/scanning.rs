@@ -12,7 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::scan::*;
-use common::{Backends, SendAsAdmin, Server, client, expect_error, push_blob, sha256, tool};
+use common::{
+    Backends, SendAsAdmin, Server, admin_json, client, expect_error, push_blob, sha256, tool,
+};
 use serde_json::{Value, json};
 
 async fn push_on_auto_scan_project_is_scanned(b: Backends) {
@@ -393,13 +395,7 @@ async fn cve_export_as_csv_and_json(b: Backends) {
         let id = resp.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
         let exec = format!("/api/v2.0/export/cve/execution/{id}");
         poll("the export", Duration::from_secs(300), || async {
-            let e: Value = client()
-                .get(s.url(&exec))
-                .send_as_admin()
-                .await
-                .json()
-                .await
-                .unwrap();
+            let e = admin_json(&s, &exec).await;
             (e["status"] == "Success").then_some(e)
         })
         .await;
@@ -451,15 +447,11 @@ async fn cve_export_as_csv_and_json(b: Backends) {
         .await;
     assert_eq!(resp.status(), 200);
     let labelled = finished(json!({ "projects": [pid], "labels": [label] })).await;
-    let rows: Value = client()
-        .get(s.url(&format!(
-            "/api/v2.0/export/cve/download/{labelled}?format=json"
-        )))
-        .send_as_admin()
-        .await
-        .json()
-        .await
-        .unwrap();
+    let rows = admin_json(
+        &s,
+        &format!("/api/v2.0/export/cve/download/{labelled}?format=json"),
+    )
+    .await;
     let repos: Vec<&str> = rows
         .as_array()
         .unwrap()

@@ -209,6 +209,17 @@ pub fn basic(user: &str, password: &str) -> String {
 }
 
 /// Sends a request as the system admin and expects an answer (any status).
+/// `GET path` as admin, its body as JSON.
+pub async fn admin_json(s: &Server, path: &str) -> serde_json::Value {
+    client()
+        .get(s.url(path))
+        .send_as_admin()
+        .await
+        .json()
+        .await
+        .expect("a JSON body")
+}
+
 pub trait SendAsAdmin {
     fn send_as_admin(self) -> impl std::future::Future<Output = reqwest::Response>;
 }
