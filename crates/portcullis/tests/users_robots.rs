@@ -328,8 +328,119 @@ async fn login_limits_and_audit(b: Backends) {
         .await;
     assert_eq!(resp.status(), 202);
     add_member(&s, "audited", "mallory", 3).await;
-    create_robot(&s, "audited", "ci", &[("repository", "pull")], false).await;
+    let (robot, _, _) = create_robot(&s, "audited", "ci", &[("repository", "pull")], false).await;
+    // Changes to members, users and robots, and a successful login, go on record too.
+    let admin = admin_basic();
+    let members: Vec<serde_json::Value> = api(
+        &s,
+        Method::GET,
+        "/api/v2.0/projects/audited/members",
+        Some(&admin),
+        None,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let member = members
+        .iter()
+        .find(|m| m["entity_name"] == "mallory")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let user = create_user(&s, "trent", PW).await;
+    let robot_body = api(
+        &s,
+        Method::GET,
+        &format!("/api/v2.0/robots/{robot}"),
+        Some(&admin),
+        None,
+    )
+    .await
+    .json::<serde_json::Value>()
+    .await
+    .unwrap();
+    let mut robot_update = robot_body.clone();
+    robot_update["description"] = "updated".into();
+    for (method, path, body, status) in [
+        (
+            Method::PUT,
+            format!("/api/v2.0/projects/audited/members/{member}"),
+            Some(serde_json::json!({ "role_id": 2 })),
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v2.0/projects/audited/members/{member}"),
+            None,
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v2.0/users/{user}"),
+            Some(serde_json::json!({ "email": "trent@example.org", "realname": "Trent" })),
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v2.0/users/{user}/password"),
+            Some(serde_json::json!({ "old_password": PW, "new_password": "Other-Pass-22" })),
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v2.0/users/{user}/sysadmin"),
+            Some(serde_json::json!({ "sysadmin_flag": true })),
+            200,
+        ),
+        (
+            Method::PUT,
+            format!("/api/v2.0/robots/{robot}"),
+            Some(robot_update),
+            200,
+        ),
+        (
+            Method::DELETE,
+            format!("/api/v2.0/robots/{robot}"),
+            None,
+            200,
+        ),
+    ] {
+        let resp = api(&s, method.clone(), &path, Some(&admin), body).await;
+        assert_eq!(
+            resp.status(),
+            status,
+            "{method} {path}: {}",
+            resp.text().await.unwrap()
+        );
+    }
+    let resp = client()
+        .get(s.url("/v2/"))
+        .header("authorization", basic("trent", "Other-Pass-22"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = api(
+        &s,
+        Method::DELETE,
+        &format!("/api/v2.0/users/{user}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let logins = audit_entries(&s, "operation%3Dlogin,username%3Dtrent").await;
+    assert!(
+        logins.iter().any(|e| e["operation_result"] == true),
+        "{logins:?}"
+    );
+    let updates = audit_entries(&s, "operation%3Dupdate,resource_type%3Duser").await;
+    assert!(
+        updates.len() >= 3,
+        "profile, password and sysadmin: {updates:?}"
+    );
     let logins = audit_entries(&s, "operation%3Dlogin,username%3Dmallory").await;
     assert!(
         logins
@@ -341,8 +452,13 @@ async fn login_limits_and_audit(b: Backends) {
         ("pull", "artifact"),
         ("delete", "artifact"),
         ("create", "member"),
+        ("update", "member"),
+        ("delete", "member"),
         ("create", "robot"),
+        ("update", "robot"),
+        ("delete", "robot"),
         ("create", "user"),
+        ("delete", "user"),
     ] {
         let hits = audit_entries(&s, &format!("operation%3D{op},resource_type%3D{rtype}")).await;
         assert!(!hits.is_empty(), "no {op} {rtype} entry");
