@@ -56,15 +56,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             max_attempts: cfg.webhook_max_attempts,
             timeout: Duration::from_secs(cfg.webhook_timeout_seconds),
             backlog: cfg.webhook_backlog,
-            // resource_url names the host clients pull from: the public address when one
-            // is configured, else the Host of the request that caused the event.
-            host: cfg.external_url.as_deref().and_then(|u| {
-                let rest = u.split_once("://").map_or(u, |(_, r)| r);
-                rest.split('/')
-                    .next()
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string)
-            }),
             ..Default::default()
         },
         admission: cfg.admission.clone(),
