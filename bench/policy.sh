@@ -19,8 +19,11 @@ PW=Bench-Password-1
 WORK=$(mktemp -d /var/tmp/portcullis-policy-bench.XXXXXX)
 TARGET=${CARGO_TARGET_DIR:-target}
 
-cargo build --release --locked -p portcullis >/dev/null
-BIN=$TARGET/release/portcullis
+# BIN=path/to/portcullis measures a given build (to compare two builds in one session).
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --locked -p portcullis >/dev/null
+  BIN=$TARGET/release/portcullis
+fi
 cleanup() { kill "${PC_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 

@@ -1,9 +1,6 @@
-//! The id of the HTTP request being served (Harbor's `X-Request-Id`), carried in a task
+//! The id a client gave the HTTP request being served (`X-Request-Id`), carried in a task
 //! local so that events built while serving it name it (CloudEvents `requestid`) without
 //! threading it through every service call.
-
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 tokio::task_local! {
     static REQUEST_ID: String;
@@ -14,30 +11,19 @@ pub fn current() -> Option<String> {
     REQUEST_ID.try_with(Clone::clone).ok()
 }
 
-/// Runs `f` as the serving of request `id`.
-pub async fn scope<F: std::future::Future>(id: String, f: F) -> F::Output {
-    REQUEST_ID.scope(id, f).await
+/// `f`, run as the serving of request `id`.
+pub fn scope<F: std::future::Future>(
+    id: String,
+    f: F,
+) -> tokio::task::futures::TaskLocalFuture<String, F> {
+    REQUEST_ID.scope(id, f)
 }
 
-/// A fresh id in UUID form: a random per-process prefix and a counter, so that minting
-/// one on every request costs no system call.
-pub fn fresh() -> String {
-    static PREFIX: OnceLock<u64> = OnceLock::new();
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let prefix = *PREFIX.get_or_init(|| uuid::Uuid::new_v4().as_u64_pair().0);
-    uuid::Uuid::from_u64_pair(prefix, NEXT.fetch_add(1, Ordering::Relaxed)).to_string()
-}
-
-/// A client's id is kept when it is short, printable ASCII; anything else is replaced.
-pub fn accept(client: Option<&str>) -> String {
-    match client {
-        Some(id)
-            if !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()) =>
-        {
-            id.to_string()
-        }
-        _ => fresh(),
-    }
+/// A client's id, kept when it is short, printable ASCII.
+pub fn accept(client: Option<&str>) -> Option<String> {
+    client
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -49,9 +35,8 @@ mod tests {
         assert_eq!(current(), None);
         let seen = scope("abc".into(), async { current() }).await;
         assert_eq!(seen.as_deref(), Some("abc"));
-        assert_ne!(fresh(), fresh());
-        assert_eq!(accept(Some("req-1")), "req-1");
-        assert_ne!(accept(Some("bad id")), "bad id");
-        assert_eq!(accept(None).len(), 36);
+        assert_eq!(accept(Some("req-1")).as_deref(), Some("req-1"));
+        assert_eq!(accept(Some("bad id")), None);
+        assert_eq!(accept(None), None);
     }
 }
