@@ -172,6 +172,8 @@ async fn push_pull_delete_in_every_format(b: Backends) {
         .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["x-request-id"], "pull-req-42");
+    let other = client().get(s.url("/v2/")).send_as_admin().await;
+    assert_eq!(other.headers()["x-request-id"].len(), 36, "a minted id");
     let seen = rx.wait_for("pull deliveries", |r| r.len() >= 5).await;
     let pulls: Vec<&Received> = seen[3..].iter().collect();
     let d = pulls.iter().find(|r| r.path == "/default").unwrap();
