@@ -20,7 +20,7 @@ PW=Bench-Password-1
 AUTH="admin:$PW"
 
 cargo build --release --locked -p portcullis >/dev/null
-BIN=target/release/portcullis
+BIN=${CARGO_TARGET_DIR:-target}/release/portcullis
 
 cleanup() { kill "${PC_PID:-}" "${DR_PID:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
