@@ -167,31 +167,32 @@ impl Registry {
             .repository_for(principal, project, repository, "artifact", "delete")
             .await?;
         let a = self.find_artifact(&r, reference).await?;
-        let res = self
-            .delete_manifest(&r.name, &Reference::Digest(a.digest.clone()))
-            .await;
         let resource = format!("{}@{}", r.name, a.digest);
-        if res.is_ok() {
-            // A digest reference has a colon; a tag cannot.
-            let tag = (!reference.contains(':')).then_some(reference);
-            self.artifact_event(
-                crate::EventType::DeleteArtifact,
-                &info(&p),
-                r.name.as_str(),
-                a.digest.as_str(),
-                tag,
-                &actor.username,
-                None,
-            );
+        // A digest reference has a colon; a tag cannot.
+        let tag = (!reference.contains(':')).then_some(reference);
+        let ctx = crate::RequestCtx {
+            principal: principal.clone(),
+            actor: actor.username.clone(),
+            client_ip: actor.client_ip.clone(),
+            request_id: crate::request_id::current(),
+            host: None,
+        };
+        let event = crate::Event::artifact(
+            crate::EventType::DeleteArtifact,
+            (&info(&p)).into(),
+            r.name.as_str(),
+            a.digest.as_str(),
+            tag,
+            &actor.username,
+        )
+        .caused_by(&ctx)
+        .audited("delete", "artifact", &resource);
+        let res = self
+            .remove_manifest(&r.name, &Reference::Digest(a.digest.clone()), Some(&event))
+            .await;
+        if res.is_err() {
+            self.audit(actor, "delete", "artifact", &resource, Some(p.id.0), false);
         }
-        self.audit(
-            actor,
-            "delete",
-            "artifact",
-            &resource,
-            Some(p.id.0),
-            res.is_ok(),
-        );
         res
     }
 
@@ -259,7 +260,7 @@ impl Registry {
             ));
         }
         let res = self
-            .delete_manifest(&r.name, &Reference::Tag(tag.clone()))
+            .remove_manifest(&r.name, &Reference::Tag(tag.clone()), None)
             .await;
         let resource = format!("{}:{}", r.name, tag);
         self.audit(actor, "delete", "tag", &resource, Some(p.id.0), res.is_ok());

@@ -136,6 +136,42 @@ async fn write(meta: &MetaStore, pending: &mut Pending) {
     }
 }
 
+/// The audit log as a durable subscriber: a state change is on record once its event is
+/// completed, in the same transaction, so a crash after the client's success cannot lose
+/// the entry.
+pub(crate) struct AuditSubscriber;
+
+impl crate::events::DurableSubscriber for AuditSubscriber {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        event: &'a crate::Event,
+        effects: &'a mut portcullis_meta::OutboxEffects,
+    ) -> futures::future::BoxFuture<'a, anyhow::Result<()>> {
+        effects.audit.extend(entry_of(event));
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// The audit entry of an event that asks for one.
+pub(crate) fn entry_of(e: &crate::Event) -> Option<NewAuditEntry> {
+    let note = e.audit.as_ref()?;
+    Some(NewAuditEntry {
+        op_time: e.occur_at,
+        username: e.operator.clone(),
+        operation: note.operation.clone(),
+        resource_type: note.resource_type.clone(),
+        resource: note.resource.clone(),
+        project_id: Some(ProjectId(e.project.id)),
+        client_ip: e.client_ip.clone().unwrap_or_default(),
+        success: true,
+        description: format!("{} {}", note.operation, note.resource_type),
+    })
+}
+
 /// Who acted and from where, as the audit log records it.
 #[derive(Debug, Clone)]
 pub struct Actor {

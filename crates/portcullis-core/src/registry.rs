@@ -13,7 +13,9 @@ use portcullis_types::{Digest, ErrorCode, ParsedManifest, Reference, RepoName, m
 use crate::access::ProjectInfo;
 use crate::auth::{CredentialCache, TokenService};
 use crate::cache::{ManifestBytes, Projects, Resolutions, Resolved};
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
+use crate::events::{Event, EventType, Outbox};
 use crate::pulls::PullRecorder;
 
 /// Settings of the registry service.
@@ -94,6 +96,8 @@ pub struct Registry {
     pub(crate) audit_log: crate::audit::AuditRecorder,
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
     pub events: crate::events::EventBus,
+    /// Durable events of state changes and their subscribers.
+    pub outbox: Arc<crate::events::Outbox>,
     pub webhooks: crate::webhooks::Webhooks,
     pub scanners: crate::scanners::Scanners,
     pub(crate) signatures: crate::signatures::SignatureCache,
@@ -103,6 +107,14 @@ pub struct Registry {
     resolutions: Resolutions,
     pulls: PullRecorder,
     pub(crate) scanning: std::sync::OnceLock<Arc<crate::scanning::Scanning>>,
+}
+
+/// Harbor's audit resource of a manifest: `repo:tag` or `repo@digest`.
+pub(crate) fn audit_resource(repo: &RepoName, reference: &Reference) -> String {
+    match reference {
+        Reference::Tag(t) => format!("{repo}:{t}"),
+        Reference::Digest(d) => format!("{repo}@{d}"),
+    }
 }
 
 /// The host (and port) of a URL, as Harbor writes it in `resource_url`.
@@ -155,7 +167,11 @@ impl Registry {
             webhook_settings.host = settings.external_url.as_deref().map(url_host);
         }
         let webhooks = crate::webhooks::Webhooks::start(&events, meta.clone(), webhook_settings);
+        let outbox = crate::events::Outbox::new(meta.clone());
+        outbox.subscribe(Arc::new(crate::audit::AuditSubscriber));
+        outbox.subscribe(webhooks.durable());
         Arc::new(Registry {
+            outbox,
             meta,
             blobs,
             tokens,
@@ -189,9 +205,19 @@ impl Registry {
         })
     }
 
-    /// Sets up scanning (once; later calls are ignored).
+    /// Sets up scanning (once; later calls are ignored), with scan on push as a durable
+    /// subscriber.
     pub fn install_scanning(&self, scanning: Arc<crate::scanning::Scanning>) {
-        let _ = self.scanning.set(scanning);
+        if self.scanning.set(scanning.clone()).is_ok() {
+            self.outbox
+                .subscribe(crate::scanning::scan_on_push(self.meta.clone(), scanning));
+        }
+    }
+
+    /// Starts handing over events that no request completed (left by a crash or a
+    /// failure). Called once every durable subscriber is in place.
+    pub fn start_outbox(&self) -> tokio::task::JoinHandle<()> {
+        self.outbox.start()
     }
 
     /// Drop cached facts about a project after it changed.
@@ -404,15 +430,48 @@ impl Registry {
         Ok((r, bytes))
     }
 
-    /// Validates and stores a manifest under `reference` (a tag, or its own digest).
+    /// Validates and stores a manifest under `reference` (a tag, or its own digest). The
+    /// push's event (webhooks, audit entry, scan on push) is written in its transaction
+    /// and handed over before this returns; a refused push is audited as a failure.
     pub async fn put_manifest(
         &self,
+        ctx: &RequestCtx,
         project: &ProjectInfo,
         repo: &RepoName,
         reference: &Reference,
         content_type: Option<&str>,
         body: Bytes,
-        operator: &str,
+    ) -> Result<Pushed> {
+        let res = self
+            .commit_manifest(ctx, project, repo, reference, content_type, body, true)
+            .await;
+        if res.is_err() {
+            let resource = audit_resource(repo, reference);
+            let actor = ctx.audit_actor();
+            self.audit(
+                &actor,
+                "create",
+                "artifact",
+                &resource,
+                Some(project.id),
+                false,
+            );
+        }
+        res
+    }
+
+    /// Stores a manifest; with `emit`, its durable PUSH_ARTIFACT event too (the registry's
+    /// own accessories, such as generated SBOMs, are stored without one).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn commit_manifest(
+        &self,
+        ctx: &RequestCtx,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        reference: &Reference,
+        content_type: Option<&str>,
+        body: Bytes,
+        emit: bool,
     ) -> Result<Pushed> {
         if body.len() > self.settings.max_manifest_size {
             return Err(Error::new(
@@ -463,6 +522,20 @@ impl Registry {
             self.blobs.put_bytes(&digest, body.clone()).await?;
         }
         let extra_attrs = self.extra_attrs(&parsed).await;
+        let tag = match reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        let event = Event::artifact(
+            EventType::PushArtifact,
+            project.into(),
+            repo.as_str(),
+            digest.as_str(),
+            tag,
+            &ctx.actor,
+        )
+        .caused_by(ctx)
+        .audited("create", "artifact", &audit_resource(repo, reference));
         let put = PutManifest {
             repository_id: repository.id,
             digest: digest.clone(),
@@ -491,16 +564,18 @@ impl Registry {
                 Reference::Digest(_) => None,
             },
             immutable_tag: immutable_rule.is_some(),
+            events: if emit {
+                vec![Outbox::record(&event)]
+            } else {
+                Vec::new()
+            },
         };
         let commit = crate::policy::quota::Commit {
             project,
             repo,
             digest: digest.as_str(),
-            tag: match reference {
-                Reference::Tag(t) => Some(t.as_str()),
-                Reference::Digest(_) => None,
-            },
-            operator,
+            tag,
+            operator: &ctx.actor,
         };
         let outcome = match self.meta.put_manifest(put).await {
             Ok(o) => o,
@@ -514,8 +589,9 @@ impl Registry {
             self.gate_changed();
         }
         self.manifests.put(digest.clone(), body);
-        self.after_push(project.id, repo.as_str(), &outcome.artifact)
-            .await;
+        if emit {
+            self.outbox.hand_over(std::slice::from_ref(&event)).await;
+        }
         Ok(Pushed {
             digest,
             subject: parsed.subject.map(|s| s.digest),
@@ -557,9 +633,56 @@ impl Registry {
         serde_json::Value::Object(out)
     }
 
-    /// Deletes a manifest by digest, or untags by tag. A tag an immutable rule protects
-    /// cannot be removed, nor can an artifact carrying one.
-    pub async fn delete_manifest(&self, repo: &RepoName, reference: &Reference) -> Result<()> {
+    /// Deletes a manifest by digest, or untags by tag (`DELETE /v2/<name>/manifests/<ref>`).
+    /// Deleting by digest is a durable DELETE_ARTIFACT event with its audit entry; untagging
+    /// is audited only.
+    pub async fn delete_manifest(
+        &self,
+        ctx: &RequestCtx,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        reference: &Reference,
+    ) -> Result<()> {
+        let resource = audit_resource(repo, reference);
+        let event = match reference {
+            Reference::Digest(d) => Some(
+                Event::artifact(
+                    EventType::DeleteArtifact,
+                    project.into(),
+                    repo.as_str(),
+                    d.as_str(),
+                    None,
+                    &ctx.actor,
+                )
+                .caused_by(ctx)
+                .audited("delete", "artifact", &resource),
+            ),
+            Reference::Tag(_) => None,
+        };
+        let res = self.remove_manifest(repo, reference, event.as_ref()).await;
+        if event.is_none() || res.is_err() {
+            let actor = ctx.audit_actor();
+            self.audit(
+                &actor,
+                "delete",
+                "artifact",
+                &resource,
+                Some(project.id),
+                res.is_ok(),
+            );
+        }
+        res
+    }
+
+    /// Deletes a manifest by digest (writing `event` in the same transaction and handing
+    /// it over), or untags by tag. A tag an immutable rule protects cannot be removed,
+    /// nor can an artifact carrying one.
+    pub(crate) async fn remove_manifest(
+        &self,
+        repo: &RepoName,
+        reference: &Reference,
+        event: Option<&Event>,
+    ) -> Result<()> {
         let r = self.repository(repo).await?;
         match reference {
             Reference::Tag(t) => {
@@ -578,12 +701,16 @@ impl Registry {
                 }
             }
         }
+        let events: Vec<_> = event.map(Outbox::record).into_iter().collect();
         let found = match reference {
-            Reference::Digest(d) => self.meta.delete_artifact(r.id, d).await?,
+            Reference::Digest(d) => self.meta.delete_artifact(r.id, d, &events).await?,
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
         if found && matches!(reference, Reference::Digest(_)) {
             self.artifacts_removed().await;
+            if let Some(e) = event {
+                self.outbox.hand_over(std::slice::from_ref(e)).await;
+            }
         } else {
             self.resolutions.invalidate();
             self.gate_changed();

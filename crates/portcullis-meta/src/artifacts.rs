@@ -4,6 +4,7 @@ use portcullis_types::{Digest, Reference, RepoName, Tag};
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
+use crate::outbox::insert_outbox;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, ReferenceRow, convert_all, parse_digest, to_u64};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
@@ -189,7 +190,12 @@ impl MetaStore {
     /// (the repository keeps seeing the blobs). False when there was no such artifact.
     /// [`Error::Referenced`] while an index of the repository still lists it.
     /// Referrers of the artifact are left alone: that policy belongs to the caller.
-    pub async fn delete_artifact(&self, repository: RepositoryId, digest: &Digest) -> Result<bool> {
+    pub async fn delete_artifact(
+        &self,
+        repository: RepositoryId,
+        digest: &Digest,
+        events: &[crate::NewOutboxEvent],
+    ) -> Result<bool> {
         let deleted = in_tx!(self, |tx| {
             // A no-op update locks the repository row (PostgreSQL), ordering this after
             // any push in progress, which may be adding an index that lists this artifact.
@@ -241,6 +247,9 @@ impl MetaStore {
                 .rows_affected()
                 > 0;
             settle_usage!(tx, project, locked, t, false);
+            if deleted {
+                insert_outbox!(tx, events, t);
+            }
             deleted
         });
         Ok(deleted)

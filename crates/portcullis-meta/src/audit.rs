@@ -10,7 +10,48 @@ use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, wit
 use crate::{MetaStore, ProjectId, Result};
 
 /// Rows per multi-row insert, well under both backends' placeholder limits.
-const INSERT_CHUNK: usize = 200;
+pub(crate) const INSERT_CHUNK: usize = 200;
+
+/// Inside a transaction: appends `entries` with multi-row inserts (the batched writer and
+/// the outbox's completion share it).
+macro_rules! insert_audit {
+    ($tx:ident, $entries:expr) => {
+        for chunk in $entries.chunks($crate::audit::INSERT_CHUNK) {
+            let mut sql = $crate::sql::Sql::new(
+                "INSERT INTO audit_log (op_time, username, operation, resource_type, \
+                 resource, project_id, client_ip, success, description) VALUES ",
+            );
+            for (i, e) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind(Arg::Time(DbTime::from(e.op_time)))
+                    .push(", ")
+                    .bind(Arg::Text(e.username.clone()))
+                    .push(", ")
+                    .bind(Arg::Text(e.operation.clone()))
+                    .push(", ")
+                    .bind(Arg::Text(e.resource_type.clone()))
+                    .push(", ")
+                    .bind(Arg::Text(e.resource.clone()))
+                    .push(", ")
+                    .bind(Arg::OptI64(e.project_id.map(|p| p.0)))
+                    .push(", ")
+                    .bind(Arg::Text(e.client_ip.clone()))
+                    .push(", ")
+                    .bind(Arg::Bool(e.success))
+                    .push(", ")
+                    .bind(Arg::Text(e.description.clone()))
+                    .push(")");
+            }
+            bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    };
+}
+pub(crate) use insert_audit;
 
 /// One recorded action.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,39 +167,7 @@ impl MetaStore {
             return Ok(());
         }
         in_tx!(self, |tx| {
-            for chunk in entries.chunks(INSERT_CHUNK) {
-                let mut sql = Sql::new(
-                    "INSERT INTO audit_log (op_time, username, operation, resource_type, \
-                     resource, project_id, client_ip, success, description) VALUES ",
-                );
-                for (i, e) in chunk.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(", ");
-                    }
-                    sql.push("(")
-                        .bind(Arg::Time(DbTime::from(e.op_time)))
-                        .push(", ")
-                        .bind(Arg::Text(e.username.clone()))
-                        .push(", ")
-                        .bind(Arg::Text(e.operation.clone()))
-                        .push(", ")
-                        .bind(Arg::Text(e.resource_type.clone()))
-                        .push(", ")
-                        .bind(Arg::Text(e.resource.clone()))
-                        .push(", ")
-                        .bind(Arg::OptI64(e.project_id.map(|p| p.0)))
-                        .push(", ")
-                        .bind(Arg::Text(e.client_ip.clone()))
-                        .push(", ")
-                        .bind(Arg::Bool(e.success))
-                        .push(", ")
-                        .bind(Arg::Text(e.description.clone()))
-                        .push(")");
-                }
-                bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_audit!(tx, entries);
         });
         Ok(())
     }

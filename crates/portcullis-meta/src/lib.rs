@@ -24,6 +24,7 @@ mod jobs;
 mod labels;
 mod members;
 mod model;
+mod outbox;
 mod policy;
 mod projects;
 mod pulls;
@@ -58,6 +59,7 @@ pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
+pub use outbox::{NewOutboxEvent, OutboxBacklog, OutboxEffects, OutboxEvent, WRITER_LEASE};
 pub use policy::{
     CveAllowlist, ImmutableRuleRecord, Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage,
 };

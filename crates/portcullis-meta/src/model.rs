@@ -206,6 +206,8 @@ pub struct PutManifest {
     /// The tag is protected by an immutable tag rule: moving it to another digest is
     /// refused ([`crate::Error::Immutable`]); pushing the digest it has is allowed.
     pub immutable_tag: bool,
+    /// Events of the push, written in its transaction (see [`crate::NewOutboxEvent`]).
+    pub events: Vec<crate::NewOutboxEvent>,
 }
 
 /// What [`crate::MetaStore::put_manifest`] did.

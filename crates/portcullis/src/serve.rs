@@ -79,6 +79,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("registering the built-in scanner")?;
     let scanning = crate::scanning::setup(&reg, &cfg);
     portcullis_core::scanners::engine::install(&reg, &scanning);
+    // Every durable subscriber is in place now: events left by a crash reach them all.
+    let _outbox = reg.start_outbox();
     let mut runner_cfg = portcullis_jobs::RunnerConfig::default();
     runner_cfg
         .concurrency

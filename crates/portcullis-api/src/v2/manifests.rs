@@ -101,28 +101,14 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
     let pushed = ctx
         .reg
         .put_manifest(
+            &ctx.request(),
             &project,
             repo,
             &reference,
             content_type,
             bytes,
-            ctx.principal.username().unwrap_or("anonymous"),
         )
-        .await;
-    ctx.audit(
-        "create",
-        &resource(repo, r),
-        Some(project.id),
-        pushed.is_ok(),
-    );
-    let pushed = pushed?;
-    ctx.artifact_event(
-        EventType::PushArtifact,
-        &project,
-        repo,
-        pushed.digest.as_str(),
-        &reference,
-    );
+        .await?;
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     h.insert(
@@ -157,18 +143,8 @@ fn too_large(len: usize, limit: usize) -> ApiError {
 pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Response> {
     let project = ctx.authorize(repo, Actions::DELETE).await?;
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
-    let res = ctx.reg.delete_manifest(repo, &reference).await;
-    ctx.audit("delete", &resource(repo, r), Some(project.id), res.is_ok());
-    res?;
-    // Deleting by tag only untags; the artifact stays.
-    if let Reference::Digest(d) = &reference {
-        ctx.artifact_event(
-            EventType::DeleteArtifact,
-            &project,
-            repo,
-            d.as_str(),
-            &reference,
-        );
-    }
+    ctx.reg
+        .delete_manifest(&ctx.request(), &project, repo, &reference)
+        .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }

@@ -39,6 +39,16 @@ impl Ctx {
             .map(String::as_str)
     }
 
+    /// The service-level context of this request: who, from where, through which host.
+    pub fn request(&self) -> portcullis_core::RequestCtx {
+        let host = self
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        portcullis_core::RequestCtx::new(self.principal.clone(), self.client_ip.clone(), host)
+    }
+
     /// Records an action on `repo` in the audit log.
     pub fn audit(&self, operation: &str, resource: &str, project: Option<i64>, success: bool) {
         let actor = portcullis_core::Actor::new(&self.principal, &self.client_ip);

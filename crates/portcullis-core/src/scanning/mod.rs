@@ -12,6 +12,7 @@ pub mod codec;
 pub mod engine;
 pub mod export;
 pub mod job;
+mod on_push;
 pub mod outcome;
 pub mod rejudge;
 pub mod sbom;
@@ -30,6 +31,14 @@ pub use engine::{
     EngineError, EngineReport, EngineResolver, ScanEngine, ScanTarget, ScannerInfo, SingleEngine,
 };
 pub use vulndb::{VulnDbHolder, VulnDbStatus};
+
+/// Scan on push, as a durable subscriber of the outbox.
+pub(crate) fn scan_on_push(
+    meta: MetaStore,
+    scanning: Arc<Scanning>,
+) -> Arc<dyn crate::events::DurableSubscriber> {
+    Arc::new(on_push::ScanOnPush::new(meta, scanning))
+}
 
 /// Job kind of one artifact's scan.
 pub const SCAN_JOB: &str = "scan";

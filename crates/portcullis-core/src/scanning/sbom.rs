@@ -73,13 +73,19 @@ impl Registry {
         });
         let bytes = Bytes::from(serde_json::to_vec(&manifest).map_err(Error::internal)?);
         let digest = Digest::sha256_of(&bytes);
-        self.put_manifest(
+        let system = crate::RequestCtx::new(crate::Principal::Anonymous, "", None);
+        let system = crate::RequestCtx {
+            actor: "system".into(),
+            ..system
+        };
+        self.commit_manifest(
+            &system,
             &project,
             &repo,
             &Reference::Digest(digest.clone()),
             Some(media::OCI_MANIFEST),
             bytes,
-            "system",
+            false,
         )
         .await?;
         let sbom_key = ReportKey {

@@ -61,7 +61,7 @@ pub fn is_scannable(media_type: &str, config_media_type: Option<&str>, has_subje
     }
 }
 
-fn scannable(a: &Artifact) -> bool {
+pub(crate) fn scannable(a: &Artifact) -> bool {
     is_scannable(
         &a.media_type,
         a.config_media_type.as_deref(),
@@ -187,50 +187,6 @@ impl Registry {
                 "scanning is not enabled on this server",
             )
         })
-    }
-
-    /// After a push: queue a scan (and an SBOM) when the project asks for it. Only a row
-    /// is written here; the scan runs in the job runner, never on the request path.
-    pub(crate) async fn after_push(&self, project_id: i64, repo: &str, artifact: &Artifact) {
-        let Some(scanning) = self.scanning() else {
-            return;
-        };
-        if !scannable(artifact) {
-            return;
-        }
-        let project = match self
-            .meta
-            .get_project(portcullis_meta::ProjectId(project_id))
-            .await
-        {
-            Ok(Some(p)) => p,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read project settings after a push");
-                return;
-            }
-        };
-        let on = |k: &str| project.metadata.get(k).is_some_and(|v| v == "true");
-        let (scan, sbom) = (on("auto_scan"), on("auto_sbom_generation"));
-        if !scan && !sbom {
-            return;
-        }
-        let Some(scanner) = scanning.resolver().scanner_id_for(project_id).await else {
-            return;
-        };
-        let queued = scanning
-            .queue_scan(
-                &scanner,
-                artifact.digest.as_str(),
-                &artifact.media_type,
-                repo,
-                sbom,
-                None,
-            )
-            .await;
-        if let Err(e) = queued {
-            tracing::warn!(error = %e, digest = %artifact.digest, "could not queue a scan on push");
-        }
     }
 
     /// `POST …/artifacts/{reference}/scan`.

@@ -2,14 +2,17 @@
 //! events from the bus in batches, matches them against the cached policies, renders one
 //! body per target and writes executions, tasks and their jobs in one transaction.
 //!
-//! An event is durable once its batch is written (usually within milliseconds); events
-//! still in the queue when the process dies are lost, as in Harbor, whose notification
-//! queue lives in memory too.
+//! This path carries the best-effort events of the in-memory bus (pulls, scan outcomes):
+//! one still in the queue when the process dies is lost, as in Harbor, whose notification
+//! queue lives in memory too. Pushes and deletes come through the outbox instead
+//! ([`super::durable`]), rendered by the same [`Renderer`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use portcullis_meta::{MetaStore, NewWebhookDelivery, NewWebhookTask, WebhookPolicy};
 use portcullis_types::RepoName;
 use tokio::sync::{mpsc, oneshot};
@@ -52,101 +55,126 @@ impl Default for WebhookSettings {
 pub(crate) type FlushRequest = oneshot::Sender<()>;
 
 pub(crate) fn start(
-    meta: MetaStore,
-    cache: PolicyCache,
-    settings: WebhookSettings,
+    renderer: Arc<Renderer>,
     mut events: mpsc::Receiver<Arc<Event>>,
 ) -> mpsc::Sender<FlushRequest> {
     let (flush_tx, mut flush_rx) = mpsc::channel::<FlushRequest>(16);
     tokio::spawn(async move {
-        let mut d = Dispatcher {
-            meta,
-            cache,
-            settings,
-            created: HashMap::new(),
-        };
-        if let Err(e) = d.cache.reload(&d.meta).await {
-            tracing::warn!(error = %e, "loading webhook policies failed");
-        }
-        let mut refresh = tokio::time::interval(d.settings.refresh);
+        let r = renderer;
+        r.ensure_loaded().await;
+        let mut refresh = tokio::time::interval(r.settings.refresh);
         let mut buf = Vec::with_capacity(BATCH);
         loop {
             tokio::select! {
                 n = events.recv_many(&mut buf, BATCH) => {
                     if n == 0 { break; }
-                    d.write(std::mem::take(&mut buf)).await;
+                    write(&r, std::mem::take(&mut buf)).await;
                 }
                 Some(done) = flush_rx.recv() => {
                     while let Ok(e) = events.try_recv() {
                         buf.push(e);
                         if buf.len() >= BATCH {
-                            d.write(std::mem::take(&mut buf)).await;
+                            write(&r, std::mem::take(&mut buf)).await;
                         }
                     }
-                    d.write(std::mem::take(&mut buf)).await;
+                    write(&r, std::mem::take(&mut buf)).await;
                     let _ = done.send(());
                 }
-                _ = refresh.tick() => {
-                    if let Err(e) = d.cache.reload(&d.meta).await {
-                        tracing::warn!(error = %e, "reloading webhook policies failed");
-                    }
-                }
+                _ = refresh.tick() => r.reload().await,
             }
         }
     });
     flush_tx
 }
 
-struct Dispatcher {
-    meta: MetaStore,
-    cache: PolicyCache,
-    settings: WebhookSettings,
-    /// Repository creation times (Unix seconds), which never change.
-    created: HashMap<String, i64>,
+async fn write(r: &Renderer, events: Vec<Arc<Event>>) {
+    if events.is_empty() {
+        return;
+    }
+    let mut batch = Vec::new();
+    for e in &events {
+        batch.extend(r.deliveries(e).await);
+    }
+    // A busy or restarting database gets a few chances before the batch is lost.
+    for attempt in 0..4u32 {
+        match r.meta.create_webhook_deliveries(&batch).await {
+            Ok(_) => return,
+            Err(e) if attempt < 3 => {
+                tracing::warn!(error = %e, "writing webhook deliveries failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, deliveries = batch.len(),
+                    "writing webhook deliveries failed; events lost");
+            }
+        }
+    }
 }
 
-impl Dispatcher {
-    async fn write(&mut self, events: Vec<Arc<Event>>) {
-        if events.is_empty() {
-            return;
+/// Turns an event into the deliveries its matching policies want, one body per target,
+/// rendered once so that every attempt sends the same bytes.
+pub struct Renderer {
+    pub(crate) meta: MetaStore,
+    pub(crate) cache: PolicyCache,
+    pub(crate) settings: WebhookSettings,
+    /// Repository creation times (Unix seconds), which never change.
+    created: Mutex<HashMap<String, i64>>,
+    loaded: AtomicBool,
+}
+
+impl Renderer {
+    pub(crate) fn new(meta: MetaStore, cache: PolicyCache, settings: WebhookSettings) -> Self {
+        Renderer {
+            meta,
+            cache,
+            settings,
+            created: Mutex::new(HashMap::new()),
+            loaded: AtomicBool::new(false),
         }
-        let snapshot = self.cache.snapshot();
-        let mut batch = Vec::new();
-        for e in &events {
-            let policies = snapshot.matching(e.project.id, e.kind);
-            if policies.is_empty() {
-                continue;
-            }
-            let repo_created = self.repo_created(&e.repository).await;
-            let host = self
-                .settings
-                .host
-                .clone()
-                .or_else(|| e.host.clone())
-                .unwrap_or_else(|| "localhost".into());
-            let ctx = Context {
-                host: &host,
-                repo_created,
-            };
-            let data = payload::event_data(e, &ctx);
-            for p in policies {
-                batch.push(self.delivery(e, &p, &data));
-            }
+    }
+
+    async fn reload(&self) {
+        match self.cache.reload(&self.meta).await {
+            Ok(()) => self.loaded.store(true, Ordering::Release),
+            Err(e) => tracing::warn!(error = %e, "loading webhook policies failed"),
         }
-        // A busy or restarting database gets a few chances before the batch is lost.
-        for attempt in 0..4u32 {
-            match self.meta.create_webhook_deliveries(&batch).await {
-                Ok(_) => return,
-                Err(e) if attempt < 3 => {
-                    tracing::warn!(error = %e, "writing webhook deliveries failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, deliveries = batch.len(),
-                        "writing webhook deliveries failed; events lost");
-                }
-            }
+    }
+
+    /// Loads the policies unless they were loaded already: events handed over at start-up
+    /// (left by a crash) must not be matched against an empty cache.
+    pub(crate) async fn ensure_loaded(&self) {
+        if !self.loaded.load(Ordering::Acquire) {
+            self.reload().await;
         }
+    }
+
+    /// Whether the policies could be read at least once.
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    /// The deliveries of `e`: one per matching policy, with a task per target.
+    pub(crate) async fn deliveries(&self, e: &Event) -> Vec<NewWebhookDelivery> {
+        let policies = self.cache.snapshot().matching(e.project.id, e.kind);
+        if policies.is_empty() {
+            return Vec::new();
+        }
+        let repo_created = self.repo_created(&e.repository).await;
+        let host = self
+            .settings
+            .host
+            .clone()
+            .or_else(|| e.host.clone())
+            .unwrap_or_else(|| "localhost".into());
+        let ctx = Context {
+            host: &host,
+            repo_created,
+        };
+        let data = payload::event_data(e, &ctx);
+        policies
+            .iter()
+            .map(|p| self.delivery(e, p, &data))
+            .collect()
     }
 
     fn delivery(
@@ -191,20 +219,21 @@ impl Dispatcher {
         }
     }
 
-    async fn repo_created(&mut self, repo: &str) -> Option<i64> {
+    async fn repo_created(&self, repo: &str) -> Option<i64> {
         if repo.is_empty() {
             return None;
         }
-        if let Some(t) = self.created.get(repo) {
+        if let Some(t) = self.created.lock().get(repo) {
             return Some(*t);
         }
         let name = RepoName::parse(repo).ok()?;
         let r = self.meta.get_repository(&name).await.ok().flatten()?;
         let t = r.creation_time.unix_timestamp();
-        if self.created.len() > 100_000 {
-            self.created.clear();
+        let mut created = self.created.lock();
+        if created.len() > 100_000 {
+            created.clear();
         }
-        self.created.insert(repo.to_string(), t);
+        created.insert(repo.to_string(), t);
         Some(t)
     }
 }

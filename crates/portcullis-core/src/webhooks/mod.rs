@@ -4,6 +4,7 @@
 mod cache;
 mod deliver;
 mod dispatch;
+mod durable;
 pub mod payload;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use crate::registry::Registry;
 pub struct Webhooks {
     pub cache: PolicyCache,
     flush: mpsc::Sender<dispatch::FlushRequest>,
+    renderer: Arc<dispatch::Renderer>,
 }
 
 impl Webhooks {
@@ -44,8 +46,18 @@ impl Webhooks {
             Arc::new(move |project, kind| cache.wants(project, kind))
         };
         let rx = bus.subscribe("webhooks", settings.backlog, interest);
-        let flush = dispatch::start(meta, cache.clone(), settings, rx);
-        Webhooks { cache, flush }
+        let renderer = Arc::new(dispatch::Renderer::new(meta, cache.clone(), settings));
+        let flush = dispatch::start(renderer.clone(), rx);
+        Webhooks {
+            cache,
+            flush,
+            renderer,
+        }
+    }
+
+    /// The subscriber that turns durable events (pushes, deletes) into deliveries.
+    pub(crate) fn durable(&self) -> Arc<dyn crate::events::DurableSubscriber> {
+        Arc::new(durable::WebhookSubscriber::new(self.renderer.clone()))
     }
 
     /// Waits until the events emitted so far are written as deliveries.

@@ -11,6 +11,62 @@ use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
 use crate::{JobId, JobState, MetaStore, Result};
 
+/// Inside a transaction: writes an execution per delivery, its tasks and their jobs, and
+/// yields how many tasks were queued. A delivery whose policy is gone writes nothing.
+macro_rules! insert_deliveries {
+    ($tx:ident, $batch:expr, $t:expr) => {{
+        let mut queued = 0usize;
+            for d in $batch {
+                let exec = sqlx::query_scalar::<_, i64>(
+                    "INSERT INTO webhook_executions (policy_id, event_type, start_time) \
+                     SELECT $1, $2, $3 WHERE EXISTS \
+                     (SELECT 1 FROM webhook_policies WHERE id = $1) RETURNING id",
+                )
+                .bind(d.policy_id)
+                .bind(&d.event_type)
+                .bind($t)
+                .fetch_optional(&mut *$tx)
+                .await?;
+                let Some(exec) = exec else { continue };
+                for task in &d.tasks {
+                    let id = sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO webhook_tasks (execution_id, notify_type, address, \
+                         payload_format, content_type, body, creation_time) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                    )
+                    .bind(exec)
+                    .bind(&task.notify_type)
+                    .bind(&task.address)
+                    .bind(&task.payload_format)
+                    .bind(&task.content_type)
+                    .bind(&task.body)
+                    .bind($t)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                    let job = sqlx::query_scalar::<_, i64>(
+                        "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, \
+                         next_run_at, created_at, updated_at) \
+                         VALUES ($1, $2, 'pending', 0, $3, $4, $4, $4) RETURNING id",
+                    )
+                    .bind(WEBHOOK_JOB_KIND)
+                    .bind(serde_json::json!({ "task_id": id }).to_string())
+                    .bind(i64::from(d.max_attempts.max(1)))
+                    .bind($t)
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                    sqlx::query("UPDATE webhook_tasks SET job_id = $1 WHERE id = $2")
+                        .bind(job)
+                        .bind(id)
+                        .execute(&mut *$tx)
+                        .await?;
+                    queued += 1;
+                }
+            }
+        queued
+    }};
+}
+pub(crate) use insert_deliveries;
+
 /// The job kind that delivers one webhook task; its payload is `{"task_id": n}`.
 pub const WEBHOOK_JOB_KIND: &str = "webhook";
 
@@ -155,52 +211,7 @@ impl MetaStore {
         let t = DbTime(now());
         let mut queued = 0;
         in_tx!(self, |tx| {
-            for d in batch {
-                let exec = sqlx::query_scalar::<_, i64>(
-                    "INSERT INTO webhook_executions (policy_id, event_type, start_time) \
-                     SELECT $1, $2, $3 WHERE EXISTS \
-                     (SELECT 1 FROM webhook_policies WHERE id = $1) RETURNING id",
-                )
-                .bind(d.policy_id)
-                .bind(&d.event_type)
-                .bind(t)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some(exec) = exec else { continue };
-                for task in &d.tasks {
-                    let id = sqlx::query_scalar::<_, i64>(
-                        "INSERT INTO webhook_tasks (execution_id, notify_type, address, \
-                         payload_format, content_type, body, creation_time) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                    )
-                    .bind(exec)
-                    .bind(&task.notify_type)
-                    .bind(&task.address)
-                    .bind(&task.payload_format)
-                    .bind(&task.content_type)
-                    .bind(&task.body)
-                    .bind(t)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let job = sqlx::query_scalar::<_, i64>(
-                        "INSERT INTO jobs (kind, payload, state, attempts, max_attempts, \
-                         next_run_at, created_at, updated_at) \
-                         VALUES ($1, $2, 'pending', 0, $3, $4, $4, $4) RETURNING id",
-                    )
-                    .bind(WEBHOOK_JOB_KIND)
-                    .bind(serde_json::json!({ "task_id": id }).to_string())
-                    .bind(i64::from(d.max_attempts.max(1)))
-                    .bind(t)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    sqlx::query("UPDATE webhook_tasks SET job_id = $1 WHERE id = $2")
-                        .bind(job)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    queued += 1;
-                }
-            }
+            queued += insert_deliveries!(tx, batch, t);
         });
         Ok(queued)
     }

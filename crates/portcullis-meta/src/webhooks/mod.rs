@@ -1,6 +1,7 @@
 //! Webhook policies of projects, and their deliveries (Harbor's executions and tasks).
 
 mod deliveries;
+pub(crate) use deliveries::insert_deliveries;
 
 pub use deliveries::{
     NewWebhookAttempt, NewWebhookDelivery, NewWebhookTask, WEBHOOK_JOB_KIND, WebhookAttempt,

@@ -372,7 +372,7 @@ pub async fn index_children_block_deletion(store: MetaStore) {
         expected
     );
 
-    match store.delete_artifact(r.id, &amd.digest).await {
+    match store.delete_artifact(r.id, &amd.digest, &[]).await {
         Err(Error::Referenced(parents)) => assert_eq!(parents, vec![index.digest.clone()]),
         other => panic!("expected Referenced, got {other:?}"),
     }
@@ -384,7 +384,12 @@ pub async fn index_children_block_deletion(store: MetaStore) {
             .is_some()
     );
 
-    assert!(store.delete_artifact(r.id, &index.digest).await.unwrap());
+    assert!(
+        store
+            .delete_artifact(r.id, &index.digest, &[])
+            .await
+            .unwrap()
+    );
     assert_eq!(store.resolve_tag(r.id, &tag("multi")).await.unwrap(), None);
     assert!(
         store
@@ -394,11 +399,15 @@ pub async fn index_children_block_deletion(store: MetaStore) {
             .is_empty()
     );
     assert!(store.children_of(index.id).await.unwrap().is_empty());
-    assert!(store.delete_artifact(r.id, &amd.digest).await.unwrap());
-    assert!(!store.delete_artifact(r.id, &amd.digest).await.unwrap());
+    assert!(store.delete_artifact(r.id, &amd.digest, &[]).await.unwrap());
+    assert!(!store.delete_artifact(r.id, &amd.digest, &[]).await.unwrap());
     assert!(
         !store
-            .delete_artifact(portcullis_meta::RepositoryId(r.id.0 + 1000), &arm.digest)
+            .delete_artifact(
+                portcullis_meta::RepositoryId(r.id.0 + 1000),
+                &arm.digest,
+                &[]
+            )
             .await
             .unwrap()
     );

@@ -6,6 +6,7 @@ mod artifacts;
 mod concurrency;
 mod fixtures;
 mod labels;
+mod outbox;
 mod projects;
 mod repositories;
 mod scanners;
@@ -105,6 +106,8 @@ backend_suite!(
     access::browsing_lookups,
     labels::labels_are_scoped_and_attach_to_artifacts,
     labels::copy_of_a_tree_is_all_or_nothing,
+    outbox::events_commit_with_the_push_and_complete_once,
+    outbox::expired_leases_are_claimed_again,
     webhooks::policies_round_trip,
     webhooks::deliveries_are_jobs_with_attempts,
     scanners::registrations_keep_one_default,

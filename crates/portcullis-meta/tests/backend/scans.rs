@@ -219,9 +219,24 @@ pub async fn reports_go_with_the_last_artifact_of_their_digest(store: MetaStore)
     assert_eq!(store.prune_reports().await.unwrap(), 0);
 
     // Still in repository b: the shared report stays; the lone one goes.
-    assert!(store.delete_artifact(r1.id, &shared.digest).await.unwrap());
-    assert!(store.delete_artifact(r1.id, &alone.digest).await.unwrap());
-    assert!(store.delete_artifact(r2.id, &running.digest).await.unwrap());
+    assert!(
+        store
+            .delete_artifact(r1.id, &shared.digest, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_artifact(r1.id, &alone.digest, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_artifact(r2.id, &running.digest, &[])
+            .await
+            .unwrap()
+    );
     assert_eq!(store.prune_reports().await.unwrap(), 1);
     assert!(
         store

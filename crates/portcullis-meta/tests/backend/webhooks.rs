@@ -7,7 +7,7 @@ use portcullis_meta::{
 
 use crate::fixtures::project;
 
-fn policy(project: portcullis_meta::ProjectId, name: &str) -> NewWebhookPolicy {
+pub fn policy(project: portcullis_meta::ProjectId, name: &str) -> NewWebhookPolicy {
     NewWebhookPolicy {
         project_id: project,
         name: name.into(),

@@ -1,22 +1,24 @@
-//! The event bus: every registry event goes through [`EventBus::emit`] to the subscribers
-//! (webhook delivery today), each behind its own bounded queue.
+//! Events: what happened in the registry, and the two ways it reaches subscribers.
 //!
-//! Emitting never waits: a subscriber whose queue is full misses the event, which is
-//! counted and logged, so that a stalled database or receiver cannot slow a push or a
-//! pull. Each subscriber also says which (project, event type) pairs it wants, so that
-//! an event nobody wants (most pulls) costs one lookup and no allocation.
+//! - State changes (pushes, deletes) are durable: the change writes its events to the
+//!   outbox in its own transaction, and [`outbox::Outbox`] hands them to the durable
+//!   subscribers (audit log, webhooks, scan on push) after commit, at least once.
+//! - Pulls and other high-rate, best-effort events go through the in-memory
+//!   [`bus::EventBus`], which never slows the request that emits them.
+
+pub mod bus;
+pub mod outbox;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::RwLock;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
+
+pub use bus::{EventBus, Interest, SinkStats};
+pub use outbox::{DurableSubscriber, Outbox};
 
 /// Harbor's webhook event types, all of them (some are emitted by features that come later).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
     PushArtifact,
@@ -91,7 +93,7 @@ impl std::fmt::Display for EventType {
 }
 
 /// The project an event happened in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventProject {
     pub id: i64,
     pub name: String,
@@ -109,7 +111,7 @@ impl From<&crate::ProjectInfo> for EventProject {
 }
 
 /// An artifact an event is about.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct EventResource {
     pub digest: String,
     /// The tag used, when there was one.
@@ -119,8 +121,10 @@ pub struct EventResource {
 }
 
 /// One thing that happened in the registry.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Unique: durable subscribers act on an event once, whatever the number of handovers.
+    pub id: String,
     pub kind: EventType,
     pub occur_at: OffsetDateTime,
     /// Username of whoever caused it (`anonymous`, a robot's name, or a system actor).
@@ -136,6 +140,21 @@ pub struct Event {
     /// Host (and port) the client reached the registry at, for `resource_url` when no
     /// external URL is configured.
     pub host: Option<String>,
+    /// Address of the client that caused it (the audit log records it).
+    #[serde(default)]
+    pub client_ip: Option<String>,
+    /// How the audit log records the action, for events it records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditNote>,
+}
+
+/// How the audit log names an event's action (Harbor's operation, resource type and
+/// resource), decided by the service that caused it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditNote {
+    pub operation: String,
+    pub resource_type: String,
+    pub resource: String,
 }
 
 impl Event {
@@ -149,6 +168,7 @@ impl Event {
         operator: &str,
     ) -> Event {
         Event {
+            id: uuid::Uuid::new_v4().to_string(),
             kind,
             occur_at: OffsetDateTime::now_utc(),
             operator: operator.to_string(),
@@ -162,6 +182,8 @@ impl Event {
             custom_attributes: BTreeMap::new(),
             request_id: crate::request_id::current(),
             host: None,
+            client_ip: None,
+            audit: None,
         }
     }
 
@@ -185,133 +207,31 @@ impl Event {
         self
     }
 
+    /// Records who caused the event, from where, through which request and host.
+    pub fn caused_by(mut self, ctx: &crate::RequestCtx) -> Event {
+        self.operator = ctx.actor.clone();
+        self.client_ip = Some(ctx.client_ip.clone());
+        self.host = ctx.host.clone();
+        if ctx.request_id.is_some() {
+            self.request_id = ctx.request_id.clone();
+        }
+        self
+    }
+
+    /// Has the audit log record the event as `operation` on `resource`.
+    pub fn audited(mut self, operation: &str, resource_type: &str, resource: &str) -> Event {
+        self.audit = Some(AuditNote {
+            operation: operation.into(),
+            resource_type: resource_type.into(),
+            resource: resource.into(),
+        });
+        self
+    }
+
     /// Names the request that caused the event.
     pub fn with_request_id(mut self, id: Option<String>) -> Event {
         self.request_id = id;
         self
-    }
-}
-
-/// Decides cheaply whether a subscriber wants events of a type in a project.
-pub type Interest = Arc<dyn Fn(i64, EventType) -> bool + Send + Sync>;
-
-struct Sink {
-    name: &'static str,
-    tx: mpsc::Sender<Arc<Event>>,
-    interest: Interest,
-    capacity: usize,
-    dropped: AtomicU64,
-}
-
-impl Sink {
-    fn dropped(&self, kind: EventType) {
-        let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        // One line per power of two keeps a flood from flooding the log too.
-        if n.is_power_of_two() {
-            tracing::warn!(subscriber = self.name, event = %kind, dropped = n,
-                "event queue full; event dropped");
-        }
-    }
-}
-
-/// Counters of one subscriber, for metrics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SinkStats {
-    pub name: &'static str,
-    /// Events waiting in its queue.
-    pub backlog: u64,
-    pub capacity: u64,
-    /// Events it missed because its queue was full.
-    pub dropped: u64,
-}
-
-/// The bus. Subscribers are added at start-up; emitting is lock-free in practice (a read
-/// lock nobody writes after start-up).
-#[derive(Default)]
-pub struct EventBus {
-    sinks: RwLock<Vec<Arc<Sink>>>,
-    emitted: AtomicU64,
-}
-
-impl EventBus {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Adds a subscriber with a queue of `capacity` events and returns its receiving end.
-    pub fn subscribe(
-        &self,
-        name: &'static str,
-        capacity: usize,
-        interest: Interest,
-    ) -> mpsc::Receiver<Arc<Event>> {
-        let capacity = capacity.max(1);
-        let (tx, rx) = mpsc::channel(capacity);
-        self.sinks.write().push(Arc::new(Sink {
-            name,
-            tx,
-            interest,
-            capacity,
-            dropped: AtomicU64::new(0),
-        }));
-        rx
-    }
-
-    /// Whether any subscriber wants `kind` events of `project`.
-    pub fn wants(&self, project: i64, kind: EventType) -> bool {
-        self.sinks
-            .read()
-            .iter()
-            .any(|s| (s.interest)(project, kind))
-    }
-
-    /// Hands `event` to every subscriber that wants it. Never waits.
-    pub fn emit(&self, event: Event) {
-        let (project, kind) = (event.project.id, event.kind);
-        self.emit_with(project, kind, move || event);
-    }
-
-    /// Like [`EventBus::emit`], but builds the event only when someone wants it (the
-    /// pull path uses this, so that unwatched pulls allocate nothing).
-    pub fn emit_with(&self, project: i64, kind: EventType, build: impl FnOnce() -> Event) {
-        let sinks = self.sinks.read();
-        let mut event: Option<Arc<Event>> = None;
-        let mut build = Some(build);
-        for sink in sinks.iter().filter(|s| (s.interest)(project, kind)) {
-            self.emitted.fetch_add(1, Ordering::Relaxed);
-            // A full queue drops the event: do not build it only to drop it.
-            if sink.tx.capacity() == 0 {
-                sink.dropped(kind);
-                continue;
-            }
-            let e = match (&event, build.take()) {
-                (Some(e), _) => e.clone(),
-                (None, Some(b)) => event.insert(Arc::new(b())).clone(),
-                (None, None) => return,
-            };
-            if sink.tx.try_send(e).is_err() {
-                sink.dropped(kind);
-            }
-        }
-    }
-
-    /// Events handed to subscribers since start.
-    pub fn emitted(&self) -> u64 {
-        self.emitted.load(Ordering::Relaxed)
-    }
-
-    /// Each subscriber's backlog and drop count.
-    pub fn stats(&self) -> Vec<SinkStats> {
-        self.sinks
-            .read()
-            .iter()
-            .map(|s| SinkStats {
-                name: s.name,
-                backlog: (s.capacity - s.tx.capacity()) as u64,
-                capacity: s.capacity as u64,
-                dropped: s.dropped.load(Ordering::Relaxed),
-            })
-            .collect()
     }
 }
 
@@ -356,32 +276,25 @@ mod tests {
         assert_eq!(EventType::parse("PUSH_IMAGE"), None);
     }
 
-    #[tokio::test]
-    async fn only_wanted_events_are_built_and_full_queues_drop() {
-        let bus = EventBus::new();
-        let mut rx = bus.subscribe(
-            "test",
-            1,
-            Arc::new(|p, k| p == 7 && k == EventType::PushArtifact),
+    #[test]
+    fn events_survive_the_outbox() {
+        let e = Event::artifact(
+            EventType::PushArtifact,
+            project(),
+            "lib/a",
+            "sha256:00",
+            Some("1"),
+            "admin",
+        )
+        .with_attribute("k", "v")
+        .audited("create", "artifact", "lib/a:1");
+        let row = Outbox::record(&e);
+        assert_eq!((row.kind.as_str(), row.project_id), ("PUSH_ARTIFACT", 7));
+        let back: Event = serde_json::from_str(&row.payload).unwrap();
+        assert_eq!(back, e);
+        assert_ne!(
+            Event::artifact(EventType::PushArtifact, project(), "lib/a", "x", None, "a").id,
+            e.id
         );
-        bus.emit_with(7, EventType::PullArtifact, || panic!("nobody wants pulls"));
-        assert!(!bus.wants(8, EventType::PushArtifact));
-        let push = || {
-            Event::artifact(
-                EventType::PushArtifact,
-                project(),
-                "lib/a",
-                "sha256:00",
-                Some("1"),
-                "admin",
-            )
-        };
-        bus.emit(push());
-        bus.emit(push());
-        let stats = bus.stats();
-        assert_eq!((stats[0].backlog, stats[0].dropped), (1, 1));
-        let got = rx.recv().await.unwrap();
-        assert_eq!(got.resources[0].tag.as_deref(), Some("1"));
-        assert_eq!(bus.emitted(), 2);
     }
 }

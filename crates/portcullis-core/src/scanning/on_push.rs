@@ -1,0 +1,86 @@
+//! Scan on push as a durable subscriber: a pushed image of a project with `auto_scan`
+//! (or `auto_sbom_generation`) gets its scan queued even when the node that took the push
+//! died right after answering. Queueing is idempotent (one pending scan per scanner,
+//! digest and kind), so an event handed over twice queues one scan.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use portcullis_meta::{MetaStore, OutboxEffects, ProjectId};
+use portcullis_types::{Digest, RepoName};
+
+use super::Scanning;
+use super::service::scannable;
+use crate::events::{DurableSubscriber, Event, EventType};
+
+pub(crate) struct ScanOnPush {
+    meta: MetaStore,
+    scanning: Arc<Scanning>,
+}
+
+impl ScanOnPush {
+    pub(crate) fn new(meta: MetaStore, scanning: Arc<Scanning>) -> Self {
+        ScanOnPush { meta, scanning }
+    }
+
+    async fn on_push(&self, e: &Event) -> anyhow::Result<()> {
+        let Some(project) = self.meta.get_project(ProjectId(e.project.id)).await? else {
+            return Ok(());
+        };
+        let on = |k: &str| project.metadata.get(k).is_some_and(|v| v == "true");
+        let (scan, sbom) = (on("auto_scan"), on("auto_sbom_generation"));
+        if !scan && !sbom {
+            return Ok(());
+        }
+        let (Ok(repo), Some(resource)) = (RepoName::parse(&e.repository), e.resources.first())
+        else {
+            return Ok(());
+        };
+        let Ok(digest) = Digest::parse(&resource.digest) else {
+            return Ok(());
+        };
+        // Gone already (deleted right after the push): nothing to scan.
+        let Some(r) = self.meta.get_repository(&repo).await? else {
+            return Ok(());
+        };
+        let Some(artifact) = self.meta.get_artifact(r.id, &digest).await? else {
+            return Ok(());
+        };
+        if !scannable(&artifact) {
+            return Ok(());
+        }
+        let Some(scanner) = self.scanning.resolver().scanner_id_for(e.project.id).await else {
+            return Ok(());
+        };
+        self.scanning
+            .queue_scan(
+                &scanner,
+                artifact.digest.as_str(),
+                &artifact.media_type,
+                repo.as_str(),
+                sbom,
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+impl DurableSubscriber for ScanOnPush {
+    fn name(&self) -> &'static str {
+        "scan-on-push"
+    }
+
+    fn handle<'a>(
+        &'a self,
+        event: &'a Event,
+        _effects: &'a mut OutboxEffects,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            if event.kind != EventType::PushArtifact {
+                return Ok(());
+            }
+            self.on_push(event).await
+        })
+    }
+}
