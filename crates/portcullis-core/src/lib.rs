@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod labels;
 pub mod login;
+pub mod manifests;
 pub mod members;
 pub mod metrics;
 pub mod policy;
@@ -28,6 +29,7 @@ pub mod scanning;
 pub mod setup;
 pub mod signatures;
 pub mod trusted_keys;
+pub mod uploads;
 pub mod users;
 pub mod webhooks;
 
