@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 /// Declares the serve settings struct, each field written as
-/// `/// help` `#[arg(…)]` `pub name: Option<T> = default,` (the default optional, a
-/// literal), and generates from the same list:
+/// `/// help` `#[arg(…)]` `pub name: Option<T> = default,` (the default optional: a
+/// literal, of the type or a string for `String` and `PathBuf`), and generates from the
+/// same list:
 /// - `layered`, which stacks two layers, field by field,
 /// - the resolved struct, where a field with a default has type `T`, and `resolve`,
 /// - `shown_defaults`, from which [`command`] adds `[default: …]` to the help texts.

@@ -473,6 +473,18 @@ fn env_names(text: &str) -> Vec<(String, bool)> {
     out
 }
 
+#[test]
+fn finds_variable_names() {
+    let text = r#"env = "PORTCULLIS_A1", "set PORTCULLIS_B_C to", PORTCULLIS_…"#;
+    assert_eq!(
+        env_names(text),
+        [
+            ("PORTCULLIS_A1".to_string(), true),
+            ("PORTCULLIS_B_C".to_string(), false)
+        ]
+    );
+}
+
 /// Every `PORTCULLIS_…` variable is declared in this module: elsewhere in the workspace's
 /// sources (test helpers aside) one is only named in prose, never read or declared.
 #[test]
