@@ -6,9 +6,7 @@ mod maintenance;
 mod scanning;
 mod serve;
 
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -17,10 +15,8 @@ use clap::{Parser, Subcommand};
     about = "A secure OCI container registry: OCI Distribution 1.1, Harbor's API v2.0, built-in vulnerability scanning."
 )]
 struct Cli {
-    /// Directory for all local state: SQLite database, blobs (filesystem backend), signing key,
-    /// vulnerability database [default: ./data].
-    #[arg(long, global = true, env = "PORTCULLIS_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    common: config::CommonArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -30,7 +26,7 @@ enum Command {
     /// Start the registry. The first start creates the data directory, the database, the
     /// token signing key and the `admin` user (password from PORTCULLIS_ADMIN_PASSWORD, or
     /// generated and printed once).
-    Serve(Box<config::ServeArgs>),
+    Serve(Box<config::ServeSettings>),
     /// Scan an image (OCI layout directory or `docker save` archive) for known
     /// vulnerabilities with the local database (`portcullis vulndb import` fills it).
     Scan(portcullis_scan::cli::ScanArgs),
@@ -46,7 +42,8 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let matches = config::command(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,13 +54,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let data_dir = cli
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("./data"));
+    let data_dir = cli.common.data_dir();
     let result = rt.block_on(async move {
         match cli.command {
-            Command::Serve(args) => serve::run(config::Config::load(*args, cli.data_dir)?)
+            Command::Serve(args) => serve::run(config::Config::load(*args, cli.common.data_dir)?)
                 .await
                 .map(|_| 0),
             Command::Scan(args) => portcullis_scan::cli::run(args, &data_dir).await,

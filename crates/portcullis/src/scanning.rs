@@ -29,14 +29,14 @@ pub fn setup(reg: &Arc<Registry>, cfg: &Config) -> Arc<Scanning> {
     let engine = BuiltinEngine {
         blobs: reg.blobs.clone(),
         meta: reg.meta.clone(),
-        vulndb: Arc::new(VulnDbHolder::new(&cfg.data_dir)),
-        layer_cache: cfg.scan_layer_cache,
+        vulndb: Arc::new(VulnDbHolder::new(&cfg.settings.data_dir)),
+        layer_cache: cfg.settings.scan_layer_cache,
         limits: portcullis_scan::Limits::default(),
     };
     let scanning = Arc::new(Scanning::new(
         engine,
         ScanSettings {
-            layer_cache: cfg.scan_layer_cache,
+            layer_cache: cfg.settings.scan_layer_cache,
         },
     ));
     reg.install_scanning(scanning.clone());
@@ -70,7 +70,7 @@ pub fn register(runner: Runner, reg: &Arc<Registry>, scanning: &Scanning, cfg: &
         .register(SCAN_ALL_JOB, ScanAllWorker { reg: reg.clone() })
         .register(REJUDGE_JOB, RejudgeWorker { reg: reg.clone() })
         .register(CVE_EXPORT_JOB, CveExportWorker { reg: reg.clone() });
-    match &cfg.vulndb_update_url {
+    match &cfg.settings.vulndb_update_url {
         Some(url) => runner.register(
             VULNDB_UPDATE,
             UpdateVulnDb {
@@ -92,14 +92,14 @@ pub async fn start(
     scanning.attach_runner(runner.clone());
     // Written only when a source is configured; one left from an earlier setting is
     // switched off.
-    let configured = cfg.vulndb_update_url.is_some();
+    let configured = cfg.settings.vulndb_update_url.is_some();
     if configured || runner.store().get_schedule(VULNDB_UPDATE).await?.is_some() {
         runner
             .set_schedule(
                 VULNDB_UPDATE,
                 VULNDB_UPDATE,
                 serde_json::json!({}),
-                &cfg.vulndb_update_cron,
+                &cfg.settings.vulndb_update_cron,
                 configured,
             )
             .await?;

@@ -8,10 +8,10 @@ use portcullis_core::auth::TokenService;
 use portcullis_core::{Registry, Settings, setup};
 use portcullis_meta::MetaStore;
 
-use crate::config::{Config, Storage};
+use crate::config::{Config, Storage, vars};
 
 fn init_logging(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(vars::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,tower_http=warn,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -24,9 +24,9 @@ fn init_logging(json: bool) {
 }
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    init_logging(cfg.log_json);
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("creating {}", cfg.data_dir.display()))?;
+    init_logging(cfg.settings.log_json);
+    std::fs::create_dir_all(&cfg.settings.data_dir)
+        .with_context(|| format!("creating {}", cfg.settings.data_dir.display()))?;
     let meta = MetaStore::connect(&cfg.database_url)
         .await
         .context("opening the metadata database")?;
@@ -35,42 +35,42 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Storage::S3(s3) => BlobStore::open_s3(s3.clone()).await,
     }
     .context("opening blob storage")?;
-    let key = setup::token_key(&cfg.data_dir).context("loading the token signing key")?;
-    let admin_password = std::env::var("PORTCULLIS_ADMIN_PASSWORD").ok();
+    let key = setup::token_key(&cfg.settings.data_dir).context("loading the token signing key")?;
+    let admin_password = std::env::var(vars::ADMIN_PASSWORD).ok();
     setup::ensure_admin(&meta, admin_password.as_deref())
         .await
         .context("creating the admin user")?;
     let tokens = TokenService::new(
         &key,
         "harbor-registry",
-        Duration::from_secs(cfg.token_ttl_minutes * 60),
+        Duration::from_secs(cfg.settings.token_ttl_minutes * 60),
     );
     let settings = Settings {
-        max_manifest_size: cfg.max_manifest_size,
+        max_manifest_size: cfg.settings.max_manifest_size,
         external_url: cfg.external_url.clone(),
-        trust_proxy_headers: cfg.trust_proxy_headers,
+        trust_proxy_headers: cfg.settings.trust_proxy_headers,
         https: cfg.tls.is_some(),
-        self_registration: cfg.self_registration,
-        audit_retention_days: cfg.audit_retention_days,
+        self_registration: cfg.settings.self_registration,
+        audit_retention_days: cfg.settings.audit_retention_days,
         webhooks: portcullis_core::webhooks::WebhookSettings {
-            max_attempts: cfg.webhook_max_attempts,
-            timeout: Duration::from_secs(cfg.webhook_timeout_seconds),
-            backlog: cfg.webhook_backlog,
+            max_attempts: cfg.settings.webhook_max_attempts,
+            timeout: Duration::from_secs(cfg.settings.webhook_timeout_seconds),
+            backlog: cfg.settings.webhook_backlog,
             ..Default::default()
         },
         admission: cfg.admission.clone(),
-        trusted: match &cfg.trusted_keys_dir {
+        trusted: match &cfg.settings.trusted_keys_dir {
             Some(dir) => portcullis_core::signatures::ConfiguredTrust::load_dir(dir)
                 .with_context(|| format!("reading trusted keys from {}", dir.display()))?,
             None => Default::default(),
         },
-        quota_warning_percent: cfg.quota_warning_percent,
+        quota_warning_percent: cfg.settings.quota_warning_percent,
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),
         },
         scanner_adapter_api_key: cfg.scanner_adapter_api_key.clone(),
-        vulndb_dir: Some(portcullis_vulndb::db_dir(&cfg.data_dir)),
+        vulndb_dir: Some(portcullis_vulndb::db_dir(&cfg.settings.data_dir)),
         ..Settings::default()
     };
     let reg = Registry::new(meta, blobs, tokens, settings);
@@ -82,14 +82,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // Every durable subscriber is in place now: events left by a crash reach them all.
     let _outbox = reg.start_outbox();
     let mut runner_cfg = portcullis_jobs::RunnerConfig::default();
-    runner_cfg
-        .concurrency
-        .insert(portcullis_core::scanning::SCAN_JOB.into(), cfg.scan_workers);
+    runner_cfg.concurrency.insert(
+        portcullis_core::scanning::SCAN_JOB.into(),
+        cfg.settings.scan_workers,
+    );
     runner_cfg.concurrency.extend(cfg.job_concurrency.clone());
     let jobs = crate::maintenance::start(
         reg.clone(),
-        Duration::from_secs(cfg.upload_expiry_hours * 3600),
-        Duration::from_millis(cfg.webhook_retry_delay_ms),
+        Duration::from_secs(cfg.settings.upload_expiry_hours * 3600),
+        Duration::from_millis(cfg.settings.webhook_retry_delay_ms),
         runner_cfg,
         |runner| crate::scanning::register(runner, &reg, &scanning, &cfg),
     )
@@ -100,8 +101,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .context("starting scanning")?;
     let app = portcullis_api::app(reg.clone());
 
-    let listener = std::net::TcpListener::bind(&cfg.listen)
-        .with_context(|| format!("binding {}", cfg.listen))?;
+    let listener = std::net::TcpListener::bind(&cfg.settings.listen)
+        .with_context(|| format!("binding {}", cfg.settings.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     reg.scanners.set_listen_addr(addr, cfg.tls.is_some());

@@ -38,10 +38,10 @@ pub struct GateArgs {
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub timeout: Duration,
     /// User or robot name (`robot$project+name`).
-    #[arg(long, env = "PORTCULLIS_USERNAME")]
+    #[arg(long, env = crate::config::vars::USERNAME)]
     pub username: Option<String>,
     /// Password or robot secret.
-    #[arg(long, env = "PORTCULLIS_PASSWORD", hide_env_values = true)]
+    #[arg(long, env = crate::config::vars::PASSWORD, hide_env_values = true)]
     pub password: Option<String>,
     /// Accept a registry certificate that does not verify.
     #[arg(long)]
