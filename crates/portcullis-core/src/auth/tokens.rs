@@ -5,7 +5,7 @@ use std::time::Duration;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{AccessEntry, Actions, Principal};
+use super::{AccessEntry, Principal};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -109,6 +109,7 @@ impl TokenService {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::Actions;
 
     #[test]
     fn tokens_round_trip_and_reject_tampering() {
