@@ -72,13 +72,14 @@ pub async fn principal(
     let (scheme, rest) = value.split_once(' ').ok_or(BadCredentials::Invalid)?;
     if scheme.eq_ignore_ascii_case("bearer") {
         return reg
+            .access
             .tokens
             .verify(rest.trim())
             .ok_or(BadCredentials::Invalid);
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let (u, p) = basic_credentials(headers).ok_or(BadCredentials::Invalid)?;
-        return match reg.login(&u, &p, client_ip).await {
+        return match reg.access.login(&u, &p, client_ip).await {
             Ok(Some(who)) => Ok(who),
             Ok(None) => Err(BadCredentials::Invalid),
             Err(e) if e.code == portcullis_types::ErrorCode::TooManyRequests => {
@@ -118,11 +119,11 @@ pub fn challenge(reg: &Registry, headers: &HeaderMap, scope: Option<&str>) -> St
     match scope {
         Some(s) => format!(
             r#"Bearer realm="{realm}",service="{}",scope="{s}""#,
-            reg.tokens.service()
+            reg.access.tokens.service()
         ),
         None => format!(
             r#"Bearer realm="{realm}",service="{}""#,
-            reg.tokens.service()
+            reg.access.tokens.service()
         ),
     }
 }

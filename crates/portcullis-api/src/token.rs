@@ -47,7 +47,7 @@ async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
     }
     let query = parse_query(req.uri().query());
     if let Some(service) = query.get("service").and_then(|v| v.first())
-        && service != reg.tokens.service()
+        && service != reg.access.tokens.service()
     {
         return Err(ApiError::new(
             ErrorCode::BadRequest,
@@ -71,6 +71,7 @@ async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
         let granted = match scope.kind.as_str() {
             "repository" => match RepoName::parse(&scope.name) {
                 Ok(repo) => reg
+                    .access
                     .allowed_on(&principal, &repo)
                     .await?
                     .intersect(requested),
@@ -95,6 +96,7 @@ async fn issue(reg: &Registry, req: Request) -> ApiResult<Response> {
         }
     }
     let issued = reg
+        .access
         .tokens
         .issue(principal.username(), access)
         .map_err(portcullis_core::Error::internal)?;

@@ -163,6 +163,7 @@ impl Registry {
             (None, None) => Reference::parse("latest").map_err(|_| missing())?,
         };
         let project = self
+            .access
             .project_info(repo.project())
             .await?
             .ok_or_else(missing)?;

@@ -297,6 +297,7 @@ impl Registry {
         from: &str,
     ) -> Result<(Project, Artifact)> {
         let (p, _) = self
+            .access
             .project_for(principal, project, true, "artifact", "create")
             .await?;
         let dest_name = crate::browse::repo_name(p.name.as_str(), repository)?;
@@ -371,10 +372,10 @@ impl Registry {
                 }
             ))
         };
-        let Some(info) = self.project_info(name.project()).await? else {
+        let Some(info) = self.access.project_info(name.project()).await? else {
             return Err(missing());
         };
-        let access = self.project_access(principal, &info, None).await?;
+        let access = self.access.project_access(principal, &info, None).await?;
         if !access.can("repository", "pull") {
             return Err(missing());
         }

@@ -65,6 +65,29 @@ impl AuditRecorder {
         }
     }
 
+    /// Queues the entry of an action by `actor` (off the request path).
+    pub fn action(
+        &self,
+        actor: &Actor,
+        operation: &str,
+        resource_type: &str,
+        resource: &str,
+        project_id: Option<i64>,
+        success: bool,
+    ) {
+        self.record(NewAuditEntry {
+            op_time: time::OffsetDateTime::now_utc(),
+            username: actor.username.clone(),
+            operation: operation.to_string(),
+            resource_type: resource_type.to_string(),
+            resource: resource.to_string(),
+            project_id: project_id.map(ProjectId),
+            client_ip: actor.client_ip.clone(),
+            success,
+            description: format!("{operation} {resource_type}"),
+        });
+    }
+
     /// Waits until everything queued so far is written.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();
@@ -200,17 +223,14 @@ impl Registry {
         project_id: Option<i64>,
         success: bool,
     ) {
-        self.audit_log.record(NewAuditEntry {
-            op_time: time::OffsetDateTime::now_utc(),
-            username: actor.username.clone(),
-            operation: operation.to_string(),
-            resource_type: resource_type.to_string(),
-            resource: resource.to_string(),
-            project_id: project_id.map(ProjectId),
-            client_ip: actor.client_ip.clone(),
+        self.audit_log.action(
+            actor,
+            operation,
+            resource_type,
+            resource,
+            project_id,
             success,
-            description: format!("{operation} {resource_type}"),
-        });
+        );
     }
 
     /// Writes queued audit entries now (tests, shutdown).
@@ -229,7 +249,7 @@ impl Registry {
     ) -> Result<(Vec<AuditEntry>, u64)> {
         if !principal.is_sysadmin() {
             let mut allowed = Vec::new();
-            for id in self.member_project_ids(principal).await? {
+            for id in self.access.member_project_ids(principal).await? {
                 let Some(p) = self.meta.get_project(ProjectId(id)).await? else {
                     continue;
                 };
@@ -239,6 +259,7 @@ impl Registry {
                     public: p.public,
                 };
                 if self
+                    .access
                     .project_access(principal, &info, None)
                     .await?
                     .can("log", "list")

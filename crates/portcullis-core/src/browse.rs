@@ -72,6 +72,7 @@ impl Registry {
         action: &str,
     ) -> Result<(Project, ProjectAccess, Repository)> {
         let (p, access) = self
+            .access
             .project_for(principal, project, true, resource, action)
             .await?;
         let name = repo_name(p.name.as_str(), repository)?;
@@ -95,7 +96,7 @@ impl Registry {
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Repository>, u64)> {
-        let visible = self.visible_project_ids(principal).await?;
+        let visible = self.access.visible_project_ids(principal).await?;
         let ids: Option<Vec<ProjectId>> = visible.map(|v| v.into_iter().map(ProjectId).collect());
         Ok(self
             .meta
@@ -113,6 +114,7 @@ impl Registry {
         page_size: u64,
     ) -> Result<(Vec<Repository>, u64)> {
         let (p, _) = self
+            .access
             .project_for(principal, project, true, "repository", "list")
             .await?;
         Ok(self
@@ -250,6 +252,7 @@ impl Registry {
         is_name: bool,
     ) -> Result<ProjectSummary> {
         let (p, access) = self
+            .access
             .project_for(principal, project, is_name, "project", "read")
             .await?;
         let mut s = ProjectSummary {

@@ -66,6 +66,7 @@ impl Registry {
             }
             Some(p) => {
                 let (_, _) = self
+                    .access
                     .project_for(principal, &p.0.to_string(), false, "label", action)
                     .await
                     .map_err(|e| {
@@ -113,6 +114,7 @@ impl Registry {
                     .filter(|id| *id > 0)
                     .ok_or_else(|| bad("project_id is required for a label of scope p"))?;
                 let (p, _) = self
+                    .access
                     .project_for(principal, &id.to_string(), false, "label", "create")
                     .await?;
                 Some(p.id)
@@ -167,6 +169,7 @@ impl Registry {
                     .filter(|id| *id > 0)
                     .ok_or_else(|| bad("project_id is required when scope is p"))?;
                 let (p, _) = self
+                    .access
                     .project_for(principal, &id.to_string(), false, "label", "list")
                     .await?;
                 q.project_id = Some(p.id);

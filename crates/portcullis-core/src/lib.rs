@@ -12,7 +12,6 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod labels;
-pub mod login;
 pub mod manifests;
 pub mod members;
 pub mod metrics;
@@ -33,7 +32,8 @@ pub mod uploads;
 pub mod users;
 pub mod webhooks;
 
-pub use access::{ProjectAccess, ProjectInfo, Refusal};
+pub use access::login;
+pub use access::{Access, ProjectAccess, ProjectInfo, Refusal};
 pub use audit::Actor;
 pub use auth::{Actions, Principal};
 pub use context::RequestCtx;

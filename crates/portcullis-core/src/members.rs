@@ -28,6 +28,7 @@ impl Registry {
         entity_name: Option<&str>,
     ) -> Result<(Project, Vec<Member>)> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "member", "list")
             .await?;
         let members = self.meta.list_members(p.id, entity_name).await?;
@@ -43,6 +44,7 @@ impl Registry {
         member_id: i64,
     ) -> Result<Member> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "member", "read")
             .await?;
         self.meta
@@ -63,6 +65,7 @@ impl Registry {
     ) -> Result<Member> {
         let role = role(role_id)?;
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "member", "create")
             .await?;
         let user =
@@ -70,7 +73,9 @@ impl Registry {
                 Error::new(ErrorCode::NotFound, format!("user {username} not found"))
             })?;
         let res = self.meta.add_member(p.id, user.id, role.id()).await;
-        self.role_cache.forget(&format!("{}/{}", user.id.0, p.id.0));
+        self.access
+            .role_cache
+            .forget(&format!("{}/{}", user.id.0, p.id.0));
         let resource = format!("{}:{}", p.name, username);
         self.audit(
             actor,
@@ -95,6 +100,7 @@ impl Registry {
     ) -> Result<()> {
         let role = role(role_id)?;
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "member", "update")
             .await?;
         let m = self
@@ -106,7 +112,8 @@ impl Registry {
             .meta
             .update_member_role(p.id, member_id, role.id())
             .await;
-        self.role_cache
+        self.access
+            .role_cache
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
         self.audit(
@@ -130,6 +137,7 @@ impl Registry {
         member_id: i64,
     ) -> Result<()> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "member", "delete")
             .await?;
         let m = self
@@ -138,7 +146,8 @@ impl Registry {
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "member not found"))?;
         let res = self.meta.delete_member(p.id, member_id).await;
-        self.role_cache
+        self.access
+            .role_cache
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
         self.audit(

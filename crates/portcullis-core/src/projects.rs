@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use portcullis_meta::{NewProject, Project, ProjectId, ProjectQuery};
 use portcullis_types::{ErrorCode, ProjectName};
 
-use crate::access::{ProjectAccess, ProjectInfo};
-use crate::auth::{Principal, UserPrincipal, verify_password};
+pub use crate::access::forbidden;
+use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::rbac::Role;
 use crate::registry::Registry;
@@ -71,35 +71,6 @@ pub struct ProjectPolicies {
 }
 
 impl Registry {
-    /// Verifies Basic credentials. `Ok(None)`: wrong username or password.
-    pub async fn authenticate_basic(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<UserPrincipal>> {
-        if let Some(u) = self.credentials.get(username, password) {
-            return Ok(Some(u));
-        }
-        let Some(user) = self.meta.get_user_by_name(username).await? else {
-            return Ok(None);
-        };
-        let hash = user.password_hash.clone();
-        let pw = password.to_string();
-        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
-            .await
-            .map_err(Error::internal)?;
-        if !ok {
-            return Ok(None);
-        }
-        let p = UserPrincipal {
-            id: user.id.0,
-            name: user.username.clone(),
-            sysadmin: user.sysadmin,
-        };
-        self.credentials.put(username, password, p.clone());
-        Ok(Some(p))
-    }
-
     pub async fn create_project(
         &self,
         principal: &Principal,
@@ -163,66 +134,6 @@ impl Registry {
         Ok(created)
     }
 
-    /// A project by name or id, if the caller may see it.
-    pub async fn find_project(
-        &self,
-        principal: &Principal,
-        name_or_id: &str,
-        is_name: bool,
-    ) -> Result<Project> {
-        let found = if !is_name && let Ok(id) = name_or_id.parse::<i64>() {
-            self.meta.get_project(ProjectId(id)).await?
-        } else {
-            self.meta.get_project_by_name(name_or_id).await?
-        };
-        let not_found = || {
-            Error::new(
-                ErrorCode::NotFound,
-                format!("project {name_or_id} not found"),
-            )
-        };
-        let Some(p) = found else {
-            return Err(not_found());
-        };
-        if self.access_to(principal, &p).await?.visible() {
-            Ok(p)
-        } else {
-            Err(not_found())
-        }
-    }
-
-    /// What the caller may do in `project`.
-    pub async fn access_to(
-        &self,
-        principal: &Principal,
-        project: &Project,
-    ) -> Result<ProjectAccess> {
-        let info = ProjectInfo {
-            id: project.id.0,
-            name: project.name.to_string(),
-            public: project.public,
-        };
-        self.project_access(principal, &info, None).await
-    }
-
-    /// A visible project on which the caller may do `action` on `resource`: missing and
-    /// invisible projects are `404`, visible ones without the permission `403`.
-    pub async fn project_for(
-        &self,
-        principal: &Principal,
-        name_or_id: &str,
-        is_name: bool,
-        resource: &str,
-        action: &str,
-    ) -> Result<(Project, ProjectAccess)> {
-        let p = self.find_project(principal, name_or_id, is_name).await?;
-        let access = self.access_to(principal, &p).await?;
-        if !access.can(resource, action) {
-            return Err(forbidden(principal));
-        }
-        Ok((p, access))
-    }
-
     pub async fn list_projects(
         &self,
         principal: &Principal,
@@ -233,6 +144,7 @@ impl Registry {
         if !principal.is_sysadmin() {
             // Private projects do not exist for those who cannot see them.
             let members = self
+                .access
                 .member_project_ids(principal)
                 .await?
                 .into_iter()
@@ -251,6 +163,7 @@ impl Registry {
         policies: &ProjectPolicies,
     ) -> Result<Project> {
         if !self
+            .access
             .access_to(principal, project)
             .await?
             .can("project", "update")
@@ -274,6 +187,7 @@ impl Registry {
 
     pub async fn delete_project(&self, principal: &Principal, project: &Project) -> Result<()> {
         if !self
+            .access
             .access_to(principal, project)
             .await?
             .can("project", "delete")
@@ -295,15 +209,6 @@ impl Registry {
             })?;
         self.forget_project(project.name.as_str());
         Ok(())
-    }
-}
-
-/// `401` for anonymous callers (who may log in), `403` for everyone else.
-pub fn forbidden(principal: &Principal) -> Error {
-    if principal.is_anonymous() {
-        Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")
-    } else {
-        Error::new(ErrorCode::Forbidden, "forbidden")
     }
 }
 

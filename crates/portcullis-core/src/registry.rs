@@ -9,9 +9,8 @@ use portcullis_blob::BlobStore;
 use portcullis_meta::{Artifact, MetaStore};
 use portcullis_types::{Digest, Reference, RepoName};
 
-use crate::access::ProjectInfo;
-use crate::auth::{CredentialCache, TokenService};
-use crate::cache::{ManifestBytes, Projects, Resolutions};
+use crate::auth::TokenService;
+use crate::cache::{ManifestBytes, Resolutions};
 use crate::pulls::PullRecorder;
 
 /// Settings of the registry service.
@@ -82,14 +81,10 @@ impl Default for Settings {
 pub struct Registry {
     pub meta: MetaStore,
     pub blobs: BlobStore,
-    pub tokens: TokenService,
-    pub credentials: CredentialCache,
+    /// Authentication and authorization.
+    pub access: Arc<crate::access::Access>,
     pub settings: Settings,
-    pub(crate) project_cache: Projects<ProjectInfo>,
-    pub(crate) role_cache: Projects<crate::rbac::Role>,
-    pub(crate) robot_credentials: crate::login::RobotCredentials,
-    pub(crate) login_limiter: crate::login::LoginLimiter,
-    pub(crate) audit_log: crate::audit::AuditRecorder,
+    pub(crate) audit_log: Arc<crate::audit::AuditRecorder>,
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
     pub events: crate::events::EventBus,
     /// Durable events of state changes and their subscribers.
@@ -156,7 +151,18 @@ impl Registry {
         settings: Settings,
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
-        let audit_log = crate::audit::AuditRecorder::start(meta.clone());
+        let audit_log = Arc::new(crate::audit::AuditRecorder::start(meta.clone()));
+        let access = Arc::new(crate::access::Access::new(
+            meta.clone(),
+            tokens,
+            audit_log.clone(),
+            crate::access::AccessSettings {
+                cache_ttl: settings.cache_ttl,
+                login_failures_per_user: settings.login_failures_per_user,
+                login_failures_per_address: settings.login_failures_per_address,
+                login_window: settings.login_window,
+            },
+        ));
         let events = crate::events::EventBus::new();
         let mut webhook_settings = settings.webhooks.clone();
         if webhook_settings.host.is_none() {
@@ -170,16 +176,7 @@ impl Registry {
             outbox,
             meta,
             blobs,
-            tokens,
-            credentials: CredentialCache::new(Duration::from_secs(60)),
-            project_cache: Projects::new(settings.cache_ttl),
-            role_cache: Projects::new(settings.cache_ttl),
-            robot_credentials: crate::login::RobotCredentials::new(Duration::from_secs(60)),
-            login_limiter: crate::login::LoginLimiter::new(
-                settings.login_failures_per_user,
-                settings.login_failures_per_address,
-                settings.login_window,
-            ),
+            access,
             audit_log,
             events,
             webhooks,
@@ -218,7 +215,7 @@ impl Registry {
 
     /// Drop cached facts about a project after it changed.
     pub fn forget_project(&self, name: &str) {
-        self.project_cache.forget(name);
+        self.access.forget_project(name);
         self.gate_changed();
         self.resolutions.invalidate();
     }

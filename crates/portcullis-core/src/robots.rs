@@ -102,6 +102,7 @@ impl Registry {
                     ));
                 };
                 let (p, _) = self
+                    .access
                     .project_for(principal, &perm.namespace, true, "robot", action)
                     .await?;
                 Ok(Some(p))
@@ -186,7 +187,7 @@ impl Registry {
             return Err(not_found());
         };
         let project = self.meta.get_project(pid).await?.ok_or_else(not_found)?;
-        let access = self.access_to(principal, &project).await?;
+        let access = self.access.access_to(principal, &project).await?;
         if !access.visible() || !access.can("robot", "read") {
             return Err(not_found());
         }
@@ -210,7 +211,8 @@ impl Registry {
         }
         match project_id {
             Some(id) => {
-                self.project_for(principal, &id.to_string(), false, "robot", "list")
+                self.access
+                    .project_for(principal, &id.to_string(), false, "robot", "list")
                     .await?;
                 Ok(self
                     .meta
@@ -257,7 +259,7 @@ impl Registry {
                 },
             )
             .await;
-        self.robot_credentials.forget(&robot.name);
+        self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
         self.audit(actor, "update", "robot", &robot.name, pid, res.is_ok());
         Ok(res?)
@@ -285,7 +287,7 @@ impl Registry {
             .map_err(Error::internal)?
             .map_err(Error::internal)?;
         let res = self.meta.set_robot_secret(id, &hash).await;
-        self.robot_credentials.forget(&robot.name);
+        self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
         self.audit(actor, "update", "robot", &robot.name, pid, res.is_ok());
         res?;
@@ -296,7 +298,7 @@ impl Registry {
     pub async fn delete_robot(&self, principal: &Principal, actor: &Actor, id: i64) -> Result<()> {
         let robot = self.robot_for(principal, id, "delete").await?;
         let res = self.meta.delete_robot(id).await;
-        self.robot_credentials.forget(&robot.name);
+        self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
         self.audit(actor, "delete", "robot", &robot.name, pid, res.is_ok());
         Ok(res?)

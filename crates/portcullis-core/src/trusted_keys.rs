@@ -95,6 +95,7 @@ impl Registry {
         is_name: bool,
     ) -> Result<Vec<TrustedKeyView>> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "metadata", "read")
             .await?;
         self.meta
@@ -116,6 +117,7 @@ impl Registry {
     ) -> Result<TrustedKeyView> {
         let (kind, pem) = (key.kind.as_str(), key.pem.as_str());
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "metadata", "update")
             .await?;
         let name = key.name.trim();
@@ -164,6 +166,7 @@ impl Registry {
         id: i64,
     ) -> Result<()> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "metadata", "update")
             .await?;
         let removed = self.meta.remove_trusted_key(p.id, id).await?;

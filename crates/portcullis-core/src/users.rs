@@ -196,7 +196,7 @@ impl Registry {
         }
         let user = self.get_user(principal, id).await?;
         let res = self.meta.delete_user(user.id).await;
-        self.credentials.forget(&user.username);
+        self.access.credentials.forget(&user.username);
         self.audit(actor, "delete", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
@@ -236,7 +236,7 @@ impl Registry {
             ));
         }
         let res = self.meta.set_password(user.id, &hash(new).await?).await;
-        self.credentials.forget(&user.username);
+        self.access.credentials.forget(&user.username);
         self.audit(actor, "update", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
@@ -259,7 +259,7 @@ impl Registry {
         }
         let user = self.get_user(principal, id).await?;
         let res = self.meta.set_sysadmin(user.id, flag).await;
-        self.credentials.forget(&user.username);
+        self.access.credentials.forget(&user.username);
         self.audit(actor, "update", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }

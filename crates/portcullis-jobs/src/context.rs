@@ -6,7 +6,7 @@ use portcullis_meta::{Job, JobId, MetaStore};
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::JobError;
+use crate::outcome::JobError;
 
 /// One run of one job, handed to [`crate::Worker::run`].
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ mod config;
 mod context;
 mod cron;
 mod error;
-mod execute;
+mod outcome;
 mod runner;
 mod worker;
 
@@ -22,8 +22,9 @@ pub use config::{Backoff, RunnerConfig};
 pub use context::JobContext;
 pub use cron::{next_run_after, validate_cron};
 pub use error::{Error, Result};
+pub use outcome::{JobError, Outcome};
 pub use runner::{Runner, RunnerHandle, ShutdownReport};
-pub use worker::{JobError, Outcome, Worker};
+pub use worker::Worker;
 
 pub use portcullis_meta::{
     Enqueued, Job, JobCount, JobId, JobQuery, JobState, NewJob, Schedule, StopRequest,

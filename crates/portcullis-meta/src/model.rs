@@ -206,8 +206,8 @@ pub struct PutManifest {
     /// The tag is protected by an immutable tag rule: moving it to another digest is
     /// refused ([`crate::Error::Immutable`]); pushing the digest it has is allowed.
     pub immutable_tag: bool,
-    /// Events of the push, written in its transaction (see [`crate::NewOutboxEvent`]).
-    pub events: Vec<crate::NewOutboxEvent>,
+    /// Events of the push, written in its transaction (see [`NewOutboxEvent`]).
+    pub events: Vec<NewOutboxEvent>,
 }
 
 /// What [`crate::MetaStore::put_manifest`] did.
@@ -220,4 +220,15 @@ pub struct PutOutcome {
     pub replaced_tag_from: Option<Digest>,
     /// The project's storage usage before and after the commit.
     pub quota: crate::QuotaUsage,
+}
+
+/// An event to write in the transaction of the change that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutboxEvent {
+    /// Unique; subscribers' effects are keyed by it.
+    pub event_id: String,
+    pub kind: String,
+    pub project_id: i64,
+    /// The event itself, as its producer serialised it.
+    pub payload: String,
 }

@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 
 use crate::audit::insert_audit;
 use crate::dbtime::{DbTime, now};
+use crate::model::NewOutboxEvent;
 use crate::sql::{Arg, Sql, bind_args, in_tx, with_pool};
 use crate::webhooks::insert_deliveries;
 use crate::{MetaStore, NewAuditEntry, NewWebhookDelivery, Result, WEBHOOK_JOB_KIND};
@@ -19,17 +20,6 @@ use crate::{MetaStore, NewAuditEntry, NewWebhookDelivery, Result, WEBHOOK_JOB_KI
 /// the request that caused it hands it to subscribers itself, right after commit (in
 /// milliseconds), so after a crash its events wait this long at most before recovery.
 pub const WRITER_LEASE: Duration = Duration::from_secs(5);
-
-/// An event to write in the transaction of the change that caused it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewOutboxEvent {
-    /// Unique; subscribers' effects are keyed by it.
-    pub event_id: String,
-    pub kind: String,
-    pub project_id: i64,
-    /// The event itself, as its producer serialised it.
-    pub payload: String,
-}
 
 /// A pending event, as a dispatcher claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]

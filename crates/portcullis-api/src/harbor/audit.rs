@@ -115,6 +115,7 @@ pub async fn project_logs(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (project, _) = reg
+        .access
         .project_for(&p, &project, is_name(&headers), "log", "list")
         .await?;
     let mut q = audit_query(params.get("q"))?;

@@ -199,7 +199,7 @@ pub async fn head(
     let name = params
         .get("project_name")
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
-    reg.find_project(&p, name, true).await?;
+    reg.access.find_project(&p, name, true).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -209,7 +209,7 @@ pub async fn get_one(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
     let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
     let allowlist = reg.project_allowlist(project.id).await?;
     Ok(Json(project_json(
@@ -228,7 +228,7 @@ pub async fn update(
     body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
-    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
     let mut metadata = req.metadata.unwrap_or_default();
     if let Some(public) = req.public {
         metadata
@@ -260,7 +260,7 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let project = reg.find_project(&p, &id, is_name(&headers)).await?;
+    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
     let deleted = reg.delete_project(&p, &project).await;
     let name = project.name.as_str();
     reg.audit(

@@ -276,8 +276,8 @@ pub async fn current_permissions(
     let relative = params.get("relative").is_some_and(|v| v == "true");
     let mut out = Vec::new();
     if let Some(id) = scope.strip_prefix("/project/") {
-        let project = reg.find_project(&p, id, false).await?;
-        let access = reg.access_to(&p, &project).await?;
+        let project = reg.access.find_project(&p, id, false).await?;
+        let access = reg.access.access_to(&p, &project).await?;
         for perm in portcullis_core::rbac::project_permissions() {
             if access.can(perm.resource, perm.action) {
                 let resource = if relative {

@@ -34,6 +34,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
                 .and_then(|v| v.to_str().ok()),
         ) && ctx
             .reg
+            .access
             .authorize(&ctx.principal, repo, Actions::PUSH)
             .await
             .is_ok());

@@ -83,7 +83,12 @@ impl Ctx {
 
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
     pub async fn authorize(&self, repo: &RepoName, needed: Actions) -> ApiResult<ProjectInfo> {
-        match self.reg.authorize(&self.principal, repo, needed).await {
+        match self
+            .reg
+            .access
+            .authorize(&self.principal, repo, needed)
+            .await
+        {
             Ok(p) => Ok(p),
             Err(Refusal::Challenge) => {
                 // Ask for pull alongside push, as clients do, so one token serves both.
@@ -280,7 +285,7 @@ async fn tags(ctx: &Ctx, repo: &RepoName) -> ApiResult<Response> {
 async fn catalog(ctx: &Ctx) -> ApiResult<Response> {
     let (n, last) = paging(ctx)?;
     let n = n.unwrap_or(1000);
-    let only = ctx.reg.visible_project_ids(&ctx.principal).await?;
+    let only = ctx.reg.access.visible_project_ids(&ctx.principal).await?;
     let repos = if n == 0 {
         Vec::new()
     } else {

@@ -139,6 +139,7 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
             RepoName::parse(from),
         ) && ctx
             .reg
+            .access
             .authorize(&ctx.principal, &from, Actions::PULL)
             .await
             .is_ok()

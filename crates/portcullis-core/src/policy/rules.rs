@@ -48,6 +48,7 @@ impl Registry {
         is_name: bool,
     ) -> Result<Vec<ImmutableRule>> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "immutable-tag", "list")
             .await?;
         self.meta
@@ -68,6 +69,7 @@ impl Registry {
         rule: ImmutableRule,
     ) -> Result<(Project, i64)> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "immutable-tag", "create")
             .await?;
         let rule = rule.validated()?;
@@ -102,6 +104,7 @@ impl Registry {
         rule: ImmutableRule,
     ) -> Result<Project> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "immutable-tag", "update")
             .await?;
         let existing = self.list_rules_of(p.id).await?;
@@ -146,6 +149,7 @@ impl Registry {
         id: i64,
     ) -> Result<Project> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "immutable-tag", "delete")
             .await?;
         self.meta

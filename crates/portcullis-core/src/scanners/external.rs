@@ -157,6 +157,7 @@ impl Registry {
         })?;
         // Pull only, this repository only, and no longer than the scan may take.
         let token = self
+            .access
             .tokens
             .issue_for(
                 Some(TOKEN_SUBJECT),

@@ -296,6 +296,7 @@ impl Registry {
         is_name: bool,
     ) -> Result<RegistrationView> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "scanner", "read")
             .await?;
         let r = self.scanner_of_project(&p).await?;
@@ -329,6 +330,7 @@ impl Registry {
         uuid: &str,
     ) -> Result<()> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "scanner", "create")
             .await?;
         if uuid.is_empty() {
@@ -368,7 +370,8 @@ impl Registry {
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<RegistrationView>, u64)> {
-        self.project_for(principal, project, is_name, "scanner", "create")
+        self.access
+            .project_for(principal, project, is_name, "scanner", "create")
             .await?;
         let (list, total) = self.meta.list_scanners(q, page, page_size).await?;
         Ok((list.into_iter().map(|r| self.view(r)).collect(), total))

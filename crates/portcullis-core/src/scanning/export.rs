@@ -333,7 +333,8 @@ impl Registry {
                 "name exactly one project",
             ));
         };
-        self.project_for(principal, &project.to_string(), false, "scan", "read")
+        self.access
+            .project_for(principal, &project.to_string(), false, "scan", "read")
             .await?;
         let job = NewJob::new(
             CVE_EXPORT_JOB,

@@ -40,7 +40,7 @@ pub async fn scan_outcome_decided(
         }
     };
     let project_name = repository.split('/').next().unwrap_or_default();
-    let Ok(Some(project)) = reg.project_info(project_name).await else {
+    let Ok(Some(project)) = reg.access.project_info(project_name).await else {
         return;
     };
     if !reg.events.wants(project.id, kind) {

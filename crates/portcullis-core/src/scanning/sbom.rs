@@ -41,6 +41,7 @@ impl Registry {
         let repo = RepoName::parse(&p.repository)
             .map_err(|e| Error::internal(anyhow::anyhow!("repository {}: {e}", p.repository)))?;
         let project = self
+            .access
             .project_info(repo.project())
             .await?
             .ok_or_else(|| Error::internal(anyhow::anyhow!("project of {repo} is gone")))?;

@@ -47,7 +47,7 @@ impl Worker for ScanAllWorker {
                 }
                 let project = a.repository.split('/').next().unwrap_or("").to_string();
                 if !engines.contains_key(&project) {
-                    let id = match self.reg.project_info(&project).await {
+                    let id = match self.reg.access.project_info(&project).await {
                         Ok(Some(p)) => scanning.resolver().scanner_id_for(p.id).await,
                         Ok(None) => None,
                         Err(e) => return Err(JobError::retry(e)),

@@ -173,6 +173,7 @@ impl Registry {
         action: &str,
     ) -> Result<Project> {
         let (p, _) = self
+            .access
             .project_for(principal, project, is_name, "notification-policy", action)
             .await?;
         Ok(p)

@@ -12,9 +12,11 @@ use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::execute::{CANCEL_SHUTDOWN, CANCEL_STOP, Slot, execute};
+mod execute;
+
 use crate::worker::DynWorker;
 use crate::{Result, RunnerConfig, Worker, next_run_after};
+use execute::{CANCEL_SHUTDOWN, CANCEL_STOP, Slot, execute};
 
 /// Schedules fired per poll; more due ones wait for the next poll.
 const SCHEDULES_PER_POLL: u32 = 32;

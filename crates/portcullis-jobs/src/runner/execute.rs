@@ -9,7 +9,7 @@ use portcullis_meta::{Job, JobId};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
-use crate::runner::Shared;
+use super::Shared;
 use crate::worker::DynWorker;
 use crate::{JobContext, JobError, Outcome};
 

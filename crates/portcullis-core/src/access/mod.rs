@@ -3,14 +3,26 @@
 //! robots hold exactly their granted permissions; anyone may read a public project;
 //! bearer tokens carry exactly what they grant. A project the caller cannot see is
 //! invisible: it is reported as missing, never as forbidden.
+//!
+//! [`Access`] is the service: it authenticates callers (Basic credentials, robot secrets,
+//! bearer tokens) and answers what they may do, with its own caches. Every other service
+//! asks it; it asks none of them.
 
-use portcullis_meta::{ProjectId, ProjectQuery, UserId};
+pub mod login;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use portcullis_meta::{MetaStore, Project, ProjectId, ProjectQuery, UserId};
 use portcullis_types::{ErrorCode, RepoName};
 
-use crate::auth::{Actions, Principal};
+use crate::audit::AuditRecorder;
+use crate::auth::{
+    Actions, CredentialCache, Principal, TokenService, UserPrincipal, verify_password,
+};
+use crate::cache::Projects;
 use crate::error::{Error, Result};
 use crate::rbac::{Role, public_allows, role_allows};
-use crate::registry::Registry;
 
 /// The project facts authorization needs, cached by name.
 #[derive(Debug, Clone)]
@@ -97,7 +109,156 @@ impl ProjectAccess {
     }
 }
 
-impl Registry {
+/// `401` for anonymous callers (who may log in), `403` for everyone else.
+pub fn forbidden(principal: &Principal) -> Error {
+    if principal.is_anonymous() {
+        Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")
+    } else {
+        Error::new(ErrorCode::Forbidden, "forbidden")
+    }
+}
+
+/// Authentication and authorization, with the caches that keep them off the database.
+pub struct Access {
+    pub(crate) meta: MetaStore,
+    pub tokens: TokenService,
+    /// Recently verified user credentials (argon2 runs once per credential and minute).
+    pub credentials: CredentialCache,
+    pub(crate) project_cache: Projects<ProjectInfo>,
+    pub(crate) role_cache: Projects<Role>,
+    pub(crate) robot_credentials: login::RobotCredentials,
+    pub(crate) login_limiter: login::LoginLimiter,
+    /// Logins are audited.
+    pub(crate) audit_log: Arc<AuditRecorder>,
+}
+
+/// The limits and lifetimes of [`Access`].
+#[derive(Debug, Clone)]
+pub struct AccessSettings {
+    /// How long a cached project or role may be served.
+    pub cache_ttl: Duration,
+    pub login_failures_per_user: u32,
+    pub login_failures_per_address: u32,
+    pub login_window: Duration,
+}
+
+impl Access {
+    pub fn new(
+        meta: MetaStore,
+        tokens: TokenService,
+        audit_log: Arc<AuditRecorder>,
+        s: AccessSettings,
+    ) -> Self {
+        Access {
+            meta,
+            tokens,
+            credentials: CredentialCache::new(Duration::from_secs(60)),
+            project_cache: Projects::new(s.cache_ttl),
+            role_cache: Projects::new(s.cache_ttl),
+            robot_credentials: login::RobotCredentials::new(Duration::from_secs(60)),
+            login_limiter: login::LoginLimiter::new(
+                s.login_failures_per_user,
+                s.login_failures_per_address,
+                s.login_window,
+            ),
+            audit_log,
+        }
+    }
+
+    /// Drops the cached facts of a project after it changed.
+    pub fn forget_project(&self, name: &str) {
+        self.project_cache.forget(name);
+    }
+
+    /// Verifies Basic credentials. `Ok(None)`: wrong username or password.
+    pub async fn authenticate_basic(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<UserPrincipal>> {
+        if let Some(u) = self.credentials.get(username, password) {
+            return Ok(Some(u));
+        }
+        let Some(user) = self.meta.get_user_by_name(username).await? else {
+            return Ok(None);
+        };
+        let hash = user.password_hash.clone();
+        let pw = password.to_string();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &pw))
+            .await
+            .map_err(Error::internal)?;
+        if !ok {
+            return Ok(None);
+        }
+        let p = UserPrincipal {
+            id: user.id.0,
+            name: user.username.clone(),
+            sysadmin: user.sysadmin,
+        };
+        self.credentials.put(username, password, p.clone());
+        Ok(Some(p))
+    }
+
+    /// A project by name or id, if the caller may see it.
+    pub async fn find_project(
+        &self,
+        principal: &Principal,
+        name_or_id: &str,
+        is_name: bool,
+    ) -> Result<Project> {
+        let found = if !is_name && let Ok(id) = name_or_id.parse::<i64>() {
+            self.meta.get_project(ProjectId(id)).await?
+        } else {
+            self.meta.get_project_by_name(name_or_id).await?
+        };
+        let not_found = || {
+            Error::new(
+                ErrorCode::NotFound,
+                format!("project {name_or_id} not found"),
+            )
+        };
+        let Some(p) = found else {
+            return Err(not_found());
+        };
+        if self.access_to(principal, &p).await?.visible() {
+            Ok(p)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// What the caller may do in `project`.
+    pub async fn access_to(
+        &self,
+        principal: &Principal,
+        project: &Project,
+    ) -> Result<ProjectAccess> {
+        let info = ProjectInfo {
+            id: project.id.0,
+            name: project.name.to_string(),
+            public: project.public,
+        };
+        self.project_access(principal, &info, None).await
+    }
+
+    /// A visible project on which the caller may do `action` on `resource`: missing and
+    /// invisible projects are `404`, visible ones without the permission `403`.
+    pub async fn project_for(
+        &self,
+        principal: &Principal,
+        name_or_id: &str,
+        is_name: bool,
+        resource: &str,
+        action: &str,
+    ) -> Result<(Project, ProjectAccess)> {
+        let p = self.find_project(principal, name_or_id, is_name).await?;
+        let access = self.access_to(principal, &p).await?;
+        if !access.can(resource, action) {
+            return Err(forbidden(principal));
+        }
+        Ok((p, access))
+    }
+
     /// The authorization facts of a project, cached briefly.
     pub async fn project_info(&self, name: &str) -> Result<Option<ProjectInfo>> {
         if let Some(hit) = self.project_cache.get(name) {

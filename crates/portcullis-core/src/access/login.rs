@@ -9,10 +9,10 @@ use portcullis_types::ErrorCode;
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
+use super::Access;
 use crate::audit::Actor;
 use crate::auth::{Principal, RobotGrant, RobotPrincipal, verify_password};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// The prefix of every robot account name.
 pub const ROBOT_PREFIX: &str = "robot$";
@@ -135,7 +135,7 @@ pub fn robot_grants(permissions: &serde_json::Value) -> Vec<RobotGrant> {
     grants
 }
 
-impl Registry {
+impl Access {
     /// Verifies Basic credentials of a user or robot. `Ok(None)`: wrong name or secret,
     /// disabled or expired robot. `Err` with `TOOMANYREQUESTS` while the name or the
     /// address is over its failure limit. Verifications that reach the database are
@@ -158,7 +158,8 @@ impl Registry {
             client_ip: client_ip.to_string(),
         };
         if self.login_limiter.blocked(username, client_ip) {
-            self.audit(&actor, "login", "user", username, None, false);
+            self.audit_log
+                .action(&actor, "login", "user", username, None, false);
             return Err(Error::new(
                 ErrorCode::TooManyRequests,
                 "too many failed login attempts; try again later",
@@ -175,7 +176,8 @@ impl Registry {
             Some(_) => self.login_limiter.succeeded(username),
             None => self.login_limiter.failed(username, client_ip),
         }
-        self.audit(&actor, "login", "user", username, None, found.is_some());
+        self.audit_log
+            .action(&actor, "login", "user", username, None, found.is_some());
         Ok(found)
     }
 
