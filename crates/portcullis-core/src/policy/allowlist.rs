@@ -1,9 +1,10 @@
 //! CVE allowlists: the system's and each project's, Harbor's validation, and the list the
-//! pull gate applies to a project.
+//! pull gate applies to a project (chosen by `portcullis_policy::allowlist`).
 
 use std::collections::HashSet;
 
 use portcullis_meta::{CveAllowlist, Project, ProjectId};
+use portcullis_policy::allowlist::{ListRef, effective, reuses_system};
 use portcullis_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 
@@ -12,8 +13,7 @@ use crate::error::{Error, Result};
 use crate::projects::forbidden;
 use crate::registry::Registry;
 
-/// The project metadata key that makes a project use the system allowlist.
-pub const REUSE_SYS_KEY: &str = "reuse_sys_cve_allowlist";
+pub use portcullis_policy::allowlist::{REUSE_SYS_KEY, in_force};
 
 /// One entry (`CVEAllowlistItem`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,33 +64,12 @@ impl AllowlistInput {
     }
 }
 
-/// Whether the list applies at `now` (seconds since the epoch): an expired list is
-/// ignored as a whole.
-pub fn in_force(list: &CveAllowlist, now: i64) -> bool {
-    list.expires_at.is_none_or(|t| t > now)
-}
-
-/// The CVE ids a project's pulls may ignore: the system list when the project reuses it
-/// (the default), its own otherwise; nothing from an expired list.
-pub fn effective(
-    reuse_system: bool,
-    system: Option<&CveAllowlist>,
-    project: Option<&CveAllowlist>,
-    now: i64,
-) -> HashSet<String> {
-    let chosen = if reuse_system { system } else { project };
-    chosen
-        .filter(|l| in_force(l, now))
-        .map(|l| l.items.iter().cloned().collect())
-        .unwrap_or_default()
-}
-
-/// Whether the project's metadata says to use the system list ("true" unless set otherwise).
-pub fn reuses_system(project: &Project) -> bool {
-    project
-        .metadata
-        .get(REUSE_SYS_KEY)
-        .is_none_or(|v| v != "false")
+/// A stored list as the policy decisions read it.
+pub fn list_ref(list: &CveAllowlist) -> ListRef<'_> {
+    ListRef {
+        items: &list.items,
+        expires_at: list.expires_at,
+    }
 }
 
 impl Registry {
@@ -142,12 +121,14 @@ impl Registry {
     /// The CVE ids the pull gate ignores for `project` now.
     pub async fn effective_allowlist(&self, project: &Project) -> Result<HashSet<String>> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        let reuse = reuses_system(project);
+        let reuse = reuses_system(&project.metadata);
+        // Only the list that applies is read; it stands in for both.
         let list = self
             .meta
             .get_cve_allowlist(if reuse { None } else { Some(project.id) })
             .await?;
-        Ok(effective(reuse, list.as_ref(), list.as_ref(), now))
+        let list = list.as_ref().map(list_ref);
+        Ok(effective(reuse, list, list, now))
     }
 }
 
@@ -167,17 +148,6 @@ mod tests {
         }
     }
 
-    fn list(ids: &[&str], expires_at: Option<i64>) -> CveAllowlist {
-        CveAllowlist {
-            id: 1,
-            project_id: None,
-            items: ids.iter().map(|s| s.to_string()).collect(),
-            expires_at,
-            creation_time: time::OffsetDateTime::UNIX_EPOCH,
-            update_time: time::OffsetDateTime::UNIX_EPOCH,
-        }
-    }
-
     #[test]
     fn validation() {
         let (ids, _) = input(&[" CVE-2024-1 ", "CVE-2024-2"], None)
@@ -192,15 +162,5 @@ mod tests {
         assert_eq!(e.message, "duplicate CVE ID in allowlist: CVE-2024-1");
         assert!(input(&[], Some(-5)).validated().is_err());
         assert!(input(&[], None).validated().is_ok());
-    }
-
-    #[test]
-    fn expiry_and_choice() {
-        let sys = list(&["CVE-1"], None);
-        let proj = list(&["CVE-2"], Some(100));
-        assert!(effective(true, Some(&sys), Some(&proj), 50).contains("CVE-1"));
-        assert!(effective(false, Some(&sys), Some(&proj), 50).contains("CVE-2"));
-        assert!(effective(false, Some(&sys), Some(&proj), 100).is_empty());
-        assert!(effective(false, Some(&sys), None, 0).is_empty());
     }
 }

@@ -1,12 +1,14 @@
 //! The pull gate's policies below HTTP: immutable tag rules, storage quotas and CVE
-//! allowlists. Their per-project state is cached here for the push and pull paths.
+//! allowlists. Their per-project state is cached here for the push and pull paths. The
+//! decisions themselves are pure functions in `portcullis-policy` (shared with the
+//! `portcullis gate` CLI); `immutable` and `vulnerability` are its modules, re-exported.
 
 pub mod allowlist;
-pub mod immutable;
 pub mod quota;
 mod rules;
 pub mod vuln_gate;
-pub mod vulnerability;
+
+pub use portcullis_policy::{immutable, vulnerability};
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -13,48 +13,18 @@ use crate::error::{Error, Result};
 use crate::projects::forbidden;
 use crate::registry::Registry;
 
-/// A byte count as Harbor prints it (Docker's `BytesSize`: four significant digits and
-/// a binary unit, e.g. `1.465KiB`, `100B`, `2GiB`).
-pub fn format_bytes(bytes: i64) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    let mut v = bytes as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    // `%.4g`: four significant digits, trailing zeros dropped.
-    let int_digits = if v < 1.0 {
-        1
-    } else {
-        v.log10().floor() as usize + 1
-    };
-    let decimals = 4usize.saturating_sub(int_digits);
-    let mut s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
-    }
-    format!("{s}{}", UNITS[unit])
-}
+pub use portcullis_policy::quota::format_bytes;
+use portcullis_policy::quota::{exceeded_message, valid_limit, warning_reached};
 
 /// Harbor's refusal of a commit over the storage limit (`403 DENIED`).
 pub fn quota_exceeded_error(hard: i64, used: i64, requested: i64) -> Error {
-    Error::new(
-        ErrorCode::Denied,
-        format!(
-            "Quota exceeded when processing the request of adding {} of storage resource, \
-             which when updated to current usage of {} will exceed the configured upper \
-             limit of {}.",
-            format_bytes(requested - used),
-            format_bytes(used),
-            format_bytes(hard)
-        ),
+    Error::new(ErrorCode::Denied, exceeded_message(hard, used, requested)).with_detail(
+        serde_json::json!({
+            "hard": { "storage": hard },
+            "used": { "storage": used },
+            "requested": { "storage": requested },
+        }),
     )
-    .with_detail(serde_json::json!({
-        "hard": { "storage": hard },
-        "used": { "storage": used },
-        "requested": { "storage": requested },
-    }))
 }
 
 /// The manifest commit a quota outcome belongs to, for its event.
@@ -110,15 +80,13 @@ pub fn quota_event(
             used,
             requested,
         }),
-        Ok(u) if u.hard > 0 && u.after > u.before => {
-            let threshold = i128::from(u.hard) * i128::from(warning_percent);
-            (i128::from(u.after) * 100 >= threshold).then(|| QuotaEvent::Warning {
+        Ok(u) => warning_reached(u.hard, u.before, u.after, warning_percent).then(|| {
+            QuotaEvent::Warning {
                 project: project.to_string(),
                 hard: u.hard,
                 used: u.after,
-            })
-        }
-        Ok(_) => None,
+            }
+        }),
     }
 }
 
@@ -232,7 +200,7 @@ impl Registry {
 
 /// A storage limit is -1 (unlimited) or a size in bytes.
 pub fn check_limit(hard: i64) -> Result<()> {
-    if hard < -1 {
+    if !valid_limit(hard) {
         return Err(Error::new(
             ErrorCode::BadRequest,
             format!("invalid storage limit {hard}: use -1 (unlimited) or a size in bytes"),
@@ -256,17 +224,6 @@ fn quota_missing(id: i64) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn bytes_print_like_harbor() {
-        assert_eq!(format_bytes(0), "0B");
-        assert_eq!(format_bytes(100), "100B");
-        assert_eq!(format_bytes(1024), "1KiB");
-        assert_eq!(format_bytes(1500), "1.465KiB");
-        assert_eq!(format_bytes(10 * 1024 * 1024), "10MiB");
-        assert_eq!(format_bytes(1023), "1023B");
-        assert_eq!(format_bytes(3 * 1024 * 1024 * 1024 / 2), "1.5GiB");
-    }
 
     #[test]
     fn exceeded_message() {

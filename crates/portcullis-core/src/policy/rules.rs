@@ -6,7 +6,9 @@ use std::sync::Arc;
 use portcullis_meta::{Project, ProjectId};
 use portcullis_types::{ErrorCode, RepoName};
 
-use super::immutable::{CompiledRule, ImmutableRule, MAX_RULES_PER_PROJECT, protecting_rule};
+use super::immutable::{
+    CompiledRule, ImmutableRule, InvalidRule, MAX_RULES_PER_PROJECT, protecting_rule,
+};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
@@ -28,6 +30,12 @@ fn rule_json(rule: &ImmutableRule) -> serde_json::Value {
         "tag_selectors": rule.tag_selectors,
         "scope_selectors": rule.scope_selectors,
     })
+}
+
+impl From<InvalidRule> for Error {
+    fn from(e: InvalidRule) -> Self {
+        Error::new(ErrorCode::BadRequest, e.0)
+    }
 }
 
 /// The refusal of a change to an immutable tag, in Harbor's words.

@@ -15,7 +15,8 @@ use std::time::Duration;
 use portcullis_meta::{ProjectId, ReportKey, ReportStatus, RepositoryId};
 use portcullis_types::{Digest, ErrorCode, ParsedManifest, Severity};
 
-use super::vulnerability::{ScanState, Threshold, after_allowlist, threshold, verdict};
+use portcullis_policy::{ScanState, Threshold, after_allowlist, finding_severity, verdict};
+
 use crate::cache::GateMap;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
@@ -83,7 +84,7 @@ impl Registry {
             .get_project(project)
             .await?
             .ok_or_else(|| Error::code(ErrorCode::NotFound))?;
-        let threshold = threshold(&p.metadata);
+        let threshold = Threshold::from_metadata(&p.metadata);
         let allowlist = match threshold {
             Some(_) => Arc::new(self.effective_allowlist(&p).await?),
             None => Arc::new(HashSet::new()),
@@ -212,10 +213,11 @@ impl Registry {
                         .and_then(serde_json::Value::as_str)
                         .unwrap_or_default()
                         .to_string(),
-                    v.get("severity")
-                        .and_then(serde_json::Value::as_str)
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(Severity::Unknown),
+                    finding_severity(
+                        v.get("severity")
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default(),
+                    ),
                 )
             })
             .collect();

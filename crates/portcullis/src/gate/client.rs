@@ -1,11 +1,14 @@
 //! The gate's calls to a registry's Harbor API and `/v2/`.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context, anyhow, bail};
+use portcullis_policy::Threshold;
+use portcullis_policy::allowlist::{CveIds, ListRef, effective, reuses_system};
 use reqwest::StatusCode;
 use serde_json::Value;
 
 use super::GateArgs;
-use super::verdict::Severity;
 
 /// The vulnerability report type the gate reads.
 pub const REPORT_MIME: &str = "application/vnd.security.vulnerability.report; version=1.1";
@@ -70,19 +73,20 @@ impl ImageRef {
 pub struct Project(Value);
 
 impl Project {
-    pub fn policy_threshold(&self) -> Option<Severity> {
-        let m = self.0.get("metadata")?;
-        if m.get("prevent_vul").and_then(Value::as_str) != Some("true") {
-            return None;
-        }
-        Severity::parse_threshold(m.get("severity").and_then(Value::as_str)?).ok()
+    /// The project's metadata (Harbor gives every value as a string).
+    fn metadata(&self) -> BTreeMap<String, String> {
+        self.0
+            .get("metadata")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect()
     }
 
-    fn reuses_system_allowlist(&self) -> bool {
-        self.0
-            .pointer("/metadata/reuse_sys_cve_allowlist")
-            .and_then(Value::as_str)
-            != Some("false")
+    /// The threshold the registry's pull gate applies, when the project turns it on.
+    pub fn policy_threshold(&self) -> Option<Threshold> {
+        Threshold::from_metadata(&self.metadata())
     }
 }
 
@@ -117,7 +121,7 @@ impl Artifact {
 
 /// The CVE ids exempted for the project (expired lists are ignored whole, as the
 /// registry does).
-pub type Allowlist = std::collections::BTreeSet<String>;
+pub type Allowlist = CveIds;
 
 /// What the registry answers to a manifest request: served, or refused with a message.
 pub enum Served {
@@ -135,21 +139,33 @@ fn encode_twice(repo: &str) -> String {
     repo.replace('/', "%252F")
 }
 
-fn allowlist_items(v: &Value) -> Allowlist {
-    let expired = v
-        .get("expires_at")
-        .and_then(Value::as_i64)
-        .is_some_and(|t| t > 0 && t < time::OffsetDateTime::now_utc().unix_timestamp());
-    if expired {
-        return Allowlist::new();
+/// An allowlist as the API gives it (`CVEAllowlist`).
+struct ApiList {
+    items: Vec<String>,
+    expires_at: Option<i64>,
+}
+
+impl ApiList {
+    fn parse(v: &Value) -> Self {
+        ApiList {
+            items: v
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i.get("cve_id").and_then(Value::as_str))
+                .map(str::to_string)
+                .collect(),
+            expires_at: v.get("expires_at").and_then(Value::as_i64),
+        }
     }
-    v.get("items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|i| i.get("cve_id").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect()
+
+    fn as_list(&self) -> ListRef<'_> {
+        ListRef {
+            items: &self.items,
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 impl Client {
@@ -274,21 +290,26 @@ impl Client {
             .unwrap_or_default())
     }
 
-    /// The project's CVE allowlist, plus the system one when the project reuses it. A
-    /// robot may not read the system list; then only the project's is used.
+    /// The CVE ids the registry's pull gate exempts for the project: the system list
+    /// when the project reuses it, its own otherwise, nothing from an expired list. A
+    /// robot may not read the system list; then nothing is exempted.
     pub async fn allowlist(&self, project: &Project) -> Allowlist {
-        let mut ids = Allowlist::new();
-        if project.reuses_system_allowlist() {
-            if let Ok(v) = self
-                .json(self.get("/api/v2.0/system/CVEAllowlist"), "")
+        let reuse = reuses_system(&project.metadata());
+        let system = if reuse {
+            self.json(self.get("/api/v2.0/system/CVEAllowlist"), "")
                 .await
-            {
-                ids.extend(allowlist_items(&v));
-            }
-        } else if let Some(v) = project.0.get("cve_allowlist") {
-            ids.extend(allowlist_items(v));
-        }
-        ids
+                .ok()
+                .map(|v| ApiList::parse(&v))
+        } else {
+            None
+        };
+        let own = project.0.get("cve_allowlist").map(ApiList::parse);
+        effective(
+            reuse,
+            system.as_ref().map(ApiList::as_list),
+            own.as_ref().map(ApiList::as_list),
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        )
     }
 
     /// Whether the registry would serve the manifest (its own pull gate).
@@ -361,11 +382,31 @@ mod tests {
     #[test]
     fn allowlists() {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let ids = |v: Value| {
+            let l = ApiList::parse(&v);
+            effective(false, None, Some(l.as_list()), now)
+        };
         let v = serde_json::json!({ "items": [{ "cve_id": "CVE-1" }], "expires_at": now + 100 });
-        assert!(allowlist_items(&v).contains("CVE-1"));
+        assert!(ids(v).contains("CVE-1"));
         let v = serde_json::json!({ "items": [{ "cve_id": "CVE-1" }], "expires_at": now - 100 });
-        assert!(allowlist_items(&v).is_empty());
-        let v = serde_json::json!({ "items": [{ "cve_id": "CVE-1" }] });
-        assert_eq!(allowlist_items(&v).len(), 1);
+        assert!(ids(v).is_empty());
+        let v = serde_json::json!({ "items": [{ "cve_id": "CVE-1" }, { "cve_id": "CVE-2" }] });
+        assert_eq!(ids(v).len(), 2);
+    }
+
+    #[test]
+    fn project_policy() {
+        let p = Project(serde_json::json!({
+            "metadata": { "prevent_vul": "true", "severity": "critical", "reuse_sys_cve_allowlist": "false" },
+        }));
+        assert_eq!(
+            p.policy_threshold(),
+            Some(Threshold::At(portcullis_policy::Severity::Critical))
+        );
+        assert!(!reuses_system(&p.metadata()));
+        let p = Project(serde_json::json!({ "metadata": { "prevent_vul": "false" } }));
+        assert_eq!(p.policy_threshold(), None);
+        assert!(reuses_system(&p.metadata()));
+        assert_eq!(Project(Value::Null).policy_threshold(), None);
     }
 }

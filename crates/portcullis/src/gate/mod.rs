@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use client::{Client, ImageRef};
-use verdict::{Severity, Verdict};
+use portcullis_policy::Threshold;
+use verdict::Verdict;
 
 /// Exit status of a pass.
 pub const PASS: i32 = 0;
@@ -26,8 +27,8 @@ pub struct GateArgs {
     /// The image: `<registry>/<project>/<repository>:<tag>` (or `@<digest>`); prefix
     /// `http://` for a registry served without TLS.
     pub image: String,
-    /// Fail on vulnerabilities of this severity or higher (none, low, medium, high,
-    /// critical) [default: the project's policy, else high].
+    /// Fail on vulnerabilities of this severity or higher (low, medium, high, critical;
+    /// none: no vulnerability fails) [default: the project's policy, else high].
     #[arg(long)]
     pub severity: Option<String>,
     /// Fail unless a cosign or notation signature is attached (and verified, when the
@@ -83,8 +84,8 @@ async fn decide(args: &GateArgs) -> anyhow::Result<Verdict> {
     let client = Client::new(&image, args)?;
     let project = client.project().await?;
     let threshold = match &args.severity {
-        Some(s) => Severity::parse_threshold(s)?,
-        None => project.policy_threshold().unwrap_or(Severity::High),
+        Some(s) => Threshold::from_cli_word(s)?,
+        None => project.policy_threshold().unwrap_or(Threshold::CLI_DEFAULT),
     };
     let mut artifact = client.artifact().await?;
     let started = Instant::now();

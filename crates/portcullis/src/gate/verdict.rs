@@ -2,62 +2,13 @@
 
 use std::fmt::Write as _;
 
-use anyhow::bail;
+use portcullis_policy::vulnerability::blocked;
+use portcullis_policy::{
+    Blocked, ScanState, Severity, Threshold, after_allowlist, finding_severity,
+};
 use serde_json::Value;
 
 use super::client::{Allowlist, Artifact, Served};
-
-/// Harbor's severity order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Unknown,
-    Negligible,
-    Low,
-    Medium,
-    High,
-    Critical,
-    /// A threshold nothing reaches (`none`).
-    Never,
-}
-
-impl Severity {
-    /// A threshold as written on the command line or in project metadata.
-    pub fn parse_threshold(s: &str) -> anyhow::Result<Self> {
-        Ok(match s.to_ascii_lowercase().as_str() {
-            "none" => Severity::Never,
-            "negligible" => Severity::Negligible,
-            "low" => Severity::Low,
-            "medium" => Severity::Medium,
-            "high" => Severity::High,
-            "critical" => Severity::Critical,
-            _ => bail!("invalid severity {s:?}: use none, low, medium, high or critical"),
-        })
-    }
-
-    /// A finding's severity as a report writes it.
-    fn of_finding(s: &str) -> Self {
-        match s.to_ascii_lowercase().as_str() {
-            "critical" => Severity::Critical,
-            "high" => Severity::High,
-            "medium" => Severity::Medium,
-            "low" => Severity::Low,
-            "negligible" => Severity::Negligible,
-            _ => Severity::Unknown,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Severity::Unknown => "Unknown",
-            Severity::Negligible => "Negligible",
-            Severity::Low => "Low",
-            Severity::Medium => "Medium",
-            Severity::High => "High",
-            Severity::Critical => "Critical",
-            Severity::Never => "None",
-        }
-    }
-}
 
 /// One finding at or above the threshold.
 struct Finding {
@@ -72,7 +23,9 @@ struct Finding {
 pub struct Verdict {
     image: String,
     scan_status: String,
-    threshold: Severity,
+    /// The report's findings after the allowlist, as the registry counts them.
+    scan: ScanState,
+    threshold: Threshold,
     /// Counts per severity, highest first, from the scan summary.
     counts: Vec<(String, i64)>,
     total: i64,
@@ -109,7 +62,7 @@ impl Verdict {
     pub fn new(
         image: String,
         artifact: &Artifact,
-        threshold: Severity,
+        threshold: Threshold,
         vulnerabilities: Vec<Value>,
         allowlist: Allowlist,
         require_signature: bool,
@@ -125,18 +78,29 @@ impl Verdict {
                     .collect()
             })
             .unwrap_or_default();
-        counts.sort_by_key(|(k, _)| std::cmp::Reverse(Severity::of_finding(k)));
+        counts.sort_by_key(|(k, _)| std::cmp::Reverse(finding_severity(k)));
+        let all: Vec<(&str, Severity)> = vulnerabilities
+            .iter()
+            .map(|v| (str_of(v, "id"), finding_severity(str_of(v, "severity"))))
+            .collect();
+        let scan_status = artifact.scan_status();
+        let scan = match scan_status {
+            None => ScanState::NotScanned,
+            Some("Success") => after_allowlist(all.iter().copied(), &allowlist),
+            Some(other) => ScanState::Unsuccessful(other.to_string()),
+        };
         let mut findings: Vec<Finding> = vulnerabilities
             .iter()
-            .map(|v| Finding {
-                id: str_of(v, "id").to_string(),
+            .zip(&all)
+            .filter(|(_, (_, severity))| threshold.reaches(*severity))
+            .map(|(v, (id, severity))| Finding {
+                id: id.to_string(),
                 package: str_of(v, "package").to_string(),
                 version: str_of(v, "version").to_string(),
                 fixed: str_of(v, "fix_version").to_string(),
-                severity: Severity::of_finding(str_of(v, "severity")),
-                allowed: allowlist.contains(str_of(v, "id")),
+                severity: *severity,
+                allowed: allowlist.contains(*id),
             })
-            .filter(|f| f.severity >= threshold)
             .collect();
         findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.id.cmp(&b.id)));
         let sig = artifact.signatures().cloned().unwrap_or(Value::Null);
@@ -159,7 +123,8 @@ impl Verdict {
         });
         Verdict {
             image,
-            scan_status: artifact.scan_status().unwrap_or("Not Scanned").to_string(),
+            scan_status: scan_status.unwrap_or("Not Scanned").to_string(),
+            scan,
             threshold,
             counts,
             total: summary.get("total").and_then(Value::as_i64).unwrap_or(0),
@@ -175,18 +140,16 @@ impl Verdict {
     /// Why the image fails; empty when it passes.
     pub fn reasons(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.scan_status != "Success" {
-            out.push(format!(
+        match blocked(self.threshold, &self.scan) {
+            Some(Blocked::NotScanned | Blocked::Unsuccessful(_)) => out.push(format!(
                 "the scan did not succeed (status {})",
                 self.scan_status
-            ));
-        }
-        let blocking = self.findings.iter().filter(|f| !f.allowed).count();
-        if blocking > 0 {
-            out.push(format!(
-                "{blocking} vulnerabilities of severity {} or higher are not on the CVE allowlist",
-                self.threshold.name()
-            ));
+            )),
+            Some(Blocked::Vulnerable { reaching, .. }) => out.push(format!(
+                "{reaching} vulnerabilities of severity {} or higher are not on the CVE allowlist",
+                self.threshold.label()
+            )),
+            None => {}
         }
         if self.require_signature && !self.signature_ok {
             out.push("no verified cosign or notation signature is attached".into());
@@ -237,7 +200,7 @@ impl Verdict {
                     s,
                     "{:<20} {:<10} {:<28} {:<20} {:<20}",
                     id,
-                    f.severity.name(),
+                    f.severity.as_str(),
                     f.package,
                     f.version,
                     if f.fixed.is_empty() { "-" } else { &f.fixed }
@@ -252,7 +215,7 @@ impl Verdict {
             let _ = writeln!(
                 s,
                 "\nPASS: no vulnerability of severity {} or higher outside the allowlist{}",
-                self.threshold.name(),
+                self.threshold.label(),
                 if self.require_signature {
                     "; signed"
                 } else {
@@ -297,7 +260,7 @@ mod tests {
         let v = Verdict::new(
             "p/r:t".into(),
             &artifact("Success", Value::Null),
-            Severity::High,
+            Threshold::At(Severity::High),
             vulns.clone(),
             Allowlist::new(),
             false,
@@ -312,7 +275,7 @@ mod tests {
         let v = Verdict::new(
             "p/r:t".into(),
             &artifact("Success", Value::Null),
-            Severity::High,
+            Threshold::At(Severity::High),
             vulns.clone(),
             allow,
             false,
@@ -322,7 +285,7 @@ mod tests {
         let v = Verdict::new(
             "p/r:t".into(),
             &artifact("Success", Value::Null),
-            Severity::Never,
+            Threshold::Never,
             vulns,
             Allowlist::new(),
             false,
@@ -332,7 +295,7 @@ mod tests {
         let v = Verdict::new(
             "p/r:t".into(),
             &artifact("Error", Value::Null),
-            Severity::Never,
+            Threshold::Never,
             vec![],
             Allowlist::new(),
             false,
@@ -342,7 +305,7 @@ mod tests {
         let v = Verdict::new(
             "p/r:t".into(),
             &artifact("Success", Value::Null),
-            Severity::Never,
+            Threshold::Never,
             vec![],
             Allowlist::new(),
             false,
@@ -351,6 +314,71 @@ mod tests {
         assert!(
             v.render(5)
                 .contains("refuses to serve it: The image is not signed by cosign.")
+        );
+    }
+
+    #[test]
+    fn reasons_and_thresholds() {
+        let vulns = vec![
+            vuln("CVE-1", "Critical"),
+            vuln("CVE-2", "High"),
+            vuln("CVE-3", "Low"),
+            vuln("CVE-4", "whatever"),
+        ];
+        let judge = |threshold, allow: &[&str], status: &str| {
+            Verdict::new(
+                "p/r:t".into(),
+                &artifact(status, Value::Null),
+                threshold,
+                vulns.clone(),
+                allow.iter().map(|s| s.to_string()).collect(),
+                false,
+                Served::Yes,
+            )
+        };
+        let high = Threshold::from_cli_word("high").unwrap();
+        assert_eq!(
+            judge(high, &["CVE-2"], "Success").reasons(),
+            ["1 vulnerabilities of severity High or higher are not on the CVE allowlist"]
+        );
+        // `none` on the command line: findings never fail, a failed scan still does.
+        let never = Threshold::from_cli_word("none").unwrap();
+        let v = judge(never, &[], "Success");
+        assert!(v.passed());
+        assert!(v.findings.is_empty());
+        assert!(
+            v.render(5).contains(
+                "PASS: no vulnerability of severity None or higher outside the allowlist"
+            )
+        );
+        assert_eq!(
+            judge(never, &[], "Stopped").reasons(),
+            ["the scan did not succeed (status Stopped)"]
+        );
+        // Harbor's None (a project's `severity: none`): every finding counts.
+        let all = Threshold::At(Severity::Unknown);
+        let v = judge(all, &["CVE-1"], "Success");
+        assert_eq!(
+            v.reasons(),
+            ["3 vulnerabilities of severity None or higher are not on the CVE allowlist"]
+        );
+        assert_eq!(v.findings.len(), 4);
+        let out = v.render(10);
+        assert!(out.contains("CVE-1 (allowed)"), "{out}");
+        assert!(out.contains("CVE-4                Unknown"), "{out}");
+        // No scan overview at all.
+        let v = Verdict::new(
+            "p/r:t".into(),
+            &Artifact(serde_json::json!({})),
+            high,
+            vec![],
+            Allowlist::new(),
+            false,
+            Served::Yes,
+        );
+        assert_eq!(
+            v.reasons(),
+            ["the scan did not succeed (status Not Scanned)"]
         );
     }
 
@@ -369,7 +397,7 @@ mod tests {
             let v = Verdict::new(
                 "p/r:t".into(),
                 &artifact("Success", sig.clone()),
-                Severity::High,
+                Threshold::At(Severity::High),
                 vec![],
                 Allowlist::new(),
                 true,

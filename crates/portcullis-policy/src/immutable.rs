@@ -6,10 +6,14 @@
 use std::collections::BTreeMap;
 
 use globset::GlobMatcher;
-use portcullis_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+/// Why a rule is refused (the registry answers `400` with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidRule(pub String);
+
+type Result<T> = std::result::Result<T, InvalidRule>;
 
 /// Harbor's limit of rules per project.
 pub const MAX_RULES_PER_PROJECT: usize = 15;
@@ -116,8 +120,8 @@ impl ImmutableRule {
     }
 }
 
-fn bad(msg: impl Into<String>) -> Error {
-    Error::new(ErrorCode::BadRequest, msg)
+fn bad(msg: impl Into<String>) -> InvalidRule {
+    InvalidRule(msg.into())
 }
 
 fn compile_selector(s: &Selector, matches: &str, excludes: &str) -> Result<(GlobMatcher, bool)> {
@@ -250,6 +254,9 @@ mod tests {
         assert!(no_tags.validated().is_err());
         let mut bad_kind = rule(("repoMatches", "**"), ("matches", "**"));
         bad_kind.tag_selectors[0].kind = "regexp".into();
-        assert!(bad_kind.validated().is_err());
+        assert_eq!(
+            bad_kind.validated().unwrap_err().to_string(),
+            "invalid selector kind \"regexp\": the only kind is \"doublestar\""
+        );
     }
 }
