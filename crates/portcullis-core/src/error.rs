@@ -78,7 +78,7 @@ impl From<portcullis_meta::Error> for Error {
                 hard,
                 used,
                 requested,
-            } => crate::policy::quota::quota_exceeded_error(hard, used, requested),
+            } => quota_exceeded_error(hard, used, requested),
             M::Immutable(tag) => Error::new(
                 ErrorCode::Denied,
                 format!("Failed to process request due to tag '{tag}' configured as immutable."),
@@ -119,4 +119,17 @@ impl From<portcullis_types::DigestError> for Error {
     fn from(e: portcullis_types::DigestError) -> Self {
         Error::new(ErrorCode::DigestInvalid, e.to_string())
     }
+}
+
+/// Harbor's refusal of a commit over the storage limit (`403 DENIED`).
+pub fn quota_exceeded_error(hard: i64, used: i64, requested: i64) -> Error {
+    Error::new(
+        ErrorCode::Denied,
+        portcullis_policy::quota::exceeded_message(hard, used, requested),
+    )
+    .with_detail(serde_json::json!({
+        "hard": { "storage": hard },
+        "used": { "storage": used },
+        "requested": { "storage": requested },
+    }))
 }

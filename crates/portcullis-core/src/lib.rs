@@ -2,9 +2,11 @@
 //! authorization. Handlers in `portcullis-api` call these; nothing here knows about HTTP.
 
 pub mod access;
+pub mod accounts;
 pub mod admission;
 pub mod artifacts;
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod browse;
 pub mod cache;
@@ -13,7 +15,6 @@ pub mod error;
 pub mod events;
 pub mod labels;
 pub mod manifests;
-pub mod members;
 pub mod metrics;
 pub mod policy;
 pub mod projects;
@@ -22,18 +23,17 @@ pub mod purge;
 pub mod rbac;
 pub mod registry;
 pub mod request_id;
-pub mod robots;
 pub mod scanners;
 pub mod scanning;
 pub mod setup;
 pub mod signatures;
 pub mod trusted_keys;
 pub mod uploads;
-pub mod users;
 pub mod webhooks;
 
 pub use access::login;
 pub use access::{Access, ProjectAccess, ProjectInfo, Refusal};
+pub use accounts::{members, robots, users};
 pub use audit::Actor;
 pub use auth::{Actions, Principal};
 pub use context::RequestCtx;

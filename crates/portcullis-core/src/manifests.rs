@@ -392,3 +392,23 @@ impl Registry {
         Ok(self.meta.catalog(last, n, ids.as_deref()).await?)
     }
 }
+
+impl Registry {
+    /// Emits an artifact event; nothing is built unless a subscriber wants it (pulls).
+    #[allow(clippy::too_many_arguments)]
+    pub fn artifact_event(
+        &self,
+        kind: EventType,
+        project: &crate::ProjectInfo,
+        repository: &str,
+        digest: &str,
+        tag: Option<&str>,
+        operator: &str,
+        host: Option<&str>,
+    ) {
+        self.events.emit_with(project.id, kind, || {
+            Event::artifact(kind, project.into(), repository, digest, tag, operator)
+                .with_host(host.map(str::to_string))
+        });
+    }
+}

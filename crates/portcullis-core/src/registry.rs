@@ -83,6 +83,8 @@ pub struct Registry {
     pub blobs: BlobStore,
     /// Authentication and authorization.
     pub access: Arc<crate::access::Access>,
+    /// Users, robots and project members.
+    pub accounts: crate::accounts::Accounts,
     pub settings: Settings,
     pub(crate) audit_log: Arc<crate::audit::AuditRecorder>,
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
@@ -170,9 +172,16 @@ impl Registry {
         }
         let webhooks = crate::webhooks::Webhooks::start(&events, meta.clone(), webhook_settings);
         let outbox = crate::events::Outbox::new(meta.clone());
-        outbox.subscribe(Arc::new(crate::audit::AuditSubscriber));
+        outbox.subscribe(Arc::new(crate::events::audit::AuditSubscriber));
         outbox.subscribe(webhooks.durable());
+        let accounts = crate::accounts::Accounts::new(
+            meta.clone(),
+            access.clone(),
+            audit_log.clone(),
+            settings.self_registration,
+        );
         Arc::new(Registry {
+            accounts,
             outbox,
             meta,
             blobs,

@@ -17,13 +17,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     (
         "portcullis-core",
         &[
-            "access",
             "admission",
-            "audit",
-            "context",
-            "error",
-            "events",
-            "metrics",
             "policy",
             "projects",
             "purge",

@@ -41,6 +41,7 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (_, members) = reg
+        .accounts
         .list_members(
             &p,
             &project,
@@ -62,6 +63,7 @@ pub async fn get_one(
     Path((project, mid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let m = reg
+        .accounts
         .get_member(&p, &project, is_name(&headers), member_id(&mid)?)
         .await?;
     Ok(Json(member_json(&m)).into_response())
@@ -98,7 +100,7 @@ pub async fn add(
     })?;
     let username = match (user.username, user.user_id) {
         (Some(name), _) if !name.is_empty() => name,
-        (_, Some(id)) => reg.get_user_name(id).await?,
+        (_, Some(id)) => reg.accounts.get_user_name(id).await?,
         _ => {
             return Err(ApiError::new(
                 ErrorCode::BadRequest,
@@ -107,6 +109,7 @@ pub async fn add(
         }
     };
     let m = reg
+        .accounts
         .add_member(
             &p,
             &actor,
@@ -139,15 +142,16 @@ pub async fn update(
     body: Result<Json<RoleReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.update_member(
-        &p,
-        &actor,
-        &project,
-        is_name(&headers),
-        member_id(&mid)?,
-        req.role_id,
-    )
-    .await?;
+    reg.accounts
+        .update_member(
+            &p,
+            &actor,
+            &project,
+            is_name(&headers),
+            member_id(&mid)?,
+            req.role_id,
+        )
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -157,7 +161,8 @@ pub async fn remove(
     headers: HeaderMap,
     Path((project, mid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    reg.remove_member(&p, &actor, &project, is_name(&headers), member_id(&mid)?)
+    reg.accounts
+        .remove_member(&p, &actor, &project, is_name(&headers), member_id(&mid)?)
         .await?;
     Ok(StatusCode::OK.into_response())
 }

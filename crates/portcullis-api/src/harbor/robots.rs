@@ -70,6 +70,7 @@ pub async fn list(
     )?;
     let (project, name) = robot_filters(params.get("q"))?;
     let (robots, total) = reg
+        .accounts
         .list_robots(&p, project, name.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response();
@@ -88,7 +89,7 @@ pub async fn create(
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    let (robot, secret) = reg.create_robot(&p, &actor, req).await?;
+    let (robot, secret) = reg.accounts.create_robot(&p, &actor, req).await?;
     let body = serde_json::json!({
         "id": robot.id,
         "name": robot.name,
@@ -108,7 +109,7 @@ pub async fn get_one(
     UserCaller(p): UserCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let robot = reg.robot_for(&p, robot_id(&id)?, "read").await?;
+    let robot = reg.accounts.robot_for(&p, robot_id(&id)?, "read").await?;
     Ok(Json(robot_json(&robot)).into_response())
 }
 
@@ -119,7 +120,9 @@ pub async fn update(
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.update_robot(&p, &actor, robot_id(&id)?, req).await?;
+    reg.accounts
+        .update_robot(&p, &actor, robot_id(&id)?, req)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -137,6 +140,7 @@ pub async fn refresh(
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let secret = reg
+        .accounts
         .refresh_robot_secret(&p, &actor, robot_id(&id)?, req.secret)
         .await?;
     Ok(Json(serde_json::json!({ "secret": secret })).into_response())
@@ -147,7 +151,9 @@ pub async fn delete(
     UserActing(p, actor): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.delete_robot(&p, &actor, robot_id(&id)?).await?;
+    reg.accounts
+        .delete_robot(&p, &actor, robot_id(&id)?)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 

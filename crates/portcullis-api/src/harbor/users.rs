@@ -56,6 +56,7 @@ pub async fn list(
     let paging = paging(&params)?;
     let needle = username_filter(&params);
     let (users, total) = reg
+        .accounts
         .list_users(&p, needle.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(users.iter().map(user_json).collect::<Vec<_>>()).into_response();
@@ -76,6 +77,7 @@ pub async fn search(
     let paging = paging(&params)?;
     let needle = params.get("username").cloned().unwrap_or_default();
     let (users, total) = reg
+        .accounts
         .search_users(&p, &needle, paging.page, paging.page_size)
         .await?;
     let body: Vec<_> = users
@@ -134,6 +136,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let u = reg
+        .accounts
         .create_user(
             &p,
             &actor,
@@ -169,7 +172,7 @@ pub async fn current(
     State(reg): State<Arc<Registry>>,
     UserCaller(p): UserCaller,
 ) -> ApiResult<Response> {
-    let u = reg.get_user(&p, current_id(&p)?).await?;
+    let u = reg.accounts.get_user(&p, current_id(&p)?).await?;
     Ok(Json(user_json(&u)).into_response())
 }
 
@@ -178,7 +181,7 @@ pub async fn get_one(
     UserCaller(p): UserCaller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let u = reg.get_user(&p, user_id(&id)?).await?;
+    let u = reg.accounts.get_user(&p, user_id(&id)?).await?;
     Ok(Json(user_json(&u)).into_response())
 }
 
@@ -200,16 +203,17 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let id = user_id(&id)?;
-    let u = reg.get_user(&p, id).await?;
-    reg.update_user_profile(
-        &p,
-        &actor,
-        id,
-        req.email.as_deref().unwrap_or(&u.email),
-        req.realname.as_deref().unwrap_or(&u.realname),
-        req.comment.as_deref().unwrap_or(&u.comment),
-    )
-    .await?;
+    let u = reg.accounts.get_user(&p, id).await?;
+    reg.accounts
+        .update_user_profile(
+            &p,
+            &actor,
+            id,
+            req.email.as_deref().unwrap_or(&u.email),
+            req.realname.as_deref().unwrap_or(&u.realname),
+            req.comment.as_deref().unwrap_or(&u.comment),
+        )
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -218,7 +222,7 @@ pub async fn delete(
     UserActing(p, actor): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.delete_user(&p, &actor, user_id(&id)?).await?;
+    reg.accounts.delete_user(&p, &actor, user_id(&id)?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -237,14 +241,15 @@ pub async fn password(
     body: Result<Json<PasswordReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.change_password(
-        &p,
-        &actor,
-        user_id(&id)?,
-        req.old_password.as_deref(),
-        &req.new_password,
-    )
-    .await?;
+    reg.accounts
+        .change_password(
+            &p,
+            &actor,
+            user_id(&id)?,
+            req.old_password.as_deref(),
+            &req.new_password,
+        )
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -260,7 +265,8 @@ pub async fn sysadmin(
     body: Result<Json<SysadminReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.set_sysadmin(&p, &actor, user_id(&id)?, req.sysadmin_flag)
+    reg.accounts
+        .set_sysadmin(&p, &actor, user_id(&id)?, req.sysadmin_flag)
         .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -6,6 +6,7 @@
 //! - Pulls and other high-rate, best-effort events go through the in-memory
 //!   [`bus::EventBus`], which never slows the request that emits them.
 
+pub(crate) mod audit;
 pub mod bus;
 pub mod outbox;
 
@@ -232,26 +233,6 @@ impl Event {
     pub fn with_request_id(mut self, id: Option<String>) -> Event {
         self.request_id = id;
         self
-    }
-}
-
-impl crate::registry::Registry {
-    /// Emits an artifact event; nothing is built unless a subscriber wants it (pulls).
-    #[allow(clippy::too_many_arguments)]
-    pub fn artifact_event(
-        &self,
-        kind: EventType,
-        project: &crate::ProjectInfo,
-        repository: &str,
-        digest: &str,
-        tag: Option<&str>,
-        operator: &str,
-        host: Option<&str>,
-    ) {
-        self.events.emit_with(project.id, kind, || {
-            Event::artifact(kind, project.into(), repository, digest, tag, operator)
-                .with_host(host.map(str::to_string))
-        });
     }
 }
 

@@ -272,7 +272,7 @@ mod tests {
                     anyhow::bail!("down");
                 }
                 self.seen.lock().push(event.id.clone());
-                effects.audit.extend(crate::audit::entry_of(event));
+                effects.audit.extend(crate::events::audit::entry_of(event));
                 Ok(())
             })
         }

@@ -14,18 +14,9 @@ use crate::projects::forbidden;
 use crate::registry::Registry;
 
 pub use portcullis_policy::quota::format_bytes;
-use portcullis_policy::quota::{exceeded_message, valid_limit, warning_reached};
+use portcullis_policy::quota::{valid_limit, warning_reached};
 
-/// Harbor's refusal of a commit over the storage limit (`403 DENIED`).
-pub fn quota_exceeded_error(hard: i64, used: i64, requested: i64) -> Error {
-    Error::new(ErrorCode::Denied, exceeded_message(hard, used, requested)).with_detail(
-        serde_json::json!({
-            "hard": { "storage": hard },
-            "used": { "storage": used },
-            "requested": { "storage": requested },
-        }),
-    )
-}
+pub use crate::error::quota_exceeded_error;
 
 /// The manifest commit a quota outcome belongs to, for its event.
 #[derive(Debug, Clone, Copy)]

@@ -4,12 +4,12 @@
 use portcullis_meta::{NewUser, User, UserId};
 use portcullis_types::ErrorCode;
 
+use super::Accounts;
+use crate::access::forbidden;
 use crate::audit::Actor;
 use crate::auth::{Principal, hash_password, verify_password};
 use crate::error::{Error, Result};
 use crate::login::ROBOT_PREFIX;
-use crate::projects::forbidden;
-use crate::registry::Registry;
 
 /// Harbor's password rule: 8 to 128 characters with an upper-case letter, a lower-case
 /// letter and a digit.
@@ -64,7 +64,7 @@ async fn hash(password: &str) -> Result<String> {
         .map_err(Error::internal)
 }
 
-impl Registry {
+impl Accounts {
     fn require_user(principal: &Principal) -> Result<&crate::auth::UserPrincipal> {
         match principal {
             Principal::User(u) => Ok(u),
@@ -88,7 +88,7 @@ impl Registry {
         req: UserRequest,
     ) -> Result<User> {
         let allowed = principal.is_sysadmin()
-            || (self.settings.self_registration && matches!(principal, Principal::Anonymous));
+            || (self.self_registration && matches!(principal, Principal::Anonymous));
         if !allowed {
             return Err(forbidden(principal));
         }
@@ -105,7 +105,7 @@ impl Registry {
                 sysadmin: false,
             })
             .await;
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "user",
@@ -180,7 +180,8 @@ impl Registry {
             .meta
             .update_user_profile(user.id, email, realname, comment)
             .await;
-        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
 
@@ -197,7 +198,8 @@ impl Registry {
         let user = self.get_user(principal, id).await?;
         let res = self.meta.delete_user(user.id).await;
         self.access.credentials.forget(&user.username);
-        self.audit(actor, "delete", "user", &user.username, None, res.is_ok());
+        self.audit_log
+            .action(actor, "delete", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
 
@@ -221,7 +223,8 @@ impl Registry {
                 .await
                 .map_err(Error::internal)?;
             if !ok {
-                self.audit(actor, "update", "user", &user.username, None, false);
+                self.audit_log
+                    .action(actor, "update", "user", &user.username, None, false);
                 return Err(Error::new(
                     ErrorCode::Forbidden,
                     "the old password is wrong",
@@ -237,7 +240,8 @@ impl Registry {
         }
         let res = self.meta.set_password(user.id, &hash(new).await?).await;
         self.access.credentials.forget(&user.username);
-        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
 
@@ -260,7 +264,8 @@ impl Registry {
         let user = self.get_user(principal, id).await?;
         let res = self.meta.set_sysadmin(user.id, flag).await;
         self.access.credentials.forget(&user.username);
-        self.audit(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "user", &user.username, None, res.is_ok());
         Ok(res?)
     }
 }

@@ -3,11 +3,11 @@
 use portcullis_meta::{Member, Project};
 use portcullis_types::ErrorCode;
 
+use super::Accounts;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::rbac::Role;
-use crate::registry::Registry;
 
 fn role(id: i32) -> Result<Role> {
     Role::from_id(id).ok_or_else(|| {
@@ -18,7 +18,7 @@ fn role(id: i32) -> Result<Role> {
     })
 }
 
-impl Registry {
+impl Accounts {
     /// The project's members (needs `member:list`).
     pub async fn list_members(
         &self,
@@ -77,7 +77,7 @@ impl Registry {
             .role_cache
             .forget(&format!("{}/{}", user.id.0, p.id.0));
         let resource = format!("{}:{}", p.name, username);
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "member",
@@ -116,7 +116,7 @@ impl Registry {
             .role_cache
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
-        self.audit(
+        self.audit_log.action(
             actor,
             "update",
             "member",
@@ -150,7 +150,7 @@ impl Registry {
             .role_cache
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "member",

@@ -5,13 +5,13 @@ use portcullis_meta::{NewRobot, ProjectId, Robot, RobotUpdate};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::Accounts;
+use crate::access::forbidden;
 use crate::audit::Actor;
 use crate::auth::{Principal, hash_password, random_secret};
 use crate::error::{Error, Result};
 use crate::login::ROBOT_PREFIX;
-use crate::projects::forbidden;
 use crate::rbac::is_project_permission;
-use crate::registry::Registry;
 
 /// One access entry of a robot permission.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -64,7 +64,7 @@ fn expiry(duration: i64) -> Result<Option<time::OffsetDateTime>> {
     }
 }
 
-impl Registry {
+impl Accounts {
     /// Checks that the caller may manage robots at the level and namespaces of `req`;
     /// returns the project of a project robot.
     async fn robot_scope(
@@ -168,7 +168,8 @@ impl Registry {
             })
             .await;
         let pid = project.as_ref().map(|p| p.id.0);
-        self.audit(actor, "create", "robot", &name, pid, res.is_ok());
+        self.audit_log
+            .action(actor, "create", "robot", &name, pid, res.is_ok());
         Ok((res?, secret))
     }
 
@@ -261,7 +262,8 @@ impl Registry {
             .await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit(actor, "update", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "robot", &robot.name, pid, res.is_ok());
         Ok(res?)
     }
 
@@ -289,7 +291,8 @@ impl Registry {
         let res = self.meta.set_robot_secret(id, &hash).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit(actor, "update", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "robot", &robot.name, pid, res.is_ok());
         res?;
         Ok(secret)
     }
@@ -300,7 +303,8 @@ impl Registry {
         let res = self.meta.delete_robot(id).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit(actor, "delete", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log
+            .action(actor, "delete", "robot", &robot.name, pid, res.is_ok());
         Ok(res?)
     }
 }
