@@ -170,7 +170,13 @@ impl Registry {
         if webhook_settings.host.is_none() {
             webhook_settings.host = settings.external_url.as_deref().map(url_host);
         }
-        let webhooks = crate::webhooks::Webhooks::start(&events, meta.clone(), webhook_settings);
+        let webhooks = crate::webhooks::Webhooks::start(
+            &events,
+            meta.clone(),
+            webhook_settings,
+            access.clone(),
+            audit_log.clone(),
+        );
         let outbox = crate::events::Outbox::new(meta.clone());
         outbox.subscribe(Arc::new(crate::events::audit::AuditSubscriber));
         outbox.subscribe(webhooks.durable());

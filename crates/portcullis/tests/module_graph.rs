@@ -25,7 +25,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "scanners",
             "scanning",
             "signatures",
-            "webhooks",
         ],
     ),
     ("portcullis-core", &["artifacts", "browse"]),

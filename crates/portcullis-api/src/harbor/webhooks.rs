@@ -142,6 +142,7 @@ pub async fn list(
         q.get("page_size").map(String::as_str),
     )?;
     let all = reg
+        .webhooks
         .list_webhook_policies(&p, &project, is_name(&headers))
         .await?;
     let total = all.len() as u64;
@@ -169,6 +170,7 @@ pub async fn get_one(
     Path((project, policy)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let found = reg
+        .webhooks
         .get_webhook_policy(&p, &project, is_name(&headers), id(&policy, "policy id")?)
         .await?;
     Ok(Json(policy_json(&found)).into_response())
@@ -183,6 +185,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let input = json_body(body)?.into();
     let created = reg
+        .webhooks
         .create_webhook_policy(&p, &actor, &project, is_name(&headers), input)
         .await?;
     let mut resp = StatusCode::CREATED.into_response();
@@ -205,7 +208,8 @@ pub async fn update(
 ) -> ApiResult<Response> {
     let policy = id(&policy, "policy id")?;
     let input = json_body(body)?.into();
-    reg.update_webhook_policy(&p, &actor, &project, is_name(&headers), policy, input)
+    reg.webhooks
+        .update_webhook_policy(&p, &actor, &project, is_name(&headers), policy, input)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -217,7 +221,8 @@ pub async fn delete(
     Path((project, policy)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let policy = id(&policy, "policy id")?;
-    reg.delete_webhook_policy(&p, &actor, &project, is_name(&headers), policy)
+    reg.webhooks
+        .delete_webhook_policy(&p, &actor, &project, is_name(&headers), policy)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -228,7 +233,8 @@ pub async fn events(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
-    reg.webhook_event_types(&p, &project, is_name(&headers))
+    reg.webhooks
+        .webhook_event_types(&p, &project, is_name(&headers))
         .await?;
     let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     Ok(Json(json!({
@@ -249,6 +255,7 @@ pub async fn last_trigger(
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let (policies, triggers) = reg
+        .webhooks
         .webhook_last_triggers(&p, &project, is_name(&headers))
         .await?;
     let mut out = Vec::new();
@@ -341,6 +348,7 @@ pub async fn executions(
     )?;
     let policy = id(&policy, "policy id")?;
     let (list, total) = reg
+        .webhooks
         .list_webhook_executions(
             &p,
             &project,
@@ -368,6 +376,7 @@ pub async fn tasks(
     Path((project, policy, execution)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let e = reg
+        .webhooks
         .get_webhook_execution(
             &p,
             &project,
@@ -425,6 +434,7 @@ pub async fn task_log(
         id(&task, "task id")?,
     );
     let (task, attempts) = reg
+        .webhooks
         .webhook_task_attempts(&p, &project, is_name(&headers), ids)
         .await?;
     Ok((

@@ -24,13 +24,15 @@ use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::events::{EventBus, EventType};
-use crate::registry::Registry;
 
 /// The webhook side of the registry: the policy cache and the dispatcher's flush handle.
 pub struct Webhooks {
     pub cache: PolicyCache,
     flush: mpsc::Sender<dispatch::FlushRequest>,
     renderer: Arc<dispatch::Renderer>,
+    meta: portcullis_meta::MetaStore,
+    access: Arc<crate::access::Access>,
+    audit_log: Arc<crate::audit::AuditRecorder>,
 }
 
 impl Webhooks {
@@ -39,6 +41,8 @@ impl Webhooks {
         bus: &EventBus,
         meta: portcullis_meta::MetaStore,
         settings: WebhookSettings,
+        access: Arc<crate::access::Access>,
+        audit_log: Arc<crate::audit::AuditRecorder>,
     ) -> Webhooks {
         let cache = PolicyCache::default();
         let interest = {
@@ -46,12 +50,19 @@ impl Webhooks {
             Arc::new(move |project, kind| cache.wants(project, kind))
         };
         let rx = bus.subscribe("webhooks", settings.backlog, interest);
-        let renderer = Arc::new(dispatch::Renderer::new(meta, cache.clone(), settings));
+        let renderer = Arc::new(dispatch::Renderer::new(
+            meta.clone(),
+            cache.clone(),
+            settings,
+        ));
         let flush = dispatch::start(renderer.clone(), rx);
         Webhooks {
             cache,
             flush,
             renderer,
+            meta,
+            access,
+            audit_log,
         }
     }
 
@@ -164,7 +175,7 @@ pub fn execution_status(e: &WebhookExecution) -> &'static str {
         .unwrap_or("Success")
 }
 
-impl Registry {
+impl Webhooks {
     async fn webhook_project(
         &self,
         principal: &Principal,
@@ -180,7 +191,7 @@ impl Registry {
     }
 
     async fn reload_policies(&self) {
-        if let Err(e) = self.webhooks.cache.reload(&self.meta).await {
+        if let Err(e) = self.cache.reload(&self.meta).await {
             tracing::warn!(error = %e, "reloading webhook policies failed");
         }
     }
@@ -252,7 +263,7 @@ impl Registry {
             .await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, input.name);
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "webhook_policy",
@@ -301,7 +312,7 @@ impl Registry {
             .await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, input.name);
-        self.audit(
+        self.audit_log.action(
             actor,
             "update",
             "webhook_policy",
@@ -328,7 +339,7 @@ impl Registry {
         let res = self.meta.delete_webhook_policy(p.id, id).await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, current.name);
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "webhook_policy",
