@@ -71,6 +71,24 @@ macro_rules! insert_outbox {
 }
 pub(crate) use insert_outbox;
 
+/// An outbox row as selected: id, event id, kind, project, payload, attempts.
+type OutboxRow = (i64, String, String, i64, String, i32);
+
+fn events_of(rows: Vec<OutboxRow>) -> Vec<OutboxEvent> {
+    rows.into_iter()
+        .map(
+            |(id, event_id, kind, project_id, payload, attempts)| OutboxEvent {
+                id,
+                event_id,
+                kind,
+                project_id,
+                payload,
+                attempts: attempts.max(0) as u32,
+            },
+        )
+        .collect()
+}
+
 impl MetaStore {
     /// Writes events on their own (changes whose transaction lives elsewhere).
     pub async fn insert_outbox(&self, events: &[NewOutboxEvent]) -> Result<()> {
@@ -98,7 +116,7 @@ impl MetaStore {
              (SELECT id FROM outbox WHERE lease_until <= $2 ORDER BY id LIMIT $3{skip_locked}) \
              RETURNING id, event_id, kind, project_id, payload, attempts"
         );
-        let rows: Vec<(i64, String, String, i64, String, i32)> = with_pool!(self, write, |pool| {
+        let rows: Vec<OutboxRow> = with_pool!(self, write, |pool| {
             sqlx::query_as(AssertSqlSafe(sql))
                 .bind(DbTime(t + lease))
                 .bind(DbTime(t))
@@ -106,19 +124,7 @@ impl MetaStore {
                 .fetch_all(pool)
                 .await?
         });
-        let mut out: Vec<OutboxEvent> = rows
-            .into_iter()
-            .map(
-                |(id, event_id, kind, project_id, payload, attempts)| OutboxEvent {
-                    id,
-                    event_id,
-                    kind,
-                    project_id,
-                    payload,
-                    attempts: attempts.max(0) as u32,
-                },
-            )
-            .collect();
+        let mut out = events_of(rows);
         out.sort_by_key(|e| e.id);
         Ok(out)
     }
@@ -135,24 +141,12 @@ impl MetaStore {
         );
         q.bind_list(event_ids.iter().map(|e| Arg::Text(e.clone())))
             .push(" ORDER BY id");
-        let rows: Vec<(i64, String, String, i64, String, i32)> = with_pool!(self, write, |pool| {
+        let rows: Vec<OutboxRow> = with_pool!(self, write, |pool| {
             bind_args!(sqlx::query_as(AssertSqlSafe(q.text)), q.args)
                 .fetch_all(pool)
                 .await?
         });
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, event_id, kind, project_id, payload, attempts)| OutboxEvent {
-                    id,
-                    event_id,
-                    kind,
-                    project_id,
-                    payload,
-                    attempts: attempts.max(0) as u32,
-                },
-            )
-            .collect())
+        Ok(events_of(rows))
     }
 
     /// Completes events: in one transaction, each event still pending is deleted and its

@@ -142,15 +142,7 @@ impl EventBus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventProject;
-
-    fn project() -> EventProject {
-        EventProject {
-            id: 7,
-            name: "lib".into(),
-            public: true,
-        }
-    }
+    use crate::events::tests::project;
 
     #[tokio::test]
     async fn only_wanted_events_are_built_and_full_queues_drop() {

@@ -237,10 +237,10 @@ impl Event {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn project() -> EventProject {
+    pub(crate) fn project() -> EventProject {
         EventProject {
             id: 7,
             name: "lib".into(),
