@@ -9,7 +9,7 @@ use crate::access::ProjectInfo;
 use crate::cache::Resolved;
 use crate::context::RequestCtx;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventType, Outbox};
+use crate::events::{Event, EventType};
 use crate::registry::{Pushed, ReferrerDescriptor, Registry, audit_resource};
 
 impl Registry {
@@ -162,6 +162,11 @@ impl Registry {
         )
         .caused_by(ctx)
         .audited("create", "artifact", &audit_resource(repo, reference));
+        let (writes, after) = if emit {
+            self.outbox.prepare(vec![event]).await
+        } else {
+            Default::default()
+        };
         let put = PutManifest {
             repository_id: repository.id,
             digest: digest.clone(),
@@ -190,11 +195,7 @@ impl Registry {
                 Reference::Digest(_) => None,
             },
             immutable_tag: immutable_rule.is_some(),
-            events: if emit {
-                vec![Outbox::record(&event)]
-            } else {
-                Vec::new()
-            },
+            events: writes,
         };
         let commit = crate::policy::quota::Commit {
             project,
@@ -215,9 +216,7 @@ impl Registry {
             self.gate_changed();
         }
         self.manifests.put(digest.clone(), body);
-        if emit {
-            self.outbox.hand_over(std::slice::from_ref(&event)).await;
-        }
+        self.outbox.hand_over(&after).await;
         Ok(Pushed {
             digest,
             subject: parsed.subject.map(|s| s.digest),
@@ -327,16 +326,17 @@ impl Registry {
                 }
             }
         }
-        let events: Vec<_> = event.map(Outbox::record).into_iter().collect();
+        let (writes, after) = match event {
+            Some(e) => self.outbox.prepare(vec![e.clone()]).await,
+            None => Default::default(),
+        };
         let found = match reference {
-            Reference::Digest(d) => self.meta.delete_artifact(r.id, d, &events).await?,
+            Reference::Digest(d) => self.meta.delete_artifact(r.id, d, &writes).await?,
             Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
         };
         if found && matches!(reference, Reference::Digest(_)) {
             self.artifacts_removed().await;
-            if let Some(e) = event {
-                self.outbox.hand_over(std::slice::from_ref(e)).await;
-            }
+            self.outbox.hand_over(&after).await;
         } else {
             self.resolutions.invalidate();
             self.gate_changed();

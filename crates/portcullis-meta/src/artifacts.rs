@@ -4,7 +4,7 @@ use portcullis_types::{Digest, Reference, RepoName, Tag};
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
-use crate::outbox::insert_outbox;
+use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, ReferenceRow, convert_all, parse_digest, to_u64};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
@@ -194,7 +194,7 @@ impl MetaStore {
         &self,
         repository: RepositoryId,
         digest: &Digest,
-        events: &[crate::NewOutboxEvent],
+        events: &crate::EventWrites,
     ) -> Result<bool> {
         let deleted = in_tx!(self, |tx| {
             // A no-op update locks the repository row (PostgreSQL), ordering this after
@@ -248,7 +248,7 @@ impl MetaStore {
                 > 0;
             settle_usage!(tx, project, locked, t, false);
             if deleted {
-                insert_outbox!(tx, events, t);
+                insert_event_writes!(tx, events, t);
             }
             deleted
         });

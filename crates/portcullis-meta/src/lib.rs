@@ -55,11 +55,11 @@ pub use jobs::{
 };
 pub use labels::{Label, LabelQuery, NewLabel};
 pub use members::Member;
-pub use model::NewOutboxEvent;
 pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
+pub use model::{EventWrites, NewOutboxEvent};
 pub use outbox::{OutboxBacklog, OutboxEffects, OutboxEvent, WRITER_LEASE};
 pub use policy::{
     CveAllowlist, ImmutableRuleRecord, Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage,

@@ -206,8 +206,8 @@ pub struct PutManifest {
     /// The tag is protected by an immutable tag rule: moving it to another digest is
     /// refused ([`crate::Error::Immutable`]); pushing the digest it has is allowed.
     pub immutable_tag: bool,
-    /// Events of the push, written in its transaction (see [`NewOutboxEvent`]).
-    pub events: Vec<NewOutboxEvent>,
+    /// What the push's events write in its transaction (see [`EventWrites`]).
+    pub events: EventWrites,
 }
 
 /// What [`crate::MetaStore::put_manifest`] did.
@@ -231,4 +231,12 @@ pub struct NewOutboxEvent {
     pub project_id: i64,
     /// The event itself, as its producer serialised it.
     pub payload: String,
+}
+
+/// What a change's events write in the change's own transaction: the outbox rows of
+/// events that need work after commit, and the audit entries, which need none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventWrites {
+    pub outbox: Vec<NewOutboxEvent>,
+    pub audit: Vec<crate::NewAuditEntry>,
 }

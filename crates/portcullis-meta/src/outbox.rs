@@ -71,6 +71,16 @@ macro_rules! insert_outbox {
 }
 pub(crate) use insert_outbox;
 
+/// Inside a transaction: writes an [`crate::EventWrites`] (outbox rows and audit entries).
+macro_rules! insert_event_writes {
+    ($tx:ident, $writes:expr, $t:expr) => {{
+        let writes: &$crate::EventWrites = $writes;
+        $crate::outbox::insert_outbox!($tx, writes.outbox, $t);
+        $crate::audit::insert_audit!($tx, writes.audit);
+    }};
+}
+pub(crate) use insert_event_writes;
+
 /// An outbox row as selected: id, event id, kind, project, payload, attempts.
 type OutboxRow = (i64, String, String, i64, String, i32);
 

@@ -6,7 +6,7 @@ use portcullis_types::Digest;
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
-use crate::outbox::insert_outbox;
+use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, parse_digest, to_i64, to_json};
 use crate::sql::{Arg, Sql, bind_args, in_tx};
@@ -226,7 +226,7 @@ impl MetaStore {
             };
 
             let quota = settle_usage!(tx, project, locked, t, true);
-            insert_outbox!(tx, m.events, t);
+            insert_event_writes!(tx, &m.events, t);
 
             let row = sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(artifact_sql))
                 .bind(id)

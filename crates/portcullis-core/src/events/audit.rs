@@ -1,12 +1,13 @@
-//! The audit log as a durable subscriber of events.
+//! The audit log as a durable subscriber of events: its entry is a pure function of the
+//! event, so it is written in the change's own transaction and needs no handover.
 
-use portcullis_meta::{NewAuditEntry, ProjectId};
+use futures::future::BoxFuture;
+use portcullis_meta::{EventWrites, NewAuditEntry, ProjectId};
 
 use super::Event;
 
-/// The audit log as a durable subscriber: a state change is on record once its event is
-/// completed, in the same transaction, so a crash after the client's success cannot lose
-/// the entry.
+/// The audit log as a durable subscriber: a state change is on record in the change's
+/// own transaction, so a crash after the client's success cannot lose the entry.
 pub(crate) struct AuditSubscriber;
 
 impl super::DurableSubscriber for AuditSubscriber {
@@ -14,12 +15,19 @@ impl super::DurableSubscriber for AuditSubscriber {
         "audit"
     }
 
+    fn at_commit(&self, event: &Event, writes: &mut EventWrites) {
+        writes.audit.extend(entry_of(event));
+    }
+
+    fn wants<'a>(&'a self, _event: &'a Event) -> BoxFuture<'a, bool> {
+        Box::pin(std::future::ready(false))
+    }
+
     fn handle<'a>(
         &'a self,
-        event: &'a Event,
-        effects: &'a mut portcullis_meta::OutboxEffects,
-    ) -> futures::future::BoxFuture<'a, anyhow::Result<()>> {
-        effects.audit.extend(entry_of(event));
+        _event: &'a Event,
+        _effects: &'a mut portcullis_meta::OutboxEffects,
+    ) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(std::future::ready(Ok(())))
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use parking_lot::RwLock;
-use portcullis_meta::{MetaStore, NewOutboxEvent, OutboxEffects, OutboxEvent};
+use portcullis_meta::{EventWrites, MetaStore, NewOutboxEvent, OutboxEffects, OutboxEvent};
 use serde::Serialize;
 use tokio::sync::Notify;
 
@@ -40,6 +40,17 @@ type Retry = (String, u32);
 /// A subscriber that must see every state change.
 pub trait DurableSubscriber: Send + Sync {
     fn name(&self) -> &'static str;
+
+    /// Effects written in the change's own transaction: pure functions of the event (the
+    /// audit entry), which need no handover.
+    fn at_commit(&self, _event: &Event, _writes: &mut EventWrites) {}
+
+    /// Whether [`DurableSubscriber::handle`] has work for `event` after commit. An event
+    /// no subscriber wants gets no outbox row, so a push that triggers nothing costs one
+    /// transaction. When unsure, say yes.
+    fn wants<'a>(&'a self, _event: &'a Event) -> BoxFuture<'a, bool> {
+        Box::pin(std::future::ready(true))
+    }
 
     /// Handles `event`: database writes go into `effects` (committed with the event's
     /// completion); anything else happens here and must be idempotent. An error leaves
@@ -99,6 +110,27 @@ impl Outbox {
             // An event is plain data: serialising it cannot fail.
             payload: serde_json::to_string(event).unwrap_or_default(),
         }
+    }
+
+    /// What `events` write in their change's transaction (their subscribers' effects at
+    /// commit, and an outbox row for each event some subscriber has work for after
+    /// commit), and the events to hand over once it committed.
+    pub async fn prepare(&self, events: Vec<Event>) -> (EventWrites, Vec<Event>) {
+        let subscribers = self.subscribers.read().clone();
+        let mut writes = EventWrites::default();
+        let mut after = Vec::new();
+        for event in events {
+            let mut wanted = false;
+            for s in &subscribers {
+                s.at_commit(&event, &mut writes);
+                wanted = wanted || s.wants(&event).await;
+            }
+            if wanted {
+                writes.outbox.push(Self::record(&event));
+                after.push(event);
+            }
+        }
+        (writes, after)
     }
 
     /// Hands events whose change just committed to the subscribers. The writer holds
@@ -242,13 +274,36 @@ fn decode(rows: Vec<OutboxEvent>) -> (Vec<(Event, u32)>, Vec<Retry>) {
 }
 
 #[cfg(test)]
+mod tests_support {
+    use super::*;
+    use crate::events::{EventProject, EventType};
+
+    pub(super) fn push(n: u32) -> Event {
+        let project = EventProject {
+            id: 1,
+            name: "library".into(),
+            public: true,
+        };
+        Event::artifact(
+            EventType::PushArtifact,
+            project,
+            "library/app",
+            &format!("sha256:{n:064}"),
+            None,
+            "admin",
+        )
+        .audited("create", "artifact", &format!("library/app:{n}"))
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    use super::tests_support::push;
     use std::sync::atomic::AtomicBool;
 
     use parking_lot::Mutex;
 
     use super::*;
-    use crate::events::{EventProject, EventType};
 
     /// Records the events it sees; fails while `failing` is set.
     #[derive(Default)]
@@ -276,23 +331,6 @@ mod tests {
                 Ok(())
             })
         }
-    }
-
-    fn push(n: u32) -> Event {
-        let project = EventProject {
-            id: 1,
-            name: "library".into(),
-            public: true,
-        };
-        Event::artifact(
-            EventType::PushArtifact,
-            project,
-            "library/app",
-            &format!("sha256:{n:064}"),
-            None,
-            "admin",
-        )
-        .audited("create", "artifact", &format!("library/app:{n}"))
     }
 
     async fn store() -> (tempfile::TempDir, MetaStore) {
@@ -350,5 +388,25 @@ mod tests {
         outbox.hand_over(std::slice::from_ref(&e)).await;
         let (_, total) = meta.list_audit(&Default::default(), 1, 10).await.unwrap();
         assert_eq!(total, 1);
+    }
+}
+
+#[cfg(test)]
+mod prepare_tests {
+    use super::tests_support::push;
+    use super::*;
+
+    #[tokio::test]
+    async fn an_event_nobody_has_work_for_gets_no_outbox_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", dir.path().join("meta.db").display());
+        let outbox = Outbox::new(MetaStore::connect(&url).await.unwrap());
+        outbox.subscribe(Arc::new(crate::events::audit::AuditSubscriber));
+        let (writes, after) = outbox.prepare(vec![push(1)]).await;
+        assert_eq!(
+            (writes.outbox.len(), writes.audit.len(), after.len()),
+            (0, 1, 0)
+        );
+        assert_eq!(writes.audit[0].resource, "library/app:1");
     }
 }

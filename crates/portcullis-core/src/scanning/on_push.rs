@@ -23,12 +23,17 @@ impl ScanOnPush {
         ScanOnPush { meta, scanning }
     }
 
-    async fn on_push(&self, e: &Event) -> anyhow::Result<()> {
-        let Some(project) = self.meta.get_project(ProjectId(e.project.id)).await? else {
-            return Ok(());
+    /// Whether the project scans (`.0`) or makes SBOMs (`.1`) of what is pushed to it.
+    async fn automatic(&self, project: i64) -> anyhow::Result<(bool, bool)> {
+        let Some(project) = self.meta.get_project(ProjectId(project)).await? else {
+            return Ok((false, false));
         };
         let on = |k: &str| project.metadata.get(k).is_some_and(|v| v == "true");
-        let (scan, sbom) = (on("auto_scan"), on("auto_sbom_generation"));
+        Ok((on("auto_scan"), on("auto_sbom_generation")))
+    }
+
+    async fn on_push(&self, e: &Event) -> anyhow::Result<()> {
+        let (scan, sbom) = self.automatic(e.project.id).await?;
         if !scan && !sbom {
             return Ok(());
         }
@@ -69,6 +74,14 @@ impl ScanOnPush {
 impl DurableSubscriber for ScanOnPush {
     fn name(&self) -> &'static str {
         "scan-on-push"
+    }
+
+    fn wants<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, bool> {
+        Box::pin(async move {
+            // A project that cannot be read now may scan: let the handover decide.
+            event.kind == EventType::PushArtifact
+                && !matches!(self.automatic(event.project.id).await, Ok((false, false)))
+        })
     }
 
     fn handle<'a>(

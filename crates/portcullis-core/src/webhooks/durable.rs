@@ -25,6 +25,13 @@ impl DurableSubscriber for WebhookSubscriber {
         "webhooks"
     }
 
+    fn wants<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, bool> {
+        // Before the policies were read once, any event may be wanted.
+        let wanted =
+            !self.renderer.is_loaded() || self.renderer.cache.wants(event.project.id, event.kind);
+        Box::pin(std::future::ready(wanted))
+    }
+
     fn handle<'a>(
         &'a self,
         event: &'a Event,

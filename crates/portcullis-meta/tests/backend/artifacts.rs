@@ -372,7 +372,10 @@ pub async fn index_children_block_deletion(store: MetaStore) {
         expected
     );
 
-    match store.delete_artifact(r.id, &amd.digest, &[]).await {
+    match store
+        .delete_artifact(r.id, &amd.digest, &Default::default())
+        .await
+    {
         Err(Error::Referenced(parents)) => assert_eq!(parents, vec![index.digest.clone()]),
         other => panic!("expected Referenced, got {other:?}"),
     }
@@ -386,7 +389,7 @@ pub async fn index_children_block_deletion(store: MetaStore) {
 
     assert!(
         store
-            .delete_artifact(r.id, &index.digest, &[])
+            .delete_artifact(r.id, &index.digest, &Default::default())
             .await
             .unwrap()
     );
@@ -399,14 +402,24 @@ pub async fn index_children_block_deletion(store: MetaStore) {
             .is_empty()
     );
     assert!(store.children_of(index.id).await.unwrap().is_empty());
-    assert!(store.delete_artifact(r.id, &amd.digest, &[]).await.unwrap());
-    assert!(!store.delete_artifact(r.id, &amd.digest, &[]).await.unwrap());
+    assert!(
+        store
+            .delete_artifact(r.id, &amd.digest, &Default::default())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_artifact(r.id, &amd.digest, &Default::default())
+            .await
+            .unwrap()
+    );
     assert!(
         !store
             .delete_artifact(
                 portcullis_meta::RepositoryId(r.id.0 + 1000),
                 &arm.digest,
-                &[]
+                &Default::default()
             )
             .await
             .unwrap()

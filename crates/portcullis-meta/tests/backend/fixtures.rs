@@ -88,7 +88,7 @@ pub fn manifest(repo: RepositoryId, seed: &str) -> PutManifest {
         children: Vec::new(),
         tag: None,
         immutable_tag: false,
-        events: Vec::new(),
+        events: Default::default(),
     }
 }
 

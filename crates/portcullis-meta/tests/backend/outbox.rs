@@ -39,12 +39,13 @@ pub async fn events_commit_with_the_push_and_complete_once(store: MetaStore) {
     // A push that fails writes no event.
     let mut failing = manifest(repo.id, "missing blob");
     failing.blobs = vec![crate::fixtures::digest("never linked")];
-    failing.events = vec![event("lost", p.id.0)];
+    failing.events.outbox = vec![event("lost", p.id.0)];
     assert!(store.put_manifest(failing).await.is_err());
     assert_eq!(store.outbox_backlog().await.unwrap().pending, 0);
 
     let mut m = manifest(repo.id, "ok");
-    m.events = vec![event("e1", p.id.0)];
+    m.events.outbox = vec![event("e1", p.id.0)];
+    m.events.audit = vec![audit("outbox/app:0")];
     store.put_manifest(m).await.unwrap();
     let backlog = store.outbox_backlog().await.unwrap();
     assert_eq!(backlog.pending, 1);
@@ -93,7 +94,8 @@ pub async fn events_commit_with_the_push_and_complete_once(store: MetaStore) {
     assert_eq!(store.complete_outbox(&[effects]).await.unwrap(), 0);
     assert_eq!(store.outbox_backlog().await.unwrap().pending, 0);
     let (entries, total) = store.list_audit(&Default::default(), 1, 10).await.unwrap();
-    assert_eq!(total, 1, "{entries:?}");
+    // One written with the push, one by the completion.
+    assert_eq!(total, 2, "{entries:?}");
     let (execs, total) = store.list_webhook_executions(hook.id, 1, 10).await.unwrap();
     assert_eq!((execs.len(), total), (1, 1));
 }

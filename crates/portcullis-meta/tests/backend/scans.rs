@@ -221,19 +221,19 @@ pub async fn reports_go_with_the_last_artifact_of_their_digest(store: MetaStore)
     // Still in repository b: the shared report stays; the lone one goes.
     assert!(
         store
-            .delete_artifact(r1.id, &shared.digest, &[])
+            .delete_artifact(r1.id, &shared.digest, &Default::default())
             .await
             .unwrap()
     );
     assert!(
         store
-            .delete_artifact(r1.id, &alone.digest, &[])
+            .delete_artifact(r1.id, &alone.digest, &Default::default())
             .await
             .unwrap()
     );
     assert!(
         store
-            .delete_artifact(r2.id, &running.digest, &[])
+            .delete_artifact(r2.id, &running.digest, &Default::default())
             .await
             .unwrap()
     );
