@@ -20,6 +20,7 @@ mod dbtime;
 mod error;
 mod exports;
 mod ids;
+mod inventories;
 mod jobs;
 mod labels;
 mod members;

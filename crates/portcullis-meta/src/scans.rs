@@ -1,5 +1,4 @@
-//! Scan reports, one per (artifact digest, scanner, report MIME type), and the layer
-//! inventory cache that lets a rescan skip reading layers.
+//! Scan reports, one per (artifact digest, scanner, report MIME type).
 
 use std::fmt;
 use std::str::FromStr;
@@ -545,54 +544,6 @@ impl MetaStore {
                 },
             )
             .collect())
-    }
-
-    /// Cached layer inventories of format `version`, by layer digest.
-    pub async fn layer_inventories(
-        &self,
-        digests: &[String],
-        version: i64,
-    ) -> Result<Vec<(String, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for chunk in digests.chunks(400) {
-            let mut q =
-                Sql::new("SELECT digest, inventory FROM layer_inventories WHERE version = ");
-            q.bind(Arg::I64(version))
-                .push(" AND digest IN ")
-                .bind_list(chunk.iter().map(|d| Arg::Text(d.clone())));
-            let rows: Vec<(String, Vec<u8>)> = with_pool!(self, read, |pool| {
-                bind_args!(sqlx::query_as(AssertSqlSafe(q.text)), q.args)
-                    .fetch_all(pool)
-                    .await?
-            });
-            out.extend(rows);
-        }
-        Ok(out)
-    }
-
-    /// Stores a layer's inventory (replacing one of another format version).
-    pub async fn put_layer_inventory(
-        &self,
-        digest: &str,
-        version: i64,
-        inventory: &[u8],
-    ) -> Result<()> {
-        let at = DbTime::from(now());
-        with_pool!(self, write, |pool| {
-            sqlx::query(
-                "INSERT INTO layer_inventories (digest, version, inventory, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (digest) DO UPDATE SET \
-                 version = excluded.version, inventory = excluded.inventory, \
-                 created_at = excluded.created_at",
-            )
-            .bind(digest)
-            .bind(version)
-            .bind(inventory)
-            .bind(at)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
     }
 }
 
