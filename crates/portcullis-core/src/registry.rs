@@ -186,6 +186,13 @@ impl Registry {
             audit_log.clone(),
             settings.self_registration,
         );
+        let scanners = crate::scanners::Scanners::new(
+            settings.scanner_adapter_api_key.clone(),
+            settings.vulndb_dir.clone(),
+            meta.clone(),
+            access.clone(),
+            audit_log.clone(),
+        );
         Arc::new(Registry {
             accounts,
             outbox,
@@ -195,10 +202,7 @@ impl Registry {
             audit_log,
             events,
             webhooks,
-            scanners: crate::scanners::Scanners::new(
-                settings.scanner_adapter_api_key.clone(),
-                settings.vulndb_dir.clone(),
-            ),
+            scanners,
             vuln_verdicts: crate::policy::vuln_gate::VulnVerdicts::new(settings.cache_ttl),
             signatures: crate::signatures::SignatureCache::new(
                 settings.cache_ttl,

@@ -5,6 +5,7 @@ use sqlx::AssertSqlSafe;
 use time::OffsetDateTime;
 
 use crate::dbtime::DbTime;
+use crate::model::NewAuditEntry;
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::{MetaStore, ProjectId, Result};
@@ -62,20 +63,6 @@ pub struct AuditEntry {
     /// `create`, `delete`, `pull`, `update`, `login`, …
     pub operation: String,
     /// `artifact`, `user`, `project`, `member`, `robot`, `repository`, `tag`, …
-    pub resource_type: String,
-    pub resource: String,
-    pub project_id: Option<ProjectId>,
-    pub client_ip: String,
-    pub success: bool,
-    pub description: String,
-}
-
-/// An action to record; the store assigns the id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewAuditEntry {
-    pub op_time: OffsetDateTime,
-    pub username: String,
-    pub operation: String,
     pub resource_type: String,
     pub resource: String,
     pub project_id: Option<ProjectId>,

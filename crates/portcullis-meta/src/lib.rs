@@ -45,7 +45,7 @@ mod webhooks;
 pub mod testing;
 
 pub use adapter_scans::{AdapterScan, AdapterScanState};
-pub use audit::{AuditEntry, AuditQuery, NewAuditEntry};
+pub use audit::{AuditEntry, AuditQuery};
 pub use copy::ArtifactFilter;
 pub use error::{Error, Result};
 pub use exports::CveExport;
@@ -60,7 +60,7 @@ pub use model::{
     Artifact, ArtifactReference, BlobRecord, NewProject, NewUser, Project, ProjectQuery,
     PutManifest, PutOutcome, RepoKey, Repository, TagRecord, User,
 };
-pub use model::{EventWrites, NewOutboxEvent};
+pub use model::{EventWrites, NewAuditEntry, NewOutboxEvent};
 pub use outbox::{OutboxBacklog, OutboxEffects, OutboxEvent, WRITER_LEASE};
 pub use policy::{
     CveAllowlist, ImmutableRuleRecord, Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage,

@@ -238,5 +238,19 @@ pub struct NewOutboxEvent {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventWrites {
     pub outbox: Vec<NewOutboxEvent>,
-    pub audit: Vec<crate::NewAuditEntry>,
+    pub audit: Vec<NewAuditEntry>,
+}
+
+/// An action to record; the store assigns the id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEntry {
+    pub op_time: OffsetDateTime,
+    pub username: String,
+    pub operation: String,
+    pub resource_type: String,
+    pub resource: String,
+    pub project_id: Option<ProjectId>,
+    pub client_ip: String,
+    pub success: bool,
+    pub description: String,
 }

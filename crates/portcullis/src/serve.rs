@@ -74,7 +74,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ..Settings::default()
     };
     let reg = Registry::new(meta, blobs, tokens, settings);
-    reg.ensure_builtin_scanner()
+    reg.scanners
+        .ensure_builtin_scanner()
         .await
         .context("registering the built-in scanner")?;
     let scanning = crate::scanning::setup(&reg, &cfg);

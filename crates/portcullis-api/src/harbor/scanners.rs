@@ -151,6 +151,7 @@ pub async fn list(
     let paging = paging(&params)?;
     let q = scanner_query(&params)?;
     let (list, total) = reg
+        .scanners
         .list_scanners(&p, &q, paging.page, paging.page_size)
         .await?;
     Ok(listing(&list, total, paging, "/api/v2.0/scanners", &params))
@@ -162,7 +163,7 @@ pub async fn create(
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    let r = reg.create_scanner(&p, &actor, req).await?;
+    let r = reg.scanners.create_scanner(&p, &actor, req).await?;
     let mut resp = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v2.0/scanners/{}", r.uuid)) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -175,7 +176,7 @@ pub async fn get_one(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let v = reg.get_scanner(&p, &id).await?;
+    let v = reg.scanners.get_scanner(&p, &id).await?;
     Ok(Json(registration_json(&v)).into_response())
 }
 
@@ -186,7 +187,7 @@ pub async fn update(
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.update_scanner(&p, &actor, &id, req).await?;
+    reg.scanners.update_scanner(&p, &actor, &id, req).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -195,7 +196,7 @@ pub async fn delete(
     Acting(p, actor): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let v = reg.delete_scanner(&p, &actor, &id).await?;
+    let v = reg.scanners.delete_scanner(&p, &actor, &id).await?;
     Ok(Json(registration_json(&v)).into_response())
 }
 
@@ -212,7 +213,8 @@ pub async fn set_default(
     body: Result<Json<IsDefault>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.set_default_scanner(&p, &actor, &id, req.is_default)
+    reg.scanners
+        .set_default_scanner(&p, &actor, &id, req.is_default)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -222,7 +224,7 @@ pub async fn metadata(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let m = reg.scanner_metadata(&p, &id).await?;
+    let m = reg.scanners.scanner_metadata(&p, &id).await?;
     Ok(Json(m).into_response())
 }
 
@@ -232,7 +234,7 @@ pub async fn ping(
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.ping_scanner(&p, req).await?;
+    reg.scanners.ping_scanner(&p, req).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -242,7 +244,10 @@ pub async fn project_scanner(
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
-    let v = reg.project_scanner(&p, &project, is_name(&headers)).await?;
+    let v = reg
+        .scanners
+        .project_scanner(&p, &project, is_name(&headers))
+        .await?;
     Ok(Json(registration_json(&v)).into_response())
 }
 
@@ -260,7 +265,8 @@ pub async fn set_project_scanner(
     body: Result<Json<ProjectScanner>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.set_project_scanner(&p, &actor, &project, is_name(&headers), &req.uuid)
+    reg.scanners
+        .set_project_scanner(&p, &actor, &project, is_name(&headers), &req.uuid)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -275,6 +281,7 @@ pub async fn candidates(
     let paging = paging(&params)?;
     let q = scanner_query(&params)?;
     let (list, total) = reg
+        .scanners
         .project_scanner_candidates(
             &p,
             &project,

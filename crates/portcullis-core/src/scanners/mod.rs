@@ -126,10 +126,19 @@ pub struct Scanners {
     pub vulndb: VulnDbCache,
     /// This server's own address as seen from this host, set once it listens.
     internal_url: OnceLock<String>,
+    pub(crate) meta: portcullis_meta::MetaStore,
+    pub(crate) access: std::sync::Arc<crate::access::Access>,
+    pub(crate) audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
 }
 
 impl Scanners {
-    pub fn new(api_key: Option<String>, vulndb_dir: Option<PathBuf>) -> Self {
+    pub fn new(
+        api_key: Option<String>,
+        vulndb_dir: Option<PathBuf>,
+        meta: portcullis_meta::MetaStore,
+        access: std::sync::Arc<crate::access::Access>,
+        audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
+    ) -> Self {
         Scanners {
             client: AdapterClient::new(),
             pull_client: reqwest::Client::builder()
@@ -140,6 +149,9 @@ impl Scanners {
             api_key: api_key.filter(|k| !k.is_empty()),
             vulndb: VulnDbCache::new(vulndb_dir),
             internal_url: OnceLock::new(),
+            meta,
+            access,
+            audit_log,
         }
     }
 

@@ -5,13 +5,13 @@
 use portcullis_meta::{Project, ScannerQuery, ScannerRegistration};
 use portcullis_types::ErrorCode;
 
+use super::Scanners;
 use super::client::{AdapterEndpoint, AdapterMetadata};
 use super::{BUILTIN_UUID, builtin_registration};
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::projects::forbidden;
-use crate::registry::Registry;
 
 /// The authentication schemes Harbor knows for talking to an adapter.
 pub const AUTH_TYPES: [&str; 4] = ["", "Basic", "Bearer", "X-ScannerAdapter-API-Key"];
@@ -90,7 +90,7 @@ fn require_admin(principal: &Principal) -> Result<()> {
     }
 }
 
-impl Registry {
+impl Scanners {
     /// Creates the built-in registration at start (default while no other is).
     pub async fn ensure_builtin_scanner(&self) -> Result<()> {
         Ok(self.meta.ensure_scanner(&builtin_registration()).await?)
@@ -146,7 +146,8 @@ impl Registry {
             update_time: now,
         };
         let res = self.meta.create_scanner(&r).await;
-        self.audit(actor, "create", "scanner", &r.name, None, res.is_ok());
+        self.audit_log
+            .action(actor, "create", "scanner", &r.name, None, res.is_ok());
         Ok(res?)
     }
 
@@ -191,7 +192,8 @@ impl Registry {
             ..old
         };
         let res = self.meta.update_scanner(&r).await;
-        self.audit(actor, "update", "scanner", &r.name, None, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "scanner", &r.name, None, res.is_ok());
         Ok(res?)
     }
 
@@ -218,7 +220,8 @@ impl Registry {
             ));
         }
         let res = self.meta.delete_scanner(uuid).await;
-        self.audit(actor, "delete", "scanner", &old.name, None, res.is_ok());
+        self.audit_log
+            .action(actor, "delete", "scanner", &old.name, None, res.is_ok());
         Ok(self.view(res?))
     }
 
@@ -247,7 +250,8 @@ impl Registry {
             )));
         }
         let res = self.meta.set_default_scanner(uuid).await;
-        self.audit(actor, "update", "scanner", &r.name, None, res.is_ok());
+        self.audit_log
+            .action(actor, "update", "scanner", &r.name, None, res.is_ok());
         Ok(res?)
     }
 
@@ -280,8 +284,7 @@ impl Registry {
             credential: req.access_credential,
             skip_cert_verify: req.skip_cert_verify,
         };
-        self.scanners
-            .client
+        self.client
             .metadata(&endpoint)
             .await
             .map_err(|e| bad(format!("failed to ping the scanner adapter: {e}")))
@@ -349,7 +352,7 @@ impl Registry {
         }
         let res = self.meta.set_project_scanner(p.id, uuid).await;
         let resource = format!("{}:{}", p.name, r.name);
-        self.audit(
+        self.audit_log.action(
             actor,
             "update",
             "scanner",
@@ -386,7 +389,7 @@ impl Registry {
             } else {
                 String::new()
             },
-            metadata: builtin.then(|| self.scanners.builtin_metadata()),
+            metadata: builtin.then(|| self.builtin_metadata()),
             registration: r,
         }
     }
@@ -413,10 +416,9 @@ impl Registry {
     /// The metadata of a registration's adapter; the built-in scanner answers locally.
     pub async fn adapter_metadata(&self, r: &ScannerRegistration) -> Result<AdapterMetadata> {
         if r.uuid == BUILTIN_UUID {
-            return Ok(self.scanners.builtin_metadata());
+            return Ok(self.builtin_metadata());
         }
-        self.scanners
-            .client
+        self.client
             .metadata(&AdapterEndpoint::of(r))
             .await
             .map_err(|e| {
