@@ -258,6 +258,4 @@ impl Registry {
         self.pulls.flush().await;
         self.audit_log.flush().await;
     }
-
-    // ---- blobs ----------------------------------------------------------------------
 }
