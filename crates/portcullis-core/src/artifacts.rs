@@ -441,11 +441,7 @@ impl Registry {
 
 /// What events need to know of a project.
 pub(crate) fn info(p: &Project) -> crate::ProjectInfo {
-    crate::ProjectInfo {
-        id: p.id.0,
-        name: p.name.to_string(),
-        public: p.public,
-    }
+    crate::ProjectInfo::from(p)
 }
 
 #[cfg(test)]

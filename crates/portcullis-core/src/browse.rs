@@ -182,7 +182,7 @@ impl Registry {
         self.forget_project(p.name.as_str());
         if res.is_ok() {
             self.artifacts_removed().await;
-            let project = crate::artifacts::info(&p);
+            let project = crate::ProjectInfo::from(&p);
             for (digest, tag) in &gone {
                 self.artifact_event(
                     crate::EventType::DeleteArtifact,

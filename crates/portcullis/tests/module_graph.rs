@@ -27,7 +27,6 @@ const KNOWN: &[(&str, &[&str])] = &[
             "signatures",
         ],
     ),
-    ("portcullis-core", &["artifacts", "browse"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -32,6 +32,16 @@ pub struct ProjectInfo {
     pub public: bool,
 }
 
+impl From<&Project> for ProjectInfo {
+    fn from(p: &Project) -> Self {
+        ProjectInfo {
+            id: p.id.0,
+            name: p.name.to_string(),
+            public: p.public,
+        }
+    }
+}
+
 /// Why a request was refused; the HTTP layer turns `Challenge` into a 401 with a
 /// `WWW-Authenticate` header naming the scope.
 #[derive(Debug)]
