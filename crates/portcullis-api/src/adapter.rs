@@ -85,14 +85,14 @@ fn presented_key(headers: &HeaderMap) -> Option<String> {
 }
 
 fn authorize(reg: &Registry, headers: &HeaderMap) -> Result<(), AdapterError> {
-    if !reg.adapter_enabled() {
+    if !reg.scanners.adapter_enabled() {
         return Err(AdapterError::new(
             StatusCode::NOT_FOUND,
             "the scanner adapter API is off: set --scanner-adapter-api-key to serve it",
         ));
     }
     match presented_key(headers) {
-        Some(k) if reg.adapter_key_matches(&k) => Ok(()),
+        Some(k) if reg.scanners.adapter_key_matches(&k) => Ok(()),
         _ => Err(AdapterError::new(
             StatusCode::UNAUTHORIZED,
             "a valid scanner adapter API key is required",
@@ -140,12 +140,16 @@ async fn scan(
     body: Bytes,
 ) -> Result<Response, AdapterError> {
     authorize(&reg, &headers)?;
-    let id = reg.accept_adapter_scan(&body).await.map_err(|r| match r {
-        Refused::Malformed(m) => AdapterError::new(StatusCode::BAD_REQUEST, m),
-        Refused::Invalid(m) => AdapterError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
-        Refused::Unsupported(m) => AdapterError::new(StatusCode::NOT_IMPLEMENTED, m),
-        Refused::Failed(e) => internal(e),
-    })?;
+    let id = reg
+        .scanners
+        .accept_adapter_scan(&body)
+        .await
+        .map_err(|r| match r {
+            Refused::Malformed(m) => AdapterError::new(StatusCode::BAD_REQUEST, m),
+            Refused::Invalid(m) => AdapterError::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            Refused::Unsupported(m) => AdapterError::new(StatusCode::NOT_IMPLEMENTED, m),
+            Refused::Failed(e) => internal(e),
+        })?;
     let mut resp = (
         StatusCode::ACCEPTED,
         serde_json::json!({ "id": id }).to_string(),
@@ -213,7 +217,11 @@ async fn report(
             ),
         ));
     };
-    let progress = reg.adapter_scan_progress(&id).await.map_err(internal)?;
+    let progress = reg
+        .scanners
+        .adapter_scan_progress(&id)
+        .await
+        .map_err(internal)?;
     match progress {
         None => Err(AdapterError::new(
             StatusCode::NOT_FOUND,

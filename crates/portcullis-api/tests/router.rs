@@ -44,7 +44,7 @@ async fn api() -> Api {
         external_url: Some("https://registry.example.test".into()),
         ..Settings::default()
     };
-    let reg: Arc<Registry> = Registry::new(meta, blobs, tokens, settings);
+    let reg: Arc<Registry> = Registry::new(meta, blobs, tokens, settings, None);
     Api {
         app: portcullis_api::app(reg),
         _dir: dir,

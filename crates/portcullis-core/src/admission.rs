@@ -4,13 +4,7 @@
 //! let them out. The decision is the same one a pull gets; a cluster cannot run what the
 //! registry would refuse to serve.
 
-use portcullis_meta::{ProjectId, RepositoryId};
-use portcullis_types::{Digest, Reference, RepoName};
 use serde_json::Value;
-
-use crate::error::Error;
-use crate::registry::Registry;
-use portcullis_types::ErrorCode;
 
 /// Which registries a cluster may pull from.
 #[derive(Debug, Clone, Default)]
@@ -82,7 +76,7 @@ pub fn parse_image(image: &str) -> Option<ImageRef> {
 
 /// Whether a list entry `host[/path]` covers an image: same host, and the repository is
 /// the path or lies under it.
-fn covers(entry: &str, r: &ImageRef) -> bool {
+pub(crate) fn covers(entry: &str, r: &ImageRef) -> bool {
     let (host, path) = match entry.split_once('/') {
         Some((h, p)) => (h, p.trim_matches('/')),
         None => (entry, ""),
@@ -126,112 +120,6 @@ pub fn images_of(kind: &str, object: &Value) -> Result<Vec<String>, String> {
         }
     }
     Ok(out)
-}
-
-impl Registry {
-    /// Why `image` may not run, or `None` when it may.
-    pub async fn admission_refusal(&self, image: &str) -> Option<String> {
-        let settings = &self.settings.admission;
-        let Some(r) = parse_image(image) else {
-            return Some(format!("image {image:?} is not a valid reference"));
-        };
-        let own = settings.own_hosts.iter().any(|h| covers(h, &r));
-        if !own {
-            let allowed = settings
-                .allowed_registries
-                .iter()
-                .any(|a| a == "*" || covers(a, &r));
-            return (!allowed).then(|| {
-                format!(
-                    "image {image}: {}/{} is not on the list of allowed registries",
-                    r.registry, r.repository
-                )
-            });
-        }
-        match self.admission_gate(&r).await {
-            Ok(()) => None,
-            Err(e) => Some(format!("image {image}: {}", e.message)),
-        }
-    }
-
-    async fn admission_gate(&self, r: &ImageRef) -> crate::Result<()> {
-        let missing = || Error::new(ErrorCode::ManifestUnknown, "not found in this registry");
-        let repo = RepoName::parse(&r.repository).map_err(|_| missing())?;
-        let reference = match (&r.digest, &r.tag) {
-            (Some(d), _) => Reference::Digest(Digest::parse(d).map_err(|_| missing())?),
-            (None, Some(t)) => Reference::parse(t).map_err(|_| missing())?,
-            (None, None) => Reference::parse("latest").map_err(|_| missing())?,
-        };
-        let project = self
-            .access
-            .project_info(repo.project())
-            .await?
-            .ok_or_else(missing)?;
-        let (resolved, bytes) = self
-            .get_manifest(&repo, &reference, false)
-            .await
-            .map_err(|_| missing())?;
-        // With a tag and a digest both written, runtimes pull the digest; so is it judged.
-        self.pull_gate(
-            ProjectId(project.id),
-            RepositoryId(resolved.repository_id),
-            &resolved.digest,
-            &bytes,
-            false,
-        )
-        .await
-    }
-
-    /// Every check the pull gate makes before a manifest is served: content trust, then
-    /// the vulnerability policy. `exempt` callers skip both, as in Harbor: the scanner's
-    /// own pull credential, and a signing tool (cosign, notation) run by someone who may
-    /// push to the repository, reading the manifest it is about to sign.
-    pub async fn pull_gate(
-        &self,
-        project: ProjectId,
-        repo: RepositoryId,
-        digest: &Digest,
-        manifest: &[u8],
-        exempt: bool,
-    ) -> crate::Result<()> {
-        if exempt {
-            return Ok(());
-        }
-        let cache = &self.vuln_verdicts.pulls;
-        let key = (repo.0, digest.clone());
-        let refusal = |r: &crate::policy::vuln_gate::Refusal| {
-            let mut e = Error::new(ErrorCode::ProjectPolicyViolation, r.0.clone());
-            e.detail = r.1.clone();
-            e
-        };
-        if let Some(v) = cache.get(&key) {
-            return v.map_or(Ok(()), |r| Err(refusal(&r)));
-        }
-        let generation = cache.generation();
-        let verdict = match self.judge_pull(project, repo, digest, manifest).await {
-            Ok(()) => None,
-            // Only policy answers are remembered; a failed lookup is asked again.
-            Err(e) if e.code == ErrorCode::ProjectPolicyViolation => {
-                Some(std::sync::Arc::new((e.message, e.detail)))
-            }
-            Err(e) => return Err(e),
-        };
-        cache.put(key, verdict.clone(), generation);
-        verdict.map_or(Ok(()), |r| Err(refusal(&r)))
-    }
-
-    async fn judge_pull(
-        &self,
-        project: ProjectId,
-        repo: RepositoryId,
-        digest: &Digest,
-        manifest: &[u8],
-    ) -> crate::Result<()> {
-        self.content_trust_check(project, repo, digest, manifest)
-            .await?;
-        self.vulnerability_check(project, repo, digest, manifest)
-            .await
-    }
 }
 
 #[cfg(test)]

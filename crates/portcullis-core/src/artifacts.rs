@@ -401,7 +401,8 @@ impl Registry {
                 moved.push(t.name);
             }
         }
-        self.check_tags_mutable(project, dest_name, moved.iter().map(|t| t.as_str()))
+        self.policy
+            .check_tags_mutable(project, dest_name, moved.iter().map(|t| t.as_str()))
             .await
     }
 

@@ -163,7 +163,8 @@ impl Registry {
             .await?;
         // A repository holding a tag an immutable rule protects stays.
         let tags = self.meta.list_tags(r.id, None, None).await?;
-        self.check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
+        self.policy
+            .check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
             .await?;
         // What goes, for the DELETE_ARTIFACT events Harbor sends (one per artifact).
         let mut gone = Vec::new();

@@ -3,6 +3,7 @@
 //! time so that writes made by other nodes show up promptly.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -132,32 +133,50 @@ impl<T: Clone> Projects<T> {
     }
 }
 
+/// The generation shared by every pull-gate cache. Whatever changes a fact the gate
+/// judges by (a report, an allowlist, a key, a project setting, a manifest) calls
+/// [`GateEpoch::changed`], and every cached decision is dropped at once; the caches and
+/// those who change their facts only share this counter, not each other.
+#[derive(Debug, Default)]
+pub struct GateEpoch(AtomicU64);
+
+impl GateEpoch {
+    pub fn new() -> Arc<Self> {
+        Arc::new(GateEpoch::default())
+    }
+
+    /// Drops every cached pull-gate decision.
+    pub fn changed(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
 /// A map of pull-gate facts (verdicts, project policies): entries expire after `ttl`
-/// (for changes made on other nodes) and are all dropped at once by `invalidate` (for
-/// changes made here). A value computed while an invalidation happened is stored under
-/// the old generation, so it is never served.
+/// (for changes made on other nodes) and are all dropped at once when the shared
+/// [`GateEpoch`] moves on (for changes made here). A value computed while the epoch
+/// moved is stored under the old one, so it is never served.
 pub struct GateMap<K, V> {
     ttl: Duration,
-    generation: AtomicU64,
+    epoch: Arc<GateEpoch>,
     map: RwLock<HashMap<K, (V, Instant, u64)>>,
 }
 
 impl<K: std::hash::Hash + Eq, V: Clone> GateMap<K, V> {
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, epoch: &Arc<GateEpoch>) -> Self {
         GateMap {
             ttl,
-            generation: AtomicU64::new(0),
+            epoch: epoch.clone(),
             map: RwLock::new(HashMap::new()),
         }
     }
 
-    pub fn invalidate(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
-    }
-
     /// The generation to pass to `put` for a value about to be computed.
     pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.epoch.current()
     }
 
     pub fn get(&self, k: &K) -> Option<V> {

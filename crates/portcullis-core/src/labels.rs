@@ -5,10 +5,10 @@
 use portcullis_meta::{Label, LabelQuery, NewLabel};
 use portcullis_types::ErrorCode;
 
+use crate::access::forbidden;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::projects::forbidden;
 use crate::registry::Registry;
 
 /// Global scope.

@@ -26,8 +26,6 @@ pub mod request_id;
 pub mod scanners;
 pub mod scanning;
 pub mod setup;
-pub mod signatures;
-pub mod trusted_keys;
 pub mod uploads;
 pub mod webhooks;
 
@@ -39,5 +37,6 @@ pub use auth::{Actions, Principal};
 pub use context::RequestCtx;
 pub use error::{Error, Result};
 pub use events::{Event, EventType};
+pub use policy::{Policy, signatures, trusted_keys};
 pub use projects::ProjectPolicies;
 pub use registry::{Registry, Settings};

@@ -2,7 +2,7 @@
 //! pushing (with the push's durable event) and deleting.
 
 use bytes::Bytes;
-use portcullis_meta::PutManifest;
+use portcullis_meta::{ProjectId, PutManifest, RepositoryId};
 use portcullis_types::{Digest, ErrorCode, ParsedManifest, Reference, RepoName, media};
 
 use crate::access::ProjectInfo;
@@ -133,7 +133,8 @@ impl Registry {
         };
         let immutable_rule = match reference {
             Reference::Tag(t) => {
-                self.immutable_rule_for(project.id, repo, t.as_str())
+                self.policy
+                    .immutable_rule_for(project.id, repo, t.as_str())
                     .await?
             }
             Reference::Digest(_) => None,
@@ -206,14 +207,14 @@ impl Registry {
         };
         let outcome = match self.meta.put_manifest(put).await {
             Ok(o) => o,
-            Err(e) => return Err(self.refused_commit(&commit, immutable_rule, e)),
+            Err(e) => return Err(self.policy.refused_commit(&commit, immutable_rule, e)),
         };
-        self.quota_outcome(&commit, Ok(outcome.quota));
+        self.policy.quota_outcome(&commit, Ok(outcome.quota));
         self.resolutions.invalidate();
         if parsed.subject.is_some()
             || matches!(reference, Reference::Tag(t) if t.as_str().ends_with(".sig"))
         {
-            self.gate_changed();
+            self.policy.gate_changed();
         }
         self.manifests.put(digest.clone(), body);
         self.outbox.hand_over(&after).await;
@@ -311,18 +312,20 @@ impl Registry {
         let r = self.repository(repo).await?;
         match reference {
             Reference::Tag(t) => {
-                self.check_tags_mutable(r.project_id.0, repo, [t.as_str()])
+                self.policy
+                    .check_tags_mutable(r.project_id.0, repo, [t.as_str()])
                     .await?
             }
             Reference::Digest(d) => {
                 if let Some(a) = self.meta.get_artifact(r.id, d).await? {
                     let tags = self.meta.tags_of(a.id).await?;
-                    self.check_tags_mutable(
-                        r.project_id.0,
-                        repo,
-                        tags.iter().map(|t| t.name.as_str()),
-                    )
-                    .await?;
+                    self.policy
+                        .check_tags_mutable(
+                            r.project_id.0,
+                            repo,
+                            tags.iter().map(|t| t.name.as_str()),
+                        )
+                        .await?;
                 }
             }
         }
@@ -339,7 +342,7 @@ impl Registry {
             self.outbox.hand_over(&after).await;
         } else {
             self.resolutions.invalidate();
-            self.gate_changed();
+            self.policy.gate_changed();
         }
         if found {
             Ok(())
@@ -410,5 +413,66 @@ impl Registry {
             Event::artifact(kind, project.into(), repository, digest, tag, operator)
                 .with_host(host.map(str::to_string))
         });
+    }
+}
+
+/// Kubernetes admission: an image of this registry may run when its manifest would be
+/// served.
+impl Registry {
+    /// Why `image` may not run, or `None` when it may.
+    pub async fn admission_refusal(&self, image: &str) -> Option<String> {
+        let settings = &self.settings.admission;
+        let Some(r) = crate::admission::parse_image(image) else {
+            return Some(format!("image {image:?} is not a valid reference"));
+        };
+        let own = settings
+            .own_hosts
+            .iter()
+            .any(|h| crate::admission::covers(h, &r));
+        if !own {
+            let allowed = settings
+                .allowed_registries
+                .iter()
+                .any(|a| a == "*" || crate::admission::covers(a, &r));
+            return (!allowed).then(|| {
+                format!(
+                    "image {image}: {}/{} is not on the list of allowed registries",
+                    r.registry, r.repository
+                )
+            });
+        }
+        match self.admission_gate(&r).await {
+            Ok(()) => None,
+            Err(e) => Some(format!("image {image}: {}", e.message)),
+        }
+    }
+
+    async fn admission_gate(&self, r: &crate::admission::ImageRef) -> crate::Result<()> {
+        let missing = || Error::new(ErrorCode::ManifestUnknown, "not found in this registry");
+        let repo = RepoName::parse(&r.repository).map_err(|_| missing())?;
+        let reference = match (&r.digest, &r.tag) {
+            (Some(d), _) => Reference::Digest(Digest::parse(d).map_err(|_| missing())?),
+            (None, Some(t)) => Reference::parse(t).map_err(|_| missing())?,
+            (None, None) => Reference::parse("latest").map_err(|_| missing())?,
+        };
+        let project = self
+            .access
+            .project_info(repo.project())
+            .await?
+            .ok_or_else(missing)?;
+        let (resolved, bytes) = self
+            .get_manifest(&repo, &reference, false)
+            .await
+            .map_err(|_| missing())?;
+        // With a tag and a digest both written, runtimes pull the digest; so is it judged.
+        self.policy
+            .pull_gate(
+                ProjectId(project.id),
+                RepositoryId(resolved.repository_id),
+                &resolved.digest,
+                &bytes,
+                false,
+            )
+            .await
     }
 }

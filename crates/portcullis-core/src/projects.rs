@@ -128,7 +128,9 @@ impl Registry {
             )
             .await?;
         if let Some(list) = &policies.cve_allowlist {
-            self.store_project_allowlist(created.id, list).await?;
+            self.policy
+                .store_project_allowlist(created.id, list)
+                .await?;
         }
         self.forget_project(name.as_str());
         Ok(created)
@@ -179,7 +181,9 @@ impl Registry {
             .update_project_metadata(project.id, metadata)
             .await?;
         if let Some(list) = &policies.cve_allowlist {
-            self.store_project_allowlist(project.id, list).await?;
+            self.policy
+                .store_project_allowlist(project.id, list)
+                .await?;
         }
         self.forget_project(project.name.as_str());
         Ok(p)

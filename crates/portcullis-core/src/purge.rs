@@ -99,7 +99,7 @@ impl Registry {
         parameters: serde_json::Value,
     ) -> Result<Schedule> {
         if !principal.is_sysadmin() {
-            return Err(crate::projects::forbidden(principal));
+            return Err(crate::access::forbidden(principal));
         }
         let (hours, _) = purge_parameters(&parameters);
         if hours == Some(0) {

@@ -47,7 +47,7 @@ pub struct Settings {
     /// Where the vulnerability database lives (`<data-dir>/vulndb`).
     pub vulndb_dir: Option<std::path::PathBuf>,
     /// Signing keys and certificates projects trust, from the configuration.
-    pub trusted: crate::signatures::ConfiguredTrust,
+    pub trusted: crate::policy::signatures::ConfiguredTrust,
     /// Which registries Kubernetes admission lets clusters pull from.
     pub admission: crate::admission::AdmissionSettings,
     /// Usage, in percent of a project's storage limit, from which pushes raise QUOTA_WARNING.
@@ -88,18 +88,18 @@ pub struct Registry {
     pub settings: Settings,
     pub(crate) audit_log: Arc<crate::audit::AuditRecorder>,
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
-    pub events: crate::events::EventBus,
+    pub events: Arc<crate::events::EventBus>,
     /// Durable events of state changes and their subscribers.
     pub outbox: Arc<crate::events::Outbox>,
     pub webhooks: crate::webhooks::Webhooks,
-    pub scanners: crate::scanners::Scanners,
-    pub(crate) signatures: crate::signatures::SignatureCache,
-    pub(crate) vuln_verdicts: crate::policy::vuln_gate::VulnVerdicts,
-    pub(crate) policy: crate::policy::PolicyState,
+    pub scanners: Arc<crate::scanners::Scanners>,
+    /// What the pull gate and the push path judge by, and the gate itself.
+    pub policy: Arc<crate::policy::Policy>,
     pub(crate) manifests: ManifestBytes,
     pub(crate) resolutions: Resolutions,
     pub(crate) pulls: PullRecorder,
-    pub(crate) scanning: std::sync::OnceLock<Arc<crate::scanning::Scanning>>,
+    /// Scanning, when the server scans (tests may run without).
+    pub(crate) scanning: Option<Arc<crate::scanning::Scanning>>,
 }
 
 /// Harbor's audit resource of a manifest: `repo:tag` or `repo@digest`.
@@ -146,11 +146,16 @@ pub struct ReferrerDescriptor {
 }
 
 impl Registry {
+    /// Builds every service once, in dependency order. `scanning` is set up by the
+    /// caller (it needs the scanner settings and the vulnerability database); scan
+    /// requests then follow scanner registrations and pushes are scanned by a durable
+    /// subscriber.
     pub fn new(
         meta: MetaStore,
         blobs: BlobStore,
         tokens: TokenService,
         settings: Settings,
+        scanning: Option<Arc<crate::scanning::Scanning>>,
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
         let audit_log = Arc::new(crate::audit::AuditRecorder::start(meta.clone()));
@@ -165,7 +170,7 @@ impl Registry {
                 login_window: settings.login_window,
             },
         ));
-        let events = crate::events::EventBus::new();
+        let events = Arc::new(crate::events::EventBus::new());
         let mut webhook_settings = settings.webhooks.clone();
         if webhook_settings.host.is_none() {
             webhook_settings.host = settings.external_url.as_deref().map(url_host);
@@ -186,13 +191,35 @@ impl Registry {
             audit_log.clone(),
             settings.self_registration,
         );
-        let scanners = crate::scanners::Scanners::new(
+        let scanners = Arc::new(crate::scanners::Scanners::new(
             settings.scanner_adapter_api_key.clone(),
             settings.vulndb_dir.clone(),
+            settings.external_url.clone(),
             meta.clone(),
             access.clone(),
             audit_log.clone(),
-        );
+        ));
+        if let Some(scanning) = &scanning {
+            crate::scanners::engine::install(&scanners, scanning);
+            outbox.subscribe(crate::scanning::scan_on_push(
+                meta.clone(),
+                scanning.clone(),
+            ));
+        }
+        let policy = Arc::new(crate::policy::Policy::new(
+            meta.clone(),
+            blobs.clone(),
+            access.clone(),
+            audit_log.clone(),
+            events.clone(),
+            scanning.clone(),
+            crate::cache::GateEpoch::new(),
+            crate::policy::PolicySettings {
+                cache_ttl: settings.cache_ttl,
+                quota_warning_percent: settings.quota_warning_percent,
+                trusted: settings.trusted.clone(),
+            },
+        ));
         Arc::new(Registry {
             accounts,
             outbox,
@@ -203,27 +230,13 @@ impl Registry {
             events,
             webhooks,
             scanners,
-            vuln_verdicts: crate::policy::vuln_gate::VulnVerdicts::new(settings.cache_ttl),
-            signatures: crate::signatures::SignatureCache::new(
-                settings.cache_ttl,
-                settings.trusted.clone(),
-            ),
-            policy: crate::policy::PolicyState::new(settings.cache_ttl),
+            policy,
             resolutions: Resolutions::new(settings.cache_ttl),
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
             pulls,
-            scanning: std::sync::OnceLock::new(),
+            scanning,
         })
-    }
-
-    /// Sets up scanning (once; later calls are ignored), with scan on push as a durable
-    /// subscriber.
-    pub fn install_scanning(&self, scanning: Arc<crate::scanning::Scanning>) {
-        if self.scanning.set(scanning.clone()).is_ok() {
-            self.outbox
-                .subscribe(crate::scanning::scan_on_push(self.meta.clone(), scanning));
-        }
     }
 
     /// Starts handing over events that no request completed (left by a crash or a
@@ -235,7 +248,7 @@ impl Registry {
     /// Drop cached facts about a project after it changed.
     pub fn forget_project(&self, name: &str) {
         self.access.forget_project(name);
-        self.gate_changed();
+        self.policy.gate_changed();
         self.resolutions.invalidate();
     }
 
@@ -244,7 +257,7 @@ impl Registry {
     /// rows the next delete removes).
     pub(crate) async fn artifacts_removed(&self) {
         self.resolutions.invalidate();
-        self.gate_changed();
+        self.policy.gate_changed();
         match self.meta.prune_reports().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(reports = n, "reports of deleted artifacts removed"),

@@ -94,7 +94,7 @@ pub async fn start(
         .register("purge-audit", PurgeAudit { reg: reg.clone() })
         .register(
             portcullis_core::scanners::adapter::ADAPTER_SCAN_JOB,
-            portcullis_core::scanners::adapter::AdapterScanWorker::new(reg.clone()),
+            portcullis_core::scanners::adapter::AdapterScanWorker::new(reg.scanners.clone()),
         )
         .start();
     // Cron with seconds first, as Harbor writes schedules: uploads hourly; the audit purge

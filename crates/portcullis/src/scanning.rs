@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use portcullis_blob::BlobStore;
 use portcullis_core::Registry;
 use portcullis_core::scanning::export::{CVE_EXPORT_JOB, CveExportWorker};
 use portcullis_core::scanning::job::ScanWorker;
@@ -16,6 +17,7 @@ use portcullis_core::scanning::{
 use portcullis_jobs::{
     CancellationToken, JobContext, JobError, Outcome, Runner, RunnerHandle, Worker,
 };
+use portcullis_meta::MetaStore;
 
 use crate::config::Config;
 
@@ -24,11 +26,11 @@ const VULNDB_UPDATE: &str = "vulndb-update";
 /// How often the database file is checked for a newer copy.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
 
-/// Sets up scanning on `reg` with the built-in engine.
-pub fn setup(reg: &Arc<Registry>, cfg: &Config) -> Arc<Scanning> {
+/// Scanning with the built-in engine, for the registry to be built with.
+pub fn setup(meta: &MetaStore, blobs: &BlobStore, cfg: &Config) -> Arc<Scanning> {
     let engine = BuiltinEngine {
-        blobs: reg.blobs.clone(),
-        meta: reg.meta.clone(),
+        blobs: blobs.clone(),
+        meta: meta.clone(),
         vulndb: Arc::new(VulnDbHolder::new(&cfg.settings.data_dir)),
         layer_cache: cfg.settings.scan_layer_cache,
         limits: portcullis_scan::Limits::default(),
@@ -39,7 +41,6 @@ pub fn setup(reg: &Arc<Registry>, cfg: &Config) -> Arc<Scanning> {
             layer_cache: cfg.settings.scan_layer_cache,
         },
     ));
-    reg.install_scanning(scanning.clone());
     scanning
 }
 

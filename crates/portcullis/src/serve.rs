@@ -73,13 +73,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         vulndb_dir: Some(portcullis_vulndb::db_dir(&cfg.settings.data_dir)),
         ..Settings::default()
     };
-    let reg = Registry::new(meta, blobs, tokens, settings);
+    let scanning = crate::scanning::setup(&meta, &blobs, &cfg);
+    let reg = Registry::new(meta, blobs, tokens, settings, Some(scanning.clone()));
     reg.scanners
         .ensure_builtin_scanner()
         .await
         .context("registering the built-in scanner")?;
-    let scanning = crate::scanning::setup(&reg, &cfg);
-    portcullis_core::scanners::engine::install(&reg, &scanning);
     // Every durable subscriber is in place now: events left by a crash reach them all.
     let _outbox = reg.start_outbox();
     let mut runner_cfg = portcullis_jobs::RunnerConfig::default();

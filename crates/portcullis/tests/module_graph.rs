@@ -16,16 +16,7 @@ const KNOWN: &[(&str, &[&str])] = &[
     // circle the service split (one service per job, no back-pointer) takes apart.
     (
         "portcullis-core",
-        &[
-            "admission",
-            "policy",
-            "projects",
-            "purge",
-            "registry",
-            "scanners",
-            "scanning",
-            "signatures",
-        ],
+        &["policy", "purge", "registry", "scanners", "scanning"],
     ),
 ];
 

@@ -132,7 +132,7 @@ async fn immutable_of(
     include: Include,
 ) -> ApiResult<HashSet<String>> {
     if include.immutable && include.tags {
-        Ok(reg.immutable_tags(&v.tags).await?)
+        Ok(reg.policy.immutable_tags(&v.tags).await?)
     } else {
         Ok(HashSet::new())
     }
@@ -147,7 +147,8 @@ async fn signatures_of(
         return Ok(None);
     }
     Ok(Some(
-        reg.signature_status(v.project_id, v.artifact.repository_id, &v.artifact.digest)
+        reg.policy
+            .signature_status(v.project_id, v.artifact.repository_id, &v.artifact.digest)
             .await?,
     ))
 }
@@ -367,7 +368,7 @@ pub async fn list_tags(
         .artifact_tags(&p, &project, &repo_path(&repo)?, &reference)
         .await?;
     let immutable = if with_immutable {
-        reg.immutable_tags(&tags).await?
+        reg.policy.immutable_tags(&tags).await?
     } else {
         HashSet::new()
     };

@@ -169,7 +169,7 @@ fn schedule_type(cron: &str) -> &'static str {
 
 pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
     if !p.is_sysadmin() {
-        return Err(portcullis_core::projects::forbidden(&p).into());
+        return Err(portcullis_core::access::forbidden(&p).into());
     }
     let Some(row) = reg.purge_schedule().await? else {
         return Ok(Json(serde_json::json!({ "schedule": { "type": "None" } })).into_response());

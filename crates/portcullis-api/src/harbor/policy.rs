@@ -60,6 +60,7 @@ async fn list_rules(
         params.get("page_size").map(String::as_str),
     )?;
     let rules = reg
+        .policy
         .list_immutable_rules(&p, &project, is_name(&headers))
         .await?;
     let total = rules.len() as u64;
@@ -85,6 +86,7 @@ async fn create_rule(
 ) -> ApiResult<Response> {
     let rule = json_body(body)?;
     let res = reg
+        .policy
         .create_immutable_rule(&p, &project, is_name(&headers), rule)
         .await;
     if let Ok((proj, id)) = &res {
@@ -117,6 +119,7 @@ async fn update_rule(
     let id = rule_id(&id)?;
     let rule = json_body(body)?;
     let proj = reg
+        .policy
         .update_immutable_rule(&p, &project, is_name(&headers), id, rule)
         .await?;
     let resource = format!("{}/immutabletagrules/{id}", proj.name);
@@ -139,6 +142,7 @@ async fn delete_rule(
 ) -> ApiResult<Response> {
     let id = rule_id(&id)?;
     let proj = reg
+        .policy
         .delete_immutable_rule(&p, &project, is_name(&headers), id)
         .await?;
     let resource = format!("{}/immutabletagrules/{id}", proj.name);
@@ -213,6 +217,7 @@ async fn list_quotas(
         query.sort = Some(parse_sort(s)?);
     }
     let (quotas, total) = reg
+        .policy
         .list_quotas(&p, &query, paging.page, paging.page_size)
         .await?;
     let (quotas, total) = if nothing {
@@ -236,7 +241,7 @@ async fn get_quota(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let q = reg.get_quota(&p, quota_id(&id)?).await?;
+    let q = reg.policy.get_quota(&p, quota_id(&id)?).await?;
     Ok(Json(quota_json(&q)).into_response())
 }
 
@@ -266,7 +271,7 @@ async fn update_quota(
             "hard.storage is required",
         ));
     };
-    let res = reg.update_quota(&p, id, hard).await;
+    let res = reg.policy.update_quota(&p, id, hard).await;
     if let Ok(q) = &res {
         reg.audit(
             &actor,
@@ -300,7 +305,7 @@ async fn system_allowlist(
     State(reg): State<Arc<Registry>>,
     Caller(p): Caller,
 ) -> ApiResult<Response> {
-    let l = reg.system_allowlist(&p).await?;
+    let l = reg.policy.system_allowlist(&p).await?;
     Ok(Json(allowlist_json(&l)).into_response())
 }
 
@@ -310,7 +315,7 @@ async fn set_system_allowlist(
     body: JsonResult<AllowlistInput>,
 ) -> ApiResult<Response> {
     let input = json_body(body)?;
-    let res = reg.set_system_allowlist(&p, &input).await;
+    let res = reg.policy.set_system_allowlist(&p, &input).await;
     reg.audit(
         &actor,
         "update",

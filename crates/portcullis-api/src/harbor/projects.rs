@@ -127,7 +127,7 @@ pub async fn list(
     let owners = owner_names(&reg, &projects).await;
     let mut body = Vec::with_capacity(projects.len());
     for x in &projects {
-        let allowlist = reg.project_allowlist(x.id).await?;
+        let allowlist = reg.policy.project_allowlist(x.id).await?;
         body.push(project_json(
             x,
             owners.get(&x.owner_id.0).map(String::as_str),
@@ -211,7 +211,7 @@ pub async fn get_one(
 ) -> ApiResult<Response> {
     let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
     let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
-    let allowlist = reg.project_allowlist(project.id).await?;
+    let allowlist = reg.policy.project_allowlist(project.id).await?;
     Ok(Json(project_json(
         &project,
         owners.get(&project.owner_id.0).map(String::as_str),

@@ -82,7 +82,7 @@ pub async fn job_queues(
     super::Caller(p): super::Caller,
 ) -> crate::error::ApiResult<Response> {
     if !p.is_sysadmin() {
-        return Err(portcullis_core::projects::forbidden(&p).into());
+        return Err(portcullis_core::access::forbidden(&p).into());
     }
     let now = time::OffsetDateTime::now_utc();
     let queues: Vec<_> = reg

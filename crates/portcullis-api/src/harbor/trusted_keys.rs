@@ -42,6 +42,7 @@ pub async fn list(
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let keys = reg
+        .policy
         .list_trusted_keys(&p, &project, is_name(&headers))
         .await?;
     let total = keys.len();
@@ -60,6 +61,7 @@ pub async fn add(
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let view = reg
+        .policy
         .add_trusted_key(
             &p,
             &actor,
@@ -91,7 +93,8 @@ pub async fn remove(
     let id = id
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the key id must be an integer"))?;
-    reg.remove_trusted_key(&p, &actor, &project, is_name(&headers), id)
+    reg.policy
+        .remove_trusted_key(&p, &actor, &project, is_name(&headers), id)
         .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -40,6 +40,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
             .is_ok());
     let gate = ctx
         .reg
+        .policy
         .pull_gate(
             portcullis_meta::ProjectId(project.id),
             portcullis_meta::RepositoryId(resolved.repository_id),

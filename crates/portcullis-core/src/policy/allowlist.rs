@@ -8,10 +8,10 @@ use portcullis_policy::allowlist::{ListRef, effective, reuses_system};
 use portcullis_types::ErrorCode;
 use serde::{Deserialize, Serialize};
 
+use super::Policy;
+use crate::access::forbidden;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::projects::forbidden;
-use crate::registry::Registry;
 
 pub use portcullis_policy::allowlist::{REUSE_SYS_KEY, in_force};
 
@@ -72,7 +72,7 @@ pub fn list_ref(list: &CveAllowlist) -> ListRef<'_> {
     }
 }
 
-impl Registry {
+impl Policy {
     /// The system allowlist (any signed-in caller).
     pub async fn system_allowlist(&self, principal: &Principal) -> Result<CveAllowlist> {
         if principal.is_anonymous() {

@@ -8,10 +8,10 @@ use super::rules::immutable_error;
 use crate::access::ProjectInfo;
 use crate::events::{Event, EventType};
 
+use super::Policy;
+use crate::access::forbidden;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::projects::forbidden;
-use crate::registry::Registry;
 
 pub use portcullis_policy::quota::format_bytes;
 use portcullis_policy::quota::{valid_limit, warning_reached};
@@ -81,7 +81,7 @@ pub fn quota_event(
     }
 }
 
-impl Registry {
+impl Policy {
     /// The client's error for a manifest commit the store refused, raising QUOTA_EXCEED
     /// when the quota was the reason.
     pub(crate) fn refused_commit(
@@ -112,7 +112,7 @@ impl Registry {
         commit: &Commit<'_>,
         outcome: std::result::Result<QuotaUsage, (i64, i64, i64)>,
     ) {
-        let warning = self.settings.quota_warning_percent;
+        let warning = self.quota_warning_percent;
         if let Some(event) = quota_event(&commit.project.name, outcome, warning) {
             self.emit_quota_event(commit, event);
         }

@@ -6,12 +6,12 @@ use std::sync::Arc;
 use portcullis_meta::{Project, ProjectId};
 use portcullis_types::{ErrorCode, RepoName};
 
+use super::Policy;
 use super::immutable::{
     CompiledRule, ImmutableRule, InvalidRule, MAX_RULES_PER_PROJECT, protecting_rule,
 };
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 fn rule_from_record(r: portcullis_meta::ImmutableRuleRecord) -> Result<ImmutableRule> {
     let mut rule: ImmutableRule = serde_json::from_value(r.rule).map_err(Error::internal)?;
@@ -47,7 +47,7 @@ pub fn immutable_error(repo: &RepoName, tag: &str, rule: i64) -> Error {
     .with_detail(serde_json::json!({ "tag": tag, "immutable_rule_id": rule }))
 }
 
-impl Registry {
+impl Policy {
     /// The project's rules, by priority (needs `immutable-tag:list`).
     pub async fn list_immutable_rules(
         &self,
@@ -98,7 +98,7 @@ impl Registry {
             .meta
             .create_immutable_rule(p.id, rule.priority, rule.disabled, &rule_json(&rule))
             .await?;
-        self.policy.forget_rules(p.id.0);
+        self.rules.forget_rules(p.id.0);
         Ok((p, id))
     }
 
@@ -144,7 +144,7 @@ impl Registry {
                 portcullis_meta::Error::NotFound => rule_missing(id),
                 other => other.into(),
             })?;
-        self.policy.forget_rules(p.id.0);
+        self.rules.forget_rules(p.id.0);
         Ok(p)
     }
 
@@ -167,7 +167,7 @@ impl Registry {
                 portcullis_meta::Error::NotFound => rule_missing(id),
                 other => other.into(),
             })?;
-        self.policy.forget_rules(p.id.0);
+        self.rules.forget_rules(p.id.0);
         Ok(p)
     }
 
@@ -182,7 +182,7 @@ impl Registry {
 
     /// The project's enabled rules, compiled (cached).
     async fn compiled_rules(&self, project: i64) -> Result<Arc<Vec<CompiledRule>>> {
-        if let Some(r) = self.policy.cached_rules(project) {
+        if let Some(r) = self.rules.cached_rules(project) {
             return Ok(r);
         }
         let mut compiled = Vec::new();
@@ -198,7 +198,7 @@ impl Registry {
             }
         }
         let compiled = Arc::new(compiled);
-        self.policy.put_rules(project, compiled.clone());
+        self.rules.put_rules(project, compiled.clone());
         Ok(compiled)
     }
 
@@ -233,7 +233,7 @@ impl Registry {
     }
 }
 
-impl Registry {
+impl Policy {
     /// Which of these tags (of one repository) an enabled immutable rule protects
     /// (Harbor's `with_immutable_status`).
     pub async fn immutable_tags(

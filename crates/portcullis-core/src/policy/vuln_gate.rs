@@ -5,7 +5,7 @@
 //!
 //! The decision costs a hash-map lookup when warm: the project's threshold and allowlist,
 //! and the verdict per (project, digest), are cached and dropped whenever a report,
-//! allowlist, project setting or manifest changes on this node (`Registry::gate_changed`),
+//! allowlist, project setting or manifest changes on this node (`Policy::gate_changed`),
 //! and after the cache TTL for changes made on other nodes.
 
 use std::collections::HashSet;
@@ -17,9 +17,9 @@ use portcullis_types::{Digest, ErrorCode, ParsedManifest, Severity};
 
 use portcullis_policy::{ScanState, Threshold, after_allowlist, finding_severity, verdict};
 
-use crate::cache::GateMap;
+use super::Policy;
+use crate::cache::{GateEpoch, GateMap};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 use crate::scanning::{VULN_MIME, codec::unpack, service::is_scannable};
 
 /// A project's vulnerability policy: its threshold (none when the policy is off) and the
@@ -45,18 +45,12 @@ pub struct VulnVerdicts {
 }
 
 impl VulnVerdicts {
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new(ttl: Duration, epoch: &Arc<GateEpoch>) -> Self {
         VulnVerdicts {
-            projects: GateMap::new(ttl),
-            verdicts: GateMap::new(ttl),
-            pulls: GateMap::new(ttl),
+            projects: GateMap::new(ttl, epoch),
+            verdicts: GateMap::new(ttl, epoch),
+            pulls: GateMap::new(ttl, epoch),
         }
-    }
-
-    pub fn invalidate(&self) {
-        self.projects.invalidate();
-        self.verdicts.invalidate();
-        self.pulls.invalidate();
     }
 }
 
@@ -65,14 +59,7 @@ fn refused(message: String, digest: &Digest) -> Error {
         .with_detail(serde_json::json!({ "digest": digest.as_str() }))
 }
 
-impl Registry {
-    /// Drops every cached pull-gate decision (a report, allowlist, key, setting or
-    /// manifest changed).
-    pub fn gate_changed(&self) {
-        self.signatures.invalidate();
-        self.vuln_verdicts.invalidate();
-    }
-
+impl Policy {
     async fn project_vuln_policy(&self, project: ProjectId) -> Result<ProjectPolicy> {
         let cache = &self.vuln_verdicts.projects;
         let generation = cache.generation();
@@ -98,7 +85,7 @@ impl Registry {
     }
 
     /// The vulnerability part of the pull gate for the manifest `digest` (bytes
-    /// `manifest`) in `repo` (exempt callers never get here: `Registry::pull_gate`).
+    /// `manifest`) in `repo` (exempt callers never get here: `Policy::pull_gate`).
     pub async fn vulnerability_check(
         &self,
         project: ProjectId,
@@ -178,7 +165,7 @@ impl Registry {
         digest: &Digest,
         allowlist: &HashSet<String>,
     ) -> Result<ScanState> {
-        let Some(scanning) = self.scanning() else {
+        let Some(scanning) = self.scanning.as_ref() else {
             return Ok(ScanState::NotScanned);
         };
         let Some(scanner) = scanning.resolver().scanner_id_for(project.0).await else {

@@ -11,10 +11,10 @@ use portcullis_scan::{ScanOptions, ScanStatus};
 use portcullis_types::Digest;
 use serde::Deserialize;
 
+use super::Scanners;
 use super::mime;
 use super::pull::{PullError, Puller};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// The job kind of an accepted scan request.
 pub const ADAPTER_SCAN_JOB: &str = "adapter-scan";
@@ -127,17 +127,16 @@ fn check(req: &ScanRequest) -> Result<Digest, Refused> {
     Ok(digest)
 }
 
-impl Registry {
+impl Scanners {
     /// Whether the adapter API is served (an API key is configured).
     pub fn adapter_enabled(&self) -> bool {
-        self.scanners.api_key.is_some()
+        self.api_key.is_some()
     }
 
     /// Whether `presented` is the adapter API key (compared in constant time).
     pub fn adapter_key_matches(&self, presented: &str) -> bool {
         use subtle::ConstantTimeEq;
-        self.scanners
-            .api_key
+        self.api_key
             .as_deref()
             .is_some_and(|k| bool::from(k.as_bytes().ct_eq(presented.as_bytes())))
     }
@@ -200,14 +199,14 @@ impl Registry {
         })?;
         let limits = portcullis_scan::Limits::default();
         let puller = Puller {
-            client: &self.scanners.pull_client,
+            client: &self.pull_client,
             registry: req.registry.url.trim_end_matches('/'),
             repository: &req.artifact.repository,
             authorization: scan.registry_auth.as_deref(),
             max_blob_size: limits.max_layer_bytes,
         };
         let image = puller.pull(&digest).await?;
-        let Some(db) = self.scanners.vulndb.current() else {
+        let Some(db) = self.vulndb.current() else {
             return Err(PullError {
                 message: "no vulnerability database has been imported \
                           (portcullis vulndb import or update)"
@@ -263,12 +262,12 @@ impl Registry {
 
 /// Runs accepted scan requests.
 pub struct AdapterScanWorker {
-    reg: Arc<Registry>,
+    scanners: Arc<Scanners>,
 }
 
 impl AdapterScanWorker {
-    pub fn new(reg: Arc<Registry>) -> Self {
-        AdapterScanWorker { reg }
+    pub fn new(scanners: Arc<Scanners>) -> Self {
+        AdapterScanWorker { scanners }
     }
 }
 
@@ -278,7 +277,7 @@ impl Worker for AdapterScanWorker {
             .as_str()
             .ok_or_else(|| JobError::permanent("adapter scan job without an id"))?
             .to_string();
-        let meta = &self.reg.meta;
+        let meta = &self.scanners.meta;
         let Some(scan) = meta.get_adapter_scan(&id).await? else {
             // Purged before it ran: nobody is waiting for it.
             return Ok(Outcome::Done);
@@ -291,7 +290,7 @@ impl Worker for AdapterScanWorker {
         }
         meta.start_adapter_scan(&id).await?;
         let result = tokio::select! {
-            r = self.reg.run_adapter_scan(&scan) => r,
+            r = self.scanners.run_adapter_scan(&scan) => r,
             _ = job.cancelled() => return Err(JobError::retry("stopped before the scan ended")),
         };
         match result {

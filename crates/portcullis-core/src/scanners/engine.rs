@@ -2,14 +2,14 @@
 //! go to its chosen registration, else the system default; the built-in registration
 //! is the built-in engine, any other one scans through its adapter.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use portcullis_jobs::CancellationToken;
 use portcullis_meta::{ProjectId, ScannerRegistration};
 
 use super::BUILTIN_UUID;
+use super::Scanners;
 use super::external::{ExternalTarget, SCAN_DEADLINE};
-use crate::registry::Registry;
 use crate::scanning::engine::{
     EngineError, EngineReport, EngineResolver, ResolveFuture, ResolveIdFuture, ScanEngine,
     ScanFuture, ScanTarget, ScannerInfo,
@@ -17,7 +17,7 @@ use crate::scanning::engine::{
 
 /// One external registration as a scan engine; its id is the registration's uuid.
 pub struct AdapterEngine {
-    reg: Weak<Registry>,
+    scanners: Arc<Scanners>,
     registration: ScannerRegistration,
     info: ScannerInfo,
 }
@@ -33,15 +33,13 @@ impl ScanEngine for AdapterEngine {
 
     fn scan<'a>(&'a self, target: &'a ScanTarget, cancel: &'a CancellationToken) -> ScanFuture<'a> {
         Box::pin(async move {
-            let Some(reg) = self.reg.upgrade() else {
-                return Err(EngineError::retryable("the registry is shutting down", ""));
-            };
             let t = ExternalTarget {
                 repository: &target.repository,
                 digest: &target.digest,
                 media_type: &target.media_type,
             };
-            match reg
+            match self
+                .scanners
                 .scan_with_adapter(&self.registration, t, cancel, SCAN_DEADLINE)
                 .await
             {
@@ -61,25 +59,22 @@ impl ScanEngine for AdapterEngine {
 
 /// Picks engines from scanner registrations.
 pub struct RegistrationResolver {
-    reg: Weak<Registry>,
+    scanners: Arc<Scanners>,
     builtin: Arc<dyn ScanEngine>,
 }
 
 impl RegistrationResolver {
-    pub fn new(reg: &Arc<Registry>, builtin: Arc<dyn ScanEngine>) -> Self {
-        RegistrationResolver {
-            reg: Arc::downgrade(reg),
-            builtin,
-        }
+    pub fn new(scanners: Arc<Scanners>, builtin: Arc<dyn ScanEngine>) -> Self {
+        RegistrationResolver { scanners, builtin }
     }
 
-    async fn engine_of(&self, reg: &Registry, r: ScannerRegistration) -> Arc<dyn ScanEngine> {
+    async fn engine_of(&self, r: ScannerRegistration) -> Arc<dyn ScanEngine> {
         if r.uuid == BUILTIN_UUID {
             return self.builtin.clone();
         }
         // The scanner shown in overviews is what the adapter says it is; its registration
         // name stands in while the adapter does not answer.
-        let info = match reg
+        let info = match self
             .scanners
             .client
             .metadata(&super::client::AdapterEndpoint::of(&r))
@@ -97,7 +92,7 @@ impl RegistrationResolver {
             },
         };
         Arc::new(AdapterEngine {
-            reg: self.reg.clone(),
+            scanners: self.scanners.clone(),
             registration: r,
             info,
         })
@@ -106,10 +101,15 @@ impl RegistrationResolver {
 
 impl RegistrationResolver {
     /// The project's registration, else the default one; `None` means the built-in.
-    async fn chosen(reg: &Registry, project_id: i64) -> Option<ScannerRegistration> {
-        match reg.meta.project_scanner(ProjectId(project_id)).await {
+    async fn chosen(&self, project_id: i64) -> Option<ScannerRegistration> {
+        match self
+            .scanners
+            .meta
+            .project_scanner(ProjectId(project_id))
+            .await
+        {
             Ok(Some(r)) => Some(r),
-            Ok(None) => reg.meta.default_scanner().await.ok().flatten(),
+            Ok(None) => self.scanners.meta.default_scanner().await.ok().flatten(),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the project's scanner failed");
                 None
@@ -121,9 +121,8 @@ impl RegistrationResolver {
 impl EngineResolver for RegistrationResolver {
     fn engine_for(&self, project_id: i64) -> ResolveFuture<'_> {
         Box::pin(async move {
-            let reg = self.reg.upgrade()?;
-            match Self::chosen(&reg, project_id).await {
-                Some(r) => Some(self.engine_of(&reg, r).await),
+            match self.chosen(project_id).await {
+                Some(r) => Some(self.engine_of(r).await),
                 None => Some(self.builtin.clone()),
             }
         })
@@ -131,8 +130,7 @@ impl EngineResolver for RegistrationResolver {
 
     fn scanner_id_for(&self, project_id: i64) -> ResolveIdFuture<'_> {
         Box::pin(async move {
-            let reg = self.reg.upgrade()?;
-            Some(match Self::chosen(&reg, project_id).await {
+            Some(match self.chosen(project_id).await {
                 Some(r) if r.uuid != BUILTIN_UUID => r.uuid,
                 _ => self.builtin.id().to_string(),
             })
@@ -144,15 +142,17 @@ impl EngineResolver for RegistrationResolver {
             if id == self.builtin.id() || id == BUILTIN_UUID {
                 return Some(self.builtin.clone());
             }
-            let reg = self.reg.upgrade()?;
-            let r = reg.meta.get_scanner(id).await.ok().flatten()?;
-            Some(self.engine_of(&reg, r).await)
+            let r = self.scanners.meta.get_scanner(id).await.ok().flatten()?;
+            Some(self.engine_of(r).await)
         })
     }
 }
 
 /// Makes scans follow scanner registrations (project choice, then the default).
-pub fn install(reg: &Arc<Registry>, scanning: &crate::scanning::Scanning) {
+pub fn install(scanners: &Arc<Scanners>, scanning: &crate::scanning::Scanning) {
     let builtin: Arc<dyn ScanEngine> = scanning.builtin.clone();
-    scanning.set_resolver(Arc::new(RegistrationResolver::new(reg, builtin)));
+    scanning.set_resolver(Arc::new(RegistrationResolver::new(
+        scanners.clone(),
+        builtin,
+    )));
 }

@@ -10,10 +10,10 @@ use portcullis_jobs::CancellationToken;
 use portcullis_meta::ScannerRegistration;
 use portcullis_types::Digest;
 
+use super::Scanners;
 use super::client::{AdapterEndpoint, AdapterError, ReportPoll, ScannerProduct};
 use super::mime;
 use crate::auth::AccessEntry;
-use crate::registry::Registry;
 
 /// How long one external scan may take, from the request to the report; the pull
 /// token given to the adapter expires with it.
@@ -86,12 +86,12 @@ fn same_mime(a: &str, b: &str) -> bool {
     n(a) == n(b)
 }
 
-impl Registry {
+impl Scanners {
     /// The registry URL an adapter pulls from: the internal address when the
     /// registration asks for it (or no external URL is configured), else the external URL.
     pub fn registry_url_for(&self, r: &ScannerRegistration) -> Option<String> {
-        let internal = self.scanners.internal_url();
-        match (&self.settings.external_url, internal) {
+        let internal = self.internal_url();
+        match (&self.external_url, internal) {
             (Some(_), Some(i)) if r.use_internal_addr => Some(i),
             (Some(e), _) => Some(e.clone()),
             (None, i) => i,
@@ -111,7 +111,7 @@ impl Registry {
             return Err(fail(format!("scanner {} is disabled", r.name), false, &log));
         }
         let ep = AdapterEndpoint::of(r);
-        let client = &self.scanners.client;
+        let client = &self.client;
         let started = tokio::time::Instant::now();
         let meta = client
             .metadata(&ep)

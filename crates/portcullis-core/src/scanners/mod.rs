@@ -126,6 +126,8 @@ pub struct Scanners {
     pub vulndb: VulnDbCache,
     /// This server's own address as seen from this host, set once it listens.
     internal_url: OnceLock<String>,
+    /// The registry's configured base URL, which adapters pull from by default.
+    pub(crate) external_url: Option<String>,
     pub(crate) meta: portcullis_meta::MetaStore,
     pub(crate) access: std::sync::Arc<crate::access::Access>,
     pub(crate) audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
@@ -135,6 +137,7 @@ impl Scanners {
     pub fn new(
         api_key: Option<String>,
         vulndb_dir: Option<PathBuf>,
+        external_url: Option<String>,
         meta: portcullis_meta::MetaStore,
         access: std::sync::Arc<crate::access::Access>,
         audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
@@ -149,6 +152,7 @@ impl Scanners {
             api_key: api_key.filter(|k| !k.is_empty()),
             vulndb: VulnDbCache::new(vulndb_dir),
             internal_url: OnceLock::new(),
+            external_url,
             meta,
             access,
             audit_log,

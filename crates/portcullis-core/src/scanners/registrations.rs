@@ -8,10 +8,10 @@ use portcullis_types::ErrorCode;
 use super::Scanners;
 use super::client::{AdapterEndpoint, AdapterMetadata};
 use super::{BUILTIN_UUID, builtin_registration};
+use crate::access::forbidden;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::projects::forbidden;
 
 /// The authentication schemes Harbor knows for talking to an adapter.
 pub const AUTH_TYPES: [&str; 4] = ["", "Basic", "Bearer", "X-ScannerAdapter-API-Key"];

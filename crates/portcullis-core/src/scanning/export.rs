@@ -319,7 +319,7 @@ impl Registry {
         criteria: ExportCriteria,
     ) -> Result<i64> {
         let Principal::User(user) = principal else {
-            return Err(crate::projects::forbidden(principal));
+            return Err(crate::access::forbidden(principal));
         };
         if data_type.map(|d| d.replace(' ', "")) != Some(VULN_MIME.replace(' ', "")) {
             return Err(Error::new(
@@ -360,7 +360,7 @@ impl Registry {
     ) -> Result<(portcullis_meta::CveExport, portcullis_meta::Job)> {
         let missing = || Error::new(ErrorCode::NotFound, format!("execution {id} not found"));
         let Principal::User(user) = principal else {
-            return Err(crate::projects::forbidden(principal));
+            return Err(crate::access::forbidden(principal));
         };
         let export = self.meta.get_cve_export(id).await?.ok_or_else(missing)?;
         if export.user_id != user.id && !user.sysadmin {
@@ -406,7 +406,7 @@ impl Registry {
     /// `GET /api/v2.0/export/cve/executions`: the caller's exports, newest first.
     pub async fn cve_export_executions(&self, principal: &Principal) -> Result<Value> {
         let Principal::User(user) = principal else {
-            return Err(crate::projects::forbidden(principal));
+            return Err(crate::access::forbidden(principal));
         };
         let mut items = Vec::new();
         for e in self.meta.list_cve_exports(Some(user.id)).await? {

@@ -21,7 +21,7 @@ pub async fn scan_outcome_decided(
 ) {
     crate::metrics::scan_finished(status, seconds);
     // A report changed: pull-gate verdicts built on the old one are dropped.
-    reg.gate_changed();
+    reg.policy.gate_changed();
     let kind = match status {
         ReportStatus::Success => {
             tracing::info!(

@@ -54,7 +54,7 @@ impl Worker for RejudgeWorker {
             .rejudge_all(Some(job))
             .await
             .map_err(JobError::retry)?;
-        self.reg.gate_changed();
+        self.reg.policy.gate_changed();
         tracing::info!(
             rejudged = stats.rejudged,
             rescans = stats.rescans,

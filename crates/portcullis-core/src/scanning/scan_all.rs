@@ -172,7 +172,7 @@ impl Scanning {
 impl Registry {
     fn scanning_for_admin(&self, principal: &Principal) -> Result<&Arc<Scanning>> {
         if !principal.is_sysadmin() {
-            return Err(crate::projects::forbidden(principal));
+            return Err(crate::access::forbidden(principal));
         }
         self.scanning().ok_or_else(|| {
             Error::new(

@@ -177,7 +177,7 @@ impl Scanning {
 impl Registry {
     /// The scanning service, once set up.
     pub fn scanning(&self) -> Option<&std::sync::Arc<Scanning>> {
-        self.scanning.get()
+        self.scanning.as_ref()
     }
 
     fn scanning_or_unavailable(&self) -> Result<&std::sync::Arc<Scanning>> {

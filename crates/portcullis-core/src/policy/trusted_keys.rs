@@ -8,10 +8,10 @@ use portcullis_trust::{TrustAnchor, TrustedKey, fingerprint};
 use portcullis_types::ErrorCode;
 use serde::Serialize;
 
+use super::Policy;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// A trusted key as the API shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +86,7 @@ fn describe(r: &TrustedKeyRecord) -> Result<TrustedKeyView> {
     }
 }
 
-impl Registry {
+impl Policy {
     /// The project's trusted keys (configured ones are not listed: they live in files).
     pub async fn list_trusted_keys(
         &self,
@@ -145,7 +145,7 @@ impl Registry {
         })?;
         let res = self.meta.add_trusted_key(p.id, name, kind, pem).await;
         self.gate_changed();
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "trusted_key",
@@ -171,7 +171,7 @@ impl Registry {
             .await?;
         let removed = self.meta.remove_trusted_key(p.id, id).await?;
         self.gate_changed();
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "trusted_key",

@@ -16,9 +16,9 @@ use portcullis_trust::{Check, TrustAnchor, TrustedKey, cosign, notation};
 use portcullis_types::{Digest, ErrorCode, Tag, media};
 use serde::Serialize;
 
-use crate::cache::GateMap;
+use super::Policy;
+use crate::cache::{GateEpoch, GateMap};
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// Largest signature payload or envelope read (they are a few KiB).
 const MAX_SIGNATURE_BLOB: u64 = 1024 * 1024;
@@ -138,18 +138,12 @@ pub struct SignatureCache {
 }
 
 impl SignatureCache {
-    pub fn new(ttl: Duration, configured: ConfiguredTrust) -> Self {
+    pub fn new(ttl: Duration, epoch: &Arc<GateEpoch>, configured: ConfiguredTrust) -> Self {
         SignatureCache {
-            verdicts: GateMap::new(ttl),
-            projects: GateMap::new(ttl),
+            verdicts: GateMap::new(ttl, epoch),
+            projects: GateMap::new(ttl, epoch),
             configured,
         }
-    }
-
-    /// Drops every verdict and project trust (a signature, key or setting changed).
-    pub fn invalidate(&self) {
-        self.verdicts.invalidate();
-        self.projects.invalidate();
     }
 }
 
@@ -167,7 +161,7 @@ pub fn is_signing_tool(user_agent: Option<&str>) -> bool {
     })
 }
 
-impl Registry {
+impl Policy {
     /// What `project` requires and trusts.
     pub async fn project_trust(&self, project: ProjectId) -> Result<Arc<ProjectTrust>> {
         let cache = &self.signatures;
