@@ -15,6 +15,7 @@ use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use portcullis_blob::{BlobStore, FsConfig};
 use portcullis_core::auth::TokenService;
+use portcullis_core::scanning::ScanSetup;
 use portcullis_core::{Registry, Settings};
 use portcullis_meta::MetaStore;
 use serde_json::Value;
@@ -44,7 +45,8 @@ async fn api() -> Api {
         external_url: Some("https://registry.example.test".into()),
         ..Settings::default()
     };
-    let reg: Arc<Registry> = Registry::new(meta, blobs, tokens, settings, None);
+    let scan = ScanSetup::builtin(meta.clone(), blobs.clone(), dir.path());
+    let reg: Arc<Registry> = Registry::new(meta, blobs, tokens, settings, scan);
     Api {
         app: portcullis_api::app(reg),
         _dir: dir,

@@ -12,7 +12,7 @@ use std::time::Instant;
 use portcullis_blob::{BlobStore, FsConfig};
 use portcullis_core::scanning::rejudge::RescanInput;
 use portcullis_core::scanning::{
-    BUILTIN_SCANNER, BuiltinEngine, ScanSettings, Scanning, VULN_MIME, VulnDbHolder, codec,
+    BUILTIN_SCANNER, BuiltinEngine, ScanSettings, ScanSetup, VULN_MIME, VulnDbHolder, codec,
 };
 use portcullis_meta::{FinishedScan, MetaStore, ReportKey, ReportStatus};
 use portcullis_scan::{INVENTORY_VERSION, Limits, inventory_of_layer};
@@ -156,16 +156,29 @@ async fn main() -> anyhow::Result<()> {
 
     let holder = Arc::new(VulnDbHolder::new(dir.path()));
     holder.refresh()?;
-    let scanning = Scanning::new(
-        BuiltinEngine {
-            blobs,
+    let setup = ScanSetup {
+        engine: BuiltinEngine {
+            blobs: blobs.clone(),
             meta: meta.clone(),
             vulndb: holder,
             layer_cache: true,
             limits,
         },
-        ScanSettings::default(),
+        settings: ScanSettings::default(),
+    };
+    let tokens = portcullis_core::auth::TokenService::new(
+        &[7u8; 32],
+        "rejudge-bench",
+        std::time::Duration::from_secs(60),
     );
+    let reg = portcullis_core::Registry::new(
+        meta.clone(),
+        blobs,
+        tokens,
+        portcullis_core::Settings::default(),
+        setup,
+    );
+    let scanning = &reg.scanning;
     let started = Instant::now();
     let stats = scanning
         .rejudge_all(None)

@@ -6,6 +6,7 @@ use portcullis_meta::{
 };
 use portcullis_types::{Digest, ErrorCode, Reference, RepoName, Tag, media};
 
+use crate::access::lookup::artifact_missing;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
@@ -67,28 +68,7 @@ pub fn parse_from(from: &str) -> Result<(RepoName, Reference)> {
     Ok((RepoName::parse(name).map_err(|_| bad())?, reference))
 }
 
-fn artifact_missing(reference: &str) -> Error {
-    Error::new(
-        ErrorCode::NotFound,
-        format!("artifact {reference} not found"),
-    )
-}
-
 impl Registry {
-    pub(crate) async fn find_artifact(
-        &self,
-        repo: &Repository,
-        reference: &str,
-    ) -> Result<Artifact> {
-        let found = match Reference::parse(reference)
-            .map_err(|_| Error::new(ErrorCode::BadRequest, "invalid artifact reference"))?
-        {
-            Reference::Digest(d) => self.meta.get_artifact(repo.id, &d).await?,
-            Reference::Tag(t) => self.meta.resolve_tag(repo.id, &t).await?,
-        };
-        found.ok_or_else(|| artifact_missing(reference))
-    }
-
     /// Tags and index children of an artifact, for its JSON.
     pub async fn view_artifact(
         &self,
@@ -126,6 +106,7 @@ impl Registry {
         page_size: u64,
     ) -> Result<(Vec<ArtifactView>, u64)> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact", "list")
             .await?;
         let (list, total) = self
@@ -148,9 +129,10 @@ impl Registry {
         reference: &str,
     ) -> Result<ArtifactView> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact", "read")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         self.view_artifact(p.id, a).await
     }
 
@@ -164,9 +146,10 @@ impl Registry {
         reference: &str,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact", "delete")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let resource = format!("{}@{}", r.name, a.digest);
         // A digest reference has a colon; a tag cannot.
         let tag = (!reference.contains(':')).then_some(reference);
@@ -191,7 +174,8 @@ impl Registry {
             .remove_manifest(&r.name, &Reference::Digest(a.digest.clone()), Some(&event))
             .await;
         if res.is_err() {
-            self.audit(actor, "delete", "artifact", &resource, Some(p.id.0), false);
+            self.audit_log
+                .action(actor, "delete", "artifact", &resource, Some(p.id.0), false);
         }
         res
     }
@@ -205,9 +189,10 @@ impl Registry {
         reference: &str,
     ) -> Result<Vec<TagRecord>> {
         let (_, _, r) = self
+            .access
             .repository_for(principal, project, repository, "tag", "list")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         Ok(self.meta.tags_of(a.id).await?)
     }
 
@@ -222,14 +207,16 @@ impl Registry {
         tag: &str,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "tag", "create")
             .await?;
         let tag = Tag::parse(tag).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let res = self.meta.create_tag(r.id, a.id, &tag).await;
-        self.forget_project(p.name.as_str());
+        self.projects.forget(p.name.as_str());
         let resource = format!("{}:{}", r.name, tag);
-        self.audit(actor, "create", "tag", &resource, Some(p.id.0), res.is_ok());
+        self.audit_log
+            .action(actor, "create", "tag", &resource, Some(p.id.0), res.is_ok());
         Ok(res?)
     }
 
@@ -244,9 +231,10 @@ impl Registry {
         tag: &str,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "tag", "delete")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let tag = Tag::parse(tag).map_err(|_| artifact_missing(tag))?;
         let on_artifact = self
             .meta
@@ -263,7 +251,8 @@ impl Registry {
             .remove_manifest(&r.name, &Reference::Tag(tag.clone()), None)
             .await;
         let resource = format!("{}:{}", r.name, tag);
-        self.audit(actor, "delete", "tag", &resource, Some(p.id.0), res.is_ok());
+        self.audit_log
+            .action(actor, "delete", "tag", &resource, Some(p.id.0), res.is_ok());
         res
     }
 
@@ -277,9 +266,10 @@ impl Registry {
         reference: &str,
     ) -> Result<(Repository, Artifact, Vec<Artifact>)> {
         let (_, _, r) = self
+            .access
             .repository_for(principal, project, repository, "accessory", "list")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let list = self.meta.referrers(r.id, &a.digest, None).await?;
         Ok((r, a, list))
     }
@@ -329,7 +319,7 @@ impl Registry {
                 .map_err(Error::from),
             Err(e) => Err(e),
         };
-        self.forget_project(p.name.as_str());
+        self.projects.forget(p.name.as_str());
         let resource = format!("{}@{}", dest_name, source.digest);
         if res.is_ok() {
             let tag = match &reference {
@@ -346,7 +336,7 @@ impl Registry {
                 None,
             );
         }
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "artifact",

@@ -1,16 +1,47 @@
 //! The audit log as Harbor's API shows it: recording actions, listing entries by what the
-//! caller may see, and purging them.
+//! caller may see, purging them, and the schedule of the purge.
 
 use portcullis_meta::{AuditEntry, AuditQuery, ProjectId};
 
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::Result;
-use crate::registry::Registry;
+use std::sync::Arc;
 
-impl Registry {
+use portcullis_meta::{MetaStore, NewSchedule, Schedule};
+use portcullis_types::ErrorCode;
+
+use crate::access::Access;
+use crate::audit::AuditRecorder;
+use crate::error::Error;
+use crate::purge::{PURGE_AUDIT, purge_parameters};
+
+/// The audit log service.
+pub struct AuditLog {
+    meta: MetaStore,
+    access: Arc<Access>,
+    recorder: Arc<AuditRecorder>,
+    /// Days entries are kept when a purge names no retention of its own.
+    retention_days: u32,
+}
+
+impl AuditLog {
+    pub fn new(
+        meta: MetaStore,
+        access: Arc<Access>,
+        recorder: Arc<AuditRecorder>,
+        retention_days: u32,
+    ) -> Self {
+        AuditLog {
+            meta,
+            access,
+            recorder,
+            retention_days,
+        }
+    }
+
     /// Records an action in the audit log (off the request path).
-    pub fn audit(
+    pub fn action(
         &self,
         actor: &Actor,
         operation: &str,
@@ -19,7 +50,7 @@ impl Registry {
         project_id: Option<i64>,
         success: bool,
     ) {
-        self.audit_log.action(
+        self.recorder.action(
             actor,
             operation,
             resource_type,
@@ -30,8 +61,8 @@ impl Registry {
     }
 
     /// Writes queued audit entries now (tests, shutdown).
-    pub async fn flush_audit(&self) {
-        self.audit_log.flush().await;
+    pub async fn flush(&self) {
+        self.recorder.flush().await;
     }
 
     /// A page of the audit log. System admins see every entry; others see the entries
@@ -82,9 +113,54 @@ impl Registry {
         if !principal.is_sysadmin() {
             return Err(crate::Error::code(portcullis_types::ErrorCode::Forbidden));
         }
-        self.flush_audit().await;
+        self.flush().await;
         let before =
             time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(retain_hours));
         Ok(self.meta.purge_audit(before, operations.as_deref()).await?)
+    }
+
+    /// The audit purge schedule, if one was ever set.
+    pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
+        Ok(self.meta.get_schedule(PURGE_AUDIT).await?)
+    }
+
+    /// Sets the purge schedule; `cron = None` disables it (Harbor's "None"). System admins only.
+    pub async fn set_purge_schedule(
+        &self,
+        principal: &Principal,
+        cron: Option<String>,
+        parameters: serde_json::Value,
+    ) -> Result<Schedule> {
+        if !principal.is_sysadmin() {
+            return Err(crate::access::forbidden(principal));
+        }
+        let (hours, _) = purge_parameters(&parameters);
+        if hours == Some(0) {
+            return Err(Error::new(
+                ErrorCode::BadRequest,
+                "audit_retention_hour must be positive",
+            ));
+        }
+        let enabled = cron.is_some();
+        let cron = cron.unwrap_or_else(|| "0 0 3 * * *".to_string());
+        let next_run_at = portcullis_jobs::next_run_after(&cron, time::OffsetDateTime::now_utc())
+            .map_err(Error::internal)?;
+        let mut payload = parameters;
+        if hours.is_none() {
+            payload["audit_retention_hour"] =
+                serde_json::json!(u64::from(self.retention_days) * 24);
+        }
+        Ok(self
+            .meta
+            .put_schedule(&NewSchedule {
+                name: PURGE_AUDIT.into(),
+                kind: PURGE_AUDIT.into(),
+                payload,
+                cron,
+                max_attempts: 3,
+                enabled,
+                next_run_at,
+            })
+            .await?)
     }
 }

@@ -5,12 +5,10 @@
 use std::collections::HashMap;
 
 use portcullis_meta::{Project, ProjectId, ProjectQuery, Repository};
-use portcullis_types::{ErrorCode, RepoName};
 
-use crate::access::ProjectAccess;
 use crate::audit::Actor;
 use crate::auth::Principal;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::rbac::Role;
 use crate::registry::Registry;
 
@@ -49,45 +47,9 @@ pub struct FoundRepository {
     pub project_public: bool,
 }
 
-/// The full repository name of `path` (the part after the project, already decoded from
-/// Harbor's double URL encoding) inside `project`.
-pub fn repo_name(project: &str, path: &str) -> Result<RepoName> {
-    RepoName::parse(&format!("{project}/{path}")).map_err(|e| {
-        Error::new(
-            ErrorCode::BadRequest,
-            format!("invalid repository name: {e}"),
-        )
-    })
-}
+pub use crate::access::lookup::repo_name;
 
 impl Registry {
-    /// The project and repository named in a Harbor path, when the caller may see them
-    /// and do `action` on `resource` there.
-    pub async fn repository_for(
-        &self,
-        principal: &Principal,
-        project: &str,
-        repository: &str,
-        resource: &str,
-        action: &str,
-    ) -> Result<(Project, ProjectAccess, Repository)> {
-        let (p, access) = self
-            .access
-            .project_for(principal, project, true, resource, action)
-            .await?;
-        let name = repo_name(p.name.as_str(), repository)?;
-        let repo = self.meta.get_repository(&name).await?.ok_or_else(|| {
-            Error::new(ErrorCode::NotFound, format!("repository {name} not found"))
-        })?;
-        if repo.project_id != p.id {
-            return Err(Error::new(
-                ErrorCode::NotFound,
-                format!("repository {name} not found"),
-            ));
-        }
-        Ok((p, access, repo))
-    }
-
     /// Repositories of every project the caller may see (`GET /api/v2.0/repositories`).
     pub async fn list_all_repositories(
         &self,
@@ -133,13 +95,14 @@ impl Registry {
         description: &str,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "repository", "update")
             .await?;
         let res = self
             .meta
             .update_repository_description(r.id, description)
             .await;
-        self.audit(
+        self.audit_log.action(
             actor,
             "update",
             "repository",
@@ -159,6 +122,7 @@ impl Registry {
         repository: &str,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "repository", "delete")
             .await?;
         // A repository holding a tag an immutable rule protects stays.
@@ -180,7 +144,7 @@ impl Registry {
             }
         }
         let res = self.meta.delete_repository(r.id).await;
-        self.forget_project(p.name.as_str());
+        self.projects.forget(p.name.as_str());
         if res.is_ok() {
             self.artifacts_removed().await;
             let project = crate::ProjectInfo::from(&p);
@@ -196,7 +160,7 @@ impl Registry {
                 );
             }
         }
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "repository",
@@ -218,7 +182,10 @@ impl Registry {
             name_contains: Some(q.to_string()),
             ..Default::default()
         };
-        let (projects, _) = self.list_projects(principal, query, 1, 100).await?;
+        let (projects, _) = self
+            .projects
+            .list_projects(principal, query, 1, 100)
+            .await?;
         let (repos, _) = self
             .list_all_repositories(principal, Some(q), 1, 100)
             .await?;

@@ -9,7 +9,19 @@ use crate::access::forbidden;
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
+use std::sync::Arc;
+
+use portcullis_meta::MetaStore;
+
+use crate::access::Access;
+use crate::audit::AuditRecorder;
+
+/// The labels service.
+pub struct Labels {
+    meta: MetaStore,
+    access: Arc<Access>,
+    audit_log: Arc<AuditRecorder>,
+}
 
 /// Global scope.
 pub const GLOBAL: &str = "g";
@@ -50,7 +62,15 @@ fn validate(name: &str, color: &str) -> Result<()> {
     Ok(())
 }
 
-impl Registry {
+impl Labels {
+    pub fn new(meta: MetaStore, access: Arc<Access>, audit_log: Arc<AuditRecorder>) -> Self {
+        Labels {
+            meta,
+            access,
+            audit_log,
+        }
+    }
+
     /// Whether the caller may do `action` on label `l`: global labels are read by any
     /// logged-in caller and changed by system admins; project labels follow the project's
     /// `label` permissions. Invisible projects make their labels `404`.
@@ -132,7 +152,7 @@ impl Registry {
             })
             .await
             .map_err(Error::from);
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "label",
@@ -204,7 +224,7 @@ impl Registry {
             .update_label(id, &name, &req.description, &req.color)
             .await
             .map_err(Error::from);
-        self.audit(
+        self.audit_log.action(
             actor,
             "update",
             "label",
@@ -224,7 +244,7 @@ impl Registry {
             .ok_or_else(|| label_missing(id))?;
         self.label_allowed(principal, &l, "delete").await?;
         let res = self.meta.delete_label(id).await.map_err(Error::from);
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "label",
@@ -247,9 +267,10 @@ impl Registry {
         label_id: i64,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact-label", "create")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let l = self
             .meta
             .get_label(label_id)
@@ -265,7 +286,7 @@ impl Registry {
             .add_artifact_label(a.id, label_id)
             .await
             .map_err(Error::from);
-        self.audit(
+        self.audit_log.action(
             actor,
             "create",
             "artifact-label",
@@ -287,11 +308,12 @@ impl Registry {
         label_id: i64,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact-label", "delete")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let removed = self.meta.remove_artifact_label(a.id, label_id).await?;
-        self.audit(
+        self.audit_log.action(
             actor,
             "delete",
             "artifact-label",

@@ -23,6 +23,7 @@ pub mod purge;
 pub mod rbac;
 pub mod registry;
 pub mod request_id;
+pub mod sboms;
 pub mod scanners;
 pub mod scanning;
 pub mod setup;

@@ -74,7 +74,7 @@ impl Registry {
         if res.is_err() {
             let resource = audit_resource(repo, reference);
             let actor = ctx.audit_actor();
-            self.audit(
+            self.audit_log.action(
                 &actor,
                 "create",
                 "artifact",
@@ -288,7 +288,7 @@ impl Registry {
         let res = self.remove_manifest(repo, reference, event.as_ref()).await;
         if event.is_none() || res.is_err() {
             let actor = ctx.audit_actor();
-            self.audit(
+            self.audit_log.action(
                 &actor,
                 "delete",
                 "artifact",
@@ -309,7 +309,7 @@ impl Registry {
         reference: &Reference,
         event: Option<&Event>,
     ) -> Result<()> {
-        let r = self.repository(repo).await?;
+        let r = self.uploads.repository(repo).await?;
         match reference {
             Reference::Tag(t) => {
                 self.policy
@@ -357,7 +357,7 @@ impl Registry {
         last: Option<&str>,
         n: Option<u32>,
     ) -> Result<Vec<String>> {
-        let r = self.repository(repo).await?;
+        let r = self.uploads.repository(repo).await?;
         Ok(self.meta.list_tags(r.id, last, n).await?)
     }
 

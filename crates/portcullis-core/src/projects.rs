@@ -9,7 +9,22 @@ pub use crate::access::forbidden;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
 use crate::rbac::Role;
-use crate::registry::Registry;
+use std::sync::Arc;
+
+use portcullis_meta::MetaStore;
+
+use crate::access::Access;
+use crate::cache::Resolutions;
+use crate::policy::Policy;
+
+/// The projects service: Harbor's project CRUD, and forgetting what is cached about a
+/// project once it changed.
+pub struct Projects {
+    meta: MetaStore,
+    access: Arc<Access>,
+    policy: Arc<Policy>,
+    resolutions: Arc<Resolutions>,
+}
 
 /// Harbor's project metadata keys whose values are "true"/"false".
 const BOOLEAN_KEYS: &[&str] = &[
@@ -70,7 +85,29 @@ pub struct ProjectPolicies {
     pub cve_allowlist: Option<crate::policy::allowlist::AllowlistInput>,
 }
 
-impl Registry {
+impl Projects {
+    pub fn new(
+        meta: MetaStore,
+        access: Arc<Access>,
+        policy: Arc<Policy>,
+        resolutions: Arc<Resolutions>,
+    ) -> Self {
+        Projects {
+            meta,
+            access,
+            policy,
+            resolutions,
+        }
+    }
+
+    /// Drops cached facts about a project after it changed: its access, every pull-gate
+    /// decision, and resolved references.
+    pub fn forget(&self, name: &str) {
+        self.access.forget_project(name);
+        self.policy.gate_changed();
+        self.resolutions.invalidate();
+    }
+
     pub async fn create_project(
         &self,
         principal: &Principal,
@@ -132,7 +169,7 @@ impl Registry {
                 .store_project_allowlist(created.id, list)
                 .await?;
         }
-        self.forget_project(name.as_str());
+        self.forget(name.as_str());
         Ok(created)
     }
 
@@ -185,7 +222,7 @@ impl Registry {
                 .store_project_allowlist(project.id, list)
                 .await?;
         }
-        self.forget_project(project.name.as_str());
+        self.forget(project.name.as_str());
         Ok(p)
     }
 
@@ -211,7 +248,7 @@ impl Registry {
                 ),
                 other => other.into(),
             })?;
-        self.forget_project(project.name.as_str());
+        self.forget(project.name.as_str());
         Ok(())
     }
 }

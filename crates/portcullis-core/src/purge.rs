@@ -1,12 +1,10 @@
 //! The audit purge schedule (`/api/v2.0/system/purgeaudit/schedule`): a cron row of the
 //! durable job runner, kind `purge-audit`, whose payload carries Harbor's parameters.
 
-use portcullis_meta::{NewSchedule, Schedule};
+use portcullis_meta::NewSchedule;
 use portcullis_types::ErrorCode;
 
-use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// Name and job kind of the schedule.
 pub const PURGE_AUDIT: &str = "purge-audit";
@@ -84,52 +82,6 @@ pub fn purge_parameters(params: &serde_json::Value) -> (Option<u64>, Option<Vec<
         }),
     };
     (hours, ops)
-}
-
-impl Registry {
-    pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
-        Ok(self.meta.get_schedule(PURGE_AUDIT).await?)
-    }
-
-    /// Sets the purge schedule; `cron = None` disables it (Harbor's "None"). System admins only.
-    pub async fn set_purge_schedule(
-        &self,
-        principal: &Principal,
-        cron: Option<String>,
-        parameters: serde_json::Value,
-    ) -> Result<Schedule> {
-        if !principal.is_sysadmin() {
-            return Err(crate::access::forbidden(principal));
-        }
-        let (hours, _) = purge_parameters(&parameters);
-        if hours == Some(0) {
-            return Err(Error::new(
-                ErrorCode::BadRequest,
-                "audit_retention_hour must be positive",
-            ));
-        }
-        let enabled = cron.is_some();
-        let cron = cron.unwrap_or_else(|| "0 0 3 * * *".to_string());
-        let next_run_at = portcullis_jobs::next_run_after(&cron, time::OffsetDateTime::now_utc())
-            .map_err(Error::internal)?;
-        let mut payload = parameters;
-        if hours.is_none() {
-            payload["audit_retention_hour"] =
-                serde_json::json!(u64::from(self.settings.audit_retention_days) * 24);
-        }
-        Ok(self
-            .meta
-            .put_schedule(&NewSchedule {
-                name: PURGE_AUDIT.into(),
-                kind: PURGE_AUDIT.into(),
-                payload,
-                cron,
-                max_attempts: 3,
-                enabled,
-                next_run_at,
-            })
-            .await?)
-    }
 }
 
 #[cfg(test)]

@@ -87,6 +87,14 @@ pub struct Registry {
     pub accounts: crate::accounts::Accounts,
     pub settings: Settings,
     pub(crate) audit_log: Arc<crate::audit::AuditRecorder>,
+    /// Blobs and upload sessions of `/v2/`.
+    pub uploads: crate::uploads::Uploads,
+    /// Harbor's projects.
+    pub projects: crate::projects::Projects,
+    /// Harbor's labels and the artifacts that carry them.
+    pub labels: crate::labels::Labels,
+    /// The audit log as the API shows it: recording, listing, purging.
+    pub audit: crate::audit_log::AuditLog,
     /// Every registry event goes through here (`reg.events.emit(Event::…)`).
     pub events: Arc<crate::events::EventBus>,
     /// Durable events of state changes and their subscribers.
@@ -96,10 +104,10 @@ pub struct Registry {
     /// What the pull gate and the push path judge by, and the gate itself.
     pub policy: Arc<crate::policy::Policy>,
     pub(crate) manifests: ManifestBytes,
-    pub(crate) resolutions: Resolutions,
+    pub(crate) resolutions: Arc<Resolutions>,
     pub(crate) pulls: PullRecorder,
-    /// Scanning, when the server scans (tests may run without).
-    pub(crate) scanning: Option<Arc<crate::scanning::Scanning>>,
+    /// Scans, reports, scan-all and CVE exports.
+    pub scanning: Arc<crate::scanning::Scanning>,
 }
 
 /// Harbor's audit resource of a manifest: `repo:tag` or `repo@digest`.
@@ -146,16 +154,14 @@ pub struct ReferrerDescriptor {
 }
 
 impl Registry {
-    /// Builds every service once, in dependency order. `scanning` is set up by the
-    /// caller (it needs the scanner settings and the vulnerability database); scan
-    /// requests then follow scanner registrations and pushes are scanned by a durable
-    /// subscriber.
+    /// Builds every service once, in dependency order. Scan requests follow scanner
+    /// registrations, and pushes are scanned by a durable subscriber.
     pub fn new(
         meta: MetaStore,
         blobs: BlobStore,
         tokens: TokenService,
         settings: Settings,
-        scanning: Option<Arc<crate::scanning::Scanning>>,
+        scan: crate::scanning::ScanSetup,
     ) -> Arc<Self> {
         let pulls = PullRecorder::start(meta.clone());
         let audit_log = Arc::new(crate::audit::AuditRecorder::start(meta.clone()));
@@ -199,13 +205,18 @@ impl Registry {
             access.clone(),
             audit_log.clone(),
         ));
-        if let Some(scanning) = &scanning {
-            crate::scanners::engine::install(&scanners, scanning);
-            outbox.subscribe(crate::scanning::scan_on_push(
-                meta.clone(),
-                scanning.clone(),
-            ));
-        }
+        let epoch = crate::cache::GateEpoch::new();
+        let scanning = Arc::new(crate::scanning::Scanning::new(
+            scan,
+            access.clone(),
+            events.clone(),
+            epoch.clone(),
+        ));
+        crate::scanners::engine::install(&scanners, &scanning);
+        outbox.subscribe(crate::scanning::scan_on_push(
+            meta.clone(),
+            scanning.clone(),
+        ));
         let policy = Arc::new(crate::policy::Policy::new(
             meta.clone(),
             blobs.clone(),
@@ -213,14 +224,32 @@ impl Registry {
             audit_log.clone(),
             events.clone(),
             scanning.clone(),
-            crate::cache::GateEpoch::new(),
+            epoch,
             crate::policy::PolicySettings {
                 cache_ttl: settings.cache_ttl,
                 quota_warning_percent: settings.quota_warning_percent,
                 trusted: settings.trusted.clone(),
             },
         ));
+        let audit = crate::audit_log::AuditLog::new(
+            meta.clone(),
+            access.clone(),
+            audit_log.clone(),
+            settings.audit_retention_days,
+        );
+        let resolutions = Arc::new(Resolutions::new(settings.cache_ttl));
+        let projects = crate::projects::Projects::new(
+            meta.clone(),
+            access.clone(),
+            policy.clone(),
+            resolutions.clone(),
+        );
+        let labels = crate::labels::Labels::new(meta.clone(), access.clone(), audit_log.clone());
         Arc::new(Registry {
+            uploads: crate::uploads::Uploads::new(meta.clone(), blobs.clone()),
+            projects,
+            labels,
+            audit,
             accounts,
             outbox,
             meta,
@@ -231,7 +260,7 @@ impl Registry {
             webhooks,
             scanners,
             policy,
-            resolutions: Resolutions::new(settings.cache_ttl),
+            resolutions,
             manifests: ManifestBytes::new(64 * 1024 * 1024),
             settings,
             pulls,
@@ -243,13 +272,6 @@ impl Registry {
     /// failure). Called once every durable subscriber is in place.
     pub fn start_outbox(&self) -> tokio::task::JoinHandle<()> {
         self.outbox.start()
-    }
-
-    /// Drop cached facts about a project after it changed.
-    pub fn forget_project(&self, name: &str) {
-        self.access.forget_project(name);
-        self.policy.gate_changed();
-        self.resolutions.invalidate();
     }
 
     /// After artifacts were deleted: cached resolutions and gate decisions go, and so do

@@ -3,14 +3,24 @@
 
 use bytes::Bytes;
 use futures::Stream;
-use portcullis_blob::{BlobReader, UploadId, UploadStatus};
+use portcullis_blob::{BlobReader, BlobStore, UploadId, UploadStatus};
+use portcullis_meta::MetaStore;
 use portcullis_types::{Digest, ErrorCode, RepoName};
 
 use crate::access::ProjectInfo;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
-impl Registry {
+/// The blob and upload service of `/v2/`.
+pub struct Uploads {
+    meta: MetaStore,
+    blobs: BlobStore,
+}
+
+impl Uploads {
+    pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {
+        Uploads { meta, blobs }
+    }
+
     /// Size of a blob visible in `repo`.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
         match self.meta.blob_in_repository(repo, digest).await? {

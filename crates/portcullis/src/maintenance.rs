@@ -109,7 +109,7 @@ pub async fn start(
         )
         .await?;
     // The purge schedule may have been changed through the API: only create it.
-    if reg.purge_schedule().await?.is_none() {
+    if reg.audit.purge_schedule().await?.is_none() {
         let default = portcullis_core::purge::default_schedule(reg.settings.audit_retention_days);
         reg.meta.put_schedule(&default).await?;
     }

@@ -12,7 +12,8 @@ use portcullis_core::scanning::job::ScanWorker;
 use portcullis_core::scanning::rejudge::RejudgeWorker;
 use portcullis_core::scanning::scan_all::ScanAllWorker;
 use portcullis_core::scanning::{
-    BuiltinEngine, REJUDGE_JOB, SCAN_ALL_JOB, SCAN_JOB, ScanSettings, Scanning, VulnDbHolder,
+    BuiltinEngine, REJUDGE_JOB, SCAN_ALL_JOB, SCAN_JOB, ScanSettings, ScanSetup, Scanning,
+    VulnDbHolder,
 };
 use portcullis_jobs::{
     CancellationToken, JobContext, JobError, Outcome, Runner, RunnerHandle, Worker,
@@ -26,22 +27,20 @@ const VULNDB_UPDATE: &str = "vulndb-update";
 /// How often the database file is checked for a newer copy.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
 
-/// Scanning with the built-in engine, for the registry to be built with.
-pub fn setup(meta: &MetaStore, blobs: &BlobStore, cfg: &Config) -> Arc<Scanning> {
-    let engine = BuiltinEngine {
-        blobs: blobs.clone(),
-        meta: meta.clone(),
-        vulndb: Arc::new(VulnDbHolder::new(&cfg.settings.data_dir)),
-        layer_cache: cfg.settings.scan_layer_cache,
-        limits: portcullis_scan::Limits::default(),
-    };
-    let scanning = Arc::new(Scanning::new(
-        engine,
-        ScanSettings {
+/// The built-in engine and scan settings the registry builds its scanning from.
+pub fn setup(meta: &MetaStore, blobs: &BlobStore, cfg: &Config) -> ScanSetup {
+    ScanSetup {
+        engine: BuiltinEngine {
+            blobs: blobs.clone(),
+            meta: meta.clone(),
+            vulndb: Arc::new(VulnDbHolder::new(&cfg.settings.data_dir)),
+            layer_cache: cfg.settings.scan_layer_cache,
+            limits: portcullis_scan::Limits::default(),
+        },
+        settings: ScanSettings {
             layer_cache: cfg.settings.scan_layer_cache,
         },
-    ));
-    scanning
+    }
 }
 
 /// Downloads the vulnerability database; the file watch then swaps it in.
@@ -67,10 +66,31 @@ impl Worker for UpdateVulnDb {
 /// Registers the scanning workers on the runner being set up.
 pub fn register(runner: Runner, reg: &Arc<Registry>, scanning: &Scanning, cfg: &Config) -> Runner {
     let runner = runner
-        .register(SCAN_JOB, ScanWorker { reg: reg.clone() })
-        .register(SCAN_ALL_JOB, ScanAllWorker { reg: reg.clone() })
-        .register(REJUDGE_JOB, RejudgeWorker { reg: reg.clone() })
-        .register(CVE_EXPORT_JOB, CveExportWorker { reg: reg.clone() });
+        .register(
+            SCAN_JOB,
+            ScanWorker {
+                scanning: reg.scanning.clone(),
+                sboms: reg.clone(),
+            },
+        )
+        .register(
+            SCAN_ALL_JOB,
+            ScanAllWorker {
+                scanning: reg.scanning.clone(),
+            },
+        )
+        .register(
+            REJUDGE_JOB,
+            RejudgeWorker {
+                scanning: reg.scanning.clone(),
+            },
+        )
+        .register(
+            CVE_EXPORT_JOB,
+            CveExportWorker {
+                scanning: reg.scanning.clone(),
+            },
+        );
     match &cfg.settings.vulndb_update_url {
         Some(url) => runner.register(
             VULNDB_UPDATE,

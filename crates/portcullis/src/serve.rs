@@ -73,8 +73,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         vulndb_dir: Some(portcullis_vulndb::db_dir(&cfg.settings.data_dir)),
         ..Settings::default()
     };
-    let scanning = crate::scanning::setup(&meta, &blobs, &cfg);
-    let reg = Registry::new(meta, blobs, tokens, settings, Some(scanning.clone()));
+    let scan = crate::scanning::setup(&meta, &blobs, &cfg);
+    let reg = Registry::new(meta, blobs, tokens, settings, scan);
+    let scanning = reg.scanning.clone();
     reg.scanners
         .ensure_builtin_scanner()
         .await

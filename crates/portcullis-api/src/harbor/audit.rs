@@ -87,7 +87,10 @@ async fn page(
         params.get("page").map(String::as_str),
         params.get("page_size").map(String::as_str),
     )?;
-    let (entries, total) = reg.list_audit(p, q, paging.page, paging.page_size).await?;
+    let (entries, total) = reg
+        .audit
+        .list_audit(p, q, paging.page, paging.page_size)
+        .await?;
     let mut resp = Json(entries.iter().map(entry_json).collect::<Vec<_>>()).into_response();
     paging.headers(
         &mut resp,
@@ -149,7 +152,7 @@ async fn purge_now(
 ) -> ApiResult<Response> {
     let (hours, ops) = portcullis_core::purge::purge_parameters(params);
     let hours = u32::try_from(hours.unwrap_or(24 * 30)).unwrap_or(u32::MAX);
-    let removed = reg.purge_audit(p, hours, ops).await?;
+    let removed = reg.audit.purge_audit(p, hours, ops).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(serde_json::json!({ "job_status": "Success", "deleted": removed })),
@@ -171,7 +174,7 @@ pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> Ap
     if !p.is_sysadmin() {
         return Err(portcullis_core::access::forbidden(&p).into());
     }
-    let Some(row) = reg.purge_schedule().await? else {
+    let Some(row) = reg.audit.purge_schedule().await? else {
         return Ok(Json(serde_json::json!({ "schedule": { "type": "None" } })).into_response());
     };
     let schedule = if row.enabled {
@@ -225,7 +228,7 @@ pub async fn set_schedule(
             "parameters must be an object",
         ));
     }
-    reg.set_purge_schedule(&p, cron, parameters).await?;
+    reg.audit.set_purge_schedule(&p, cron, parameters).await?;
     Ok(if method == axum::http::Method::POST {
         axum::http::StatusCode::CREATED
     } else {

@@ -38,12 +38,15 @@ pub async fn create(
     let data_type = headers
         .get("x-scan-data-type")
         .and_then(|v| v.to_str().ok());
-    let id = reg.request_cve_export(&p, data_type, criteria).await?;
+    let id = reg
+        .scanning
+        .request_cve_export(&p, data_type, criteria)
+        .await?;
     Ok(Json(serde_json::json!({ "id": id })).into_response())
 }
 
 pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    Ok(Json(reg.cve_export_executions(&p).await?).into_response())
+    Ok(Json(reg.scanning.cve_export_executions(&p).await?).into_response())
 }
 
 pub async fn get_one(
@@ -51,7 +54,7 @@ pub async fn get_one(
     Caller(p): Caller,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.cve_export_execution(&p, id).await?).into_response())
+    Ok(Json(reg.scanning.cve_export_execution(&p, id).await?).into_response())
 }
 
 pub async fn download(
@@ -61,6 +64,7 @@ pub async fn download(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (mime, name, bytes) = reg
+        .scanning
         .cve_export_download(&p, id, params.get("format").map(String::as_str))
         .await?;
     let mut resp = bytes.into_response();

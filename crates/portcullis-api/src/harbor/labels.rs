@@ -76,6 +76,7 @@ pub async fn list(
         };
     let name = params.get("name").map(String::as_str);
     let (labels, total) = reg
+        .labels
         .list_labels(&p, scope, project_id, name, paging.page, paging.page_size)
         .await?;
     let body: Vec<_> = labels.iter().map(label_json).collect();
@@ -95,6 +96,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let l = reg
+        .labels
         .create_label(
             &p,
             &actor,
@@ -123,7 +125,7 @@ pub async fn get_one(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let l = reg.get_label(&p, label_id(&id)?).await?;
+    let l = reg.labels.get_label(&p, label_id(&id)?).await?;
     Ok(Json(label_json(&l)).into_response())
 }
 
@@ -134,18 +136,19 @@ pub async fn update(
     body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
-    reg.update_label(
-        &p,
-        &actor,
-        label_id(&id)?,
-        LabelRequest {
-            name: b.name,
-            description: b.description,
-            color: b.color,
-            ..Default::default()
-        },
-    )
-    .await?;
+    reg.labels
+        .update_label(
+            &p,
+            &actor,
+            label_id(&id)?,
+            LabelRequest {
+                name: b.name,
+                description: b.description,
+                color: b.color,
+                ..Default::default()
+            },
+        )
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -154,7 +157,7 @@ pub async fn remove(
     Acting(p, actor): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.delete_label(&p, &actor, label_id(&id)?).await?;
+    reg.labels.delete_label(&p, &actor, label_id(&id)?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -168,7 +171,8 @@ pub async fn add_to_artifact(
     let id =
         b.id.filter(|id| *id > 0)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "the label id is required"))?;
-    reg.add_artifact_label(&p, &actor, &project, &repo_path(&repo)?, &reference, id)
+    reg.labels
+        .add_artifact_label(&p, &actor, &project, &repo_path(&repo)?, &reference, id)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -178,14 +182,15 @@ pub async fn remove_from_artifact(
     Acting(p, actor): Acting,
     Path((project, repo, reference, id)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    reg.remove_artifact_label(
-        &p,
-        &actor,
-        &project,
-        &repo_path(&repo)?,
-        &reference,
-        label_id(&id)?,
-    )
-    .await?;
+    reg.labels
+        .remove_artifact_label(
+            &p,
+            &actor,
+            &project,
+            &repo_path(&repo)?,
+            &reference,
+            label_id(&id)?,
+        )
+        .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -91,7 +91,7 @@ async fn create_rule(
         .await;
     if let Ok((proj, id)) = &res {
         let resource = format!("{}/immutabletagrules/{id}", proj.name);
-        reg.audit(
+        reg.audit.action(
             &actor,
             "create",
             "immutable_rule",
@@ -123,7 +123,7 @@ async fn update_rule(
         .update_immutable_rule(&p, &project, is_name(&headers), id, rule)
         .await?;
     let resource = format!("{}/immutabletagrules/{id}", proj.name);
-    reg.audit(
+    reg.audit.action(
         &actor,
         "update",
         "immutable_rule",
@@ -146,7 +146,7 @@ async fn delete_rule(
         .delete_immutable_rule(&p, &project, is_name(&headers), id)
         .await?;
     let resource = format!("{}/immutabletagrules/{id}", proj.name);
-    reg.audit(
+    reg.audit.action(
         &actor,
         "delete",
         "immutable_rule",
@@ -273,7 +273,7 @@ async fn update_quota(
     };
     let res = reg.policy.update_quota(&p, id, hard).await;
     if let Ok(q) = &res {
-        reg.audit(
+        reg.audit.action(
             &actor,
             "update",
             "quota",
@@ -316,7 +316,7 @@ async fn set_system_allowlist(
 ) -> ApiResult<Response> {
     let input = json_body(body)?;
     let res = reg.policy.set_system_allowlist(&p, &input).await;
-    reg.audit(
+    reg.audit.action(
         &actor,
         "update",
         "cve_allowlist",

@@ -122,6 +122,7 @@ pub async fn list(
         query.owner = Some(o.clone());
     }
     let (projects, total) = reg
+        .projects
         .list_projects(&p, query, paging.page, paging.page_size)
         .await?;
     let owners = owner_names(&reg, &projects).await;
@@ -176,10 +177,12 @@ pub async fn create(
         cve_allowlist: req.cve_allowlist,
     };
     let created = reg
+        .projects
         .create_project(&p, &name, req.public.unwrap_or(false), &metadata, &policies)
         .await;
     if let Ok(c) = &created {
-        reg.audit(&actor, "create", "project", &name, Some(c.id.0), true);
+        reg.audit
+            .action(&actor, "create", "project", &name, Some(c.id.0), true);
     }
     let created = created?;
     let mut resp = StatusCode::CREATED.into_response();
@@ -240,9 +243,12 @@ pub async fn update(
         storage_limit: None,
         cve_allowlist: req.cve_allowlist,
     };
-    let updated = reg.update_project(&p, &project, &metadata, &policies).await;
+    let updated = reg
+        .projects
+        .update_project(&p, &project, &metadata, &policies)
+        .await;
     let name = project.name.as_str();
-    reg.audit(
+    reg.audit.action(
         &actor,
         "update",
         "project",
@@ -261,9 +267,9 @@ pub async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
-    let deleted = reg.delete_project(&p, &project).await;
+    let deleted = reg.projects.delete_project(&p, &project).await;
     let name = project.name.as_str();
-    reg.audit(
+    reg.audit.action(
         &actor,
         "delete",
         "project",

@@ -131,6 +131,7 @@ pub async fn get_one(
     Path((project, repo)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (_, _, r) = reg
+        .access
         .repository_for(&p, &project, &repo_path(&repo)?, "repository", "read")
         .await?;
     Ok(Json(repository_json(&r)).into_response())

@@ -62,7 +62,8 @@ pub async fn scan(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let kind = scan_type(&body)?;
-    reg.request_artifact_scan(&p, &actor, &project, &repo_path(&repo)?, &reference, kind)
+    reg.scanning
+        .request_artifact_scan(&p, &actor, &project, &repo_path(&repo)?, &reference, kind)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -74,7 +75,8 @@ pub async fn stop(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let kind = scan_type(&body)?;
-    reg.stop_artifact_scan(&p, &project, &repo_path(&repo)?, &reference, kind)
+    reg.scanning
+        .stop_artifact_scan(&p, &project, &repo_path(&repo)?, &reference, kind)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
@@ -85,6 +87,7 @@ pub async fn log(
     Path((project, repo, reference, report_id)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     let text = reg
+        .scanning
         .scan_log(&p, &project, &repo_path(&repo)?, &reference, &report_id)
         .await?;
     let mut resp = text.into_response();
@@ -125,6 +128,7 @@ pub async fn addition(
         ));
     }
     let map = reg
+        .scanning
         .vulnerabilities_addition(
             &p,
             &project,
@@ -160,6 +164,7 @@ pub async fn add_overviews(
             continue;
         }
         let overviews: HashMap<String, Value> = reg
+            .scanning
             .scan_overviews(first.project_id.0, &digests, is_sbom)
             .await?;
         for (v, j) in views.iter().zip(json.iter_mut()) {
@@ -185,7 +190,7 @@ pub struct ScheduleSpec {
 }
 
 pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    Ok(Json(reg.scan_all_schedule(&p).await?).into_response())
+    Ok(Json(reg.scanning.scan_all_schedule(&p).await?).into_response())
 }
 
 async fn apply_schedule(
@@ -194,7 +199,8 @@ async fn apply_schedule(
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<()> {
     let body = super::json_body(body)?;
-    reg.set_scan_all_schedule(p, &body.schedule.kind, body.schedule.cron.as_deref())
+    reg.scanning
+        .set_scan_all_schedule(p, &body.schedule.kind, body.schedule.cron.as_deref())
         .await?;
     Ok(())
 }
@@ -218,7 +224,7 @@ pub async fn create_schedule(
 }
 
 pub async fn stop_all(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    reg.stop_scan_all(&p).await?;
+    reg.scanning.stop_scan_all(&p).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
@@ -226,14 +232,14 @@ pub async fn all_metrics(
     State(reg): State<Arc<Registry>>,
     Caller(p): Caller,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scan_all_metrics(&p, false).await?).into_response())
+    Ok(Json(reg.scanning.scan_all_metrics(&p, false).await?).into_response())
 }
 
 pub async fn schedule_metrics(
     State(reg): State<Arc<Registry>>,
     Caller(p): Caller,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scan_all_metrics(&p, true).await?).into_response())
+    Ok(Json(reg.scanning.scan_all_metrics(&p, true).await?).into_response())
 }
 
 #[cfg(test)]

@@ -45,7 +45,7 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
         .nth(1)
         .unwrap_or(&external)
         .to_string();
-    let vulndb = reg.scanning().and_then(|s| s.vulndb_status()).map(|s| {
+    let vulndb = reg.scanning.vulndb_status().map(|s| {
         serde_json::json!({
             "generation": s.generation,
             "updated_at": super::harbor_time(s.updated_at),

@@ -47,7 +47,7 @@ pub(crate) fn parse_range(
 pub(super) async fn get(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<Response> {
     ctx.authorize(repo, Actions::PULL).await?;
     let digest = parse_digest(digest)?;
-    let size = ctx.reg.blob_size(repo, &digest).await?;
+    let size = ctx.reg.uploads.blob_size(repo, &digest).await?;
     let range_header = ctx.headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = parse_range(range_header, size).map_err(|_| {
         ApiError::new(ErrorCode::RangeInvalid, "requested range not satisfiable")
@@ -62,6 +62,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<R
     } else {
         Body::from_stream(
             ctx.reg
+                .uploads
                 .open_blob(repo, &digest, range.clone())
                 .await?
                 .stream,
@@ -97,7 +98,7 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<R
 pub(super) async fn delete(ctx: &Ctx, repo: &RepoName, digest: &str) -> ApiResult<Response> {
     ctx.authorize(repo, Actions::DELETE).await?;
     let digest = parse_digest(digest)?;
-    ctx.reg.delete_blob(repo, &digest).await?;
+    ctx.reg.uploads.delete_blob(repo, &digest).await?;
     Ok((
         StatusCode::ACCEPTED,
         [("docker-content-digest", digest.to_string())],

@@ -53,7 +53,8 @@ impl Ctx {
     pub fn audit(&self, operation: &str, resource: &str, project: Option<i64>, success: bool) {
         let actor = portcullis_core::Actor::new(&self.principal, &self.client_ip);
         self.reg
-            .audit(&actor, operation, "artifact", resource, project, success);
+            .audit
+            .action(&actor, operation, "artifact", resource, project, success);
     }
 
     /// Emits an artifact event caused by this request (built only if someone wants it).

@@ -143,7 +143,11 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
             .authorize(&ctx.principal, &from, Actions::PULL)
             .await
             .is_ok()
-            && ctx.reg.mount(&project, repo, &from, &digest).await?
+            && ctx
+                .reg
+                .uploads
+                .mount(&project, repo, &from, &digest)
+                .await?
         {
             return created(ctx, repo, &digest);
         }
@@ -153,17 +157,20 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
         let body = non_empty(body)
             .await?
             .unwrap_or_else(|| Box::pin(futures::stream::empty()));
-        ctx.reg.put_blob(&project, repo, &digest, body).await?;
+        ctx.reg
+            .uploads
+            .put_blob(&project, repo, &digest, body)
+            .await?;
         return created(ctx, repo, &digest);
     }
-    let id = ctx.reg.start_upload(repo).await?;
+    let id = ctx.reg.uploads.start_upload(repo).await?;
     upload_response(ctx, StatusCode::ACCEPTED, repo, &id, 0)
 }
 
 pub(super) async fn status(ctx: &Ctx, repo: &RepoName, id: &str) -> ApiResult<Response> {
     ctx.authorize(repo, Actions::PUSH).await?;
     let id = upload_id(id)?;
-    let st = ctx.reg.upload_status(repo, &id).await?;
+    let st = ctx.reg.uploads.upload_status(repo, &id).await?;
     upload_response(ctx, StatusCode::NO_CONTENT, repo, &id, st.size)
 }
 
@@ -171,7 +178,7 @@ pub(super) async fn patch(ctx: &Ctx, repo: &RepoName, id: &str, body: Body) -> A
     ctx.authorize(repo, Actions::PUSH).await?;
     let id = upload_id(id)?;
     let range = content_range(ctx)?;
-    let st = ctx.reg.upload_status(repo, &id).await?;
+    let st = ctx.reg.uploads.upload_status(repo, &id).await?;
     if let Some((start, _)) = range
         && start != st.size
     {
@@ -182,7 +189,12 @@ pub(super) async fn patch(ctx: &Ctx, repo: &RepoName, id: &str, body: Body) -> A
         .header(header::RANGE, format!("0-{}", st.size.saturating_sub(1))));
     }
     let size = match non_empty(body).await? {
-        Some(s) => ctx.reg.append_upload(repo, &id, Some(st.size), s).await?,
+        Some(s) => {
+            ctx.reg
+                .uploads
+                .append_upload(repo, &id, Some(st.size), s)
+                .await?
+        }
         None => st.size,
     };
     upload_response(ctx, StatusCode::ACCEPTED, repo, &id, size)
@@ -203,7 +215,7 @@ pub(super) async fn finish(
         )
     })?)?;
     let range = content_range(ctx)?;
-    let st = ctx.reg.upload_status(repo, &id).await?;
+    let st = ctx.reg.uploads.upload_status(repo, &id).await?;
     if let Some(s) = non_empty(body).await? {
         if let Some((start, _)) = range
             && start != st.size
@@ -213,9 +225,13 @@ pub(super) async fn finish(
                 format!("chunk starts at {start}; the upload has {} bytes", st.size),
             ));
         }
-        ctx.reg.append_upload(repo, &id, Some(st.size), s).await?;
+        ctx.reg
+            .uploads
+            .append_upload(repo, &id, Some(st.size), s)
+            .await?;
     }
     ctx.reg
+        .uploads
         .complete_upload(&project, repo, &id, &digest)
         .await?;
     created(ctx, repo, &digest)
@@ -224,6 +240,6 @@ pub(super) async fn finish(
 pub(super) async fn cancel(ctx: &Ctx, repo: &RepoName, id: &str) -> ApiResult<Response> {
     ctx.authorize(repo, Actions::PUSH).await?;
     let id = upload_id(id)?;
-    ctx.reg.cancel_upload(repo, &id).await?;
+    ctx.reg.uploads.cancel_upload(repo, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -9,6 +9,7 @@
 //! asks it; it asks none of them.
 
 pub mod login;
+pub mod lookup;
 
 use std::sync::Arc;
 use std::time::Duration;

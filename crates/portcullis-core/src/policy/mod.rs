@@ -50,8 +50,8 @@ pub struct Policy {
     pub(crate) access: Arc<Access>,
     pub(crate) audit_log: Arc<AuditRecorder>,
     pub(crate) events: Arc<EventBus>,
-    /// Scan reports the vulnerability verdict reads (none without scanning).
-    pub(crate) scanning: Option<Arc<Scanning>>,
+    /// Scan reports the vulnerability verdict reads.
+    pub(crate) scanning: Arc<Scanning>,
     /// Moved on by whatever changes a fact the gate judges by.
     pub(crate) epoch: Arc<GateEpoch>,
     pub(crate) signatures: SignatureCache,
@@ -68,7 +68,7 @@ impl Policy {
         access: Arc<Access>,
         audit_log: Arc<AuditRecorder>,
         events: Arc<EventBus>,
-        scanning: Option<Arc<Scanning>>,
+        scanning: Arc<Scanning>,
         epoch: Arc<GateEpoch>,
         settings: PolicySettings,
     ) -> Self {

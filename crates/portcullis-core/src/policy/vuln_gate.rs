@@ -165,9 +165,7 @@ impl Policy {
         digest: &Digest,
         allowlist: &HashSet<String>,
     ) -> Result<ScanState> {
-        let Some(scanning) = self.scanning.as_ref() else {
-            return Ok(ScanState::NotScanned);
-        };
+        let scanning = &self.scanning;
         let Some(scanner) = scanning.resolver().scanner_id_for(project.0).await else {
             return Ok(ScanState::NotScanned);
         };

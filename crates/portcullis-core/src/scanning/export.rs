@@ -11,12 +11,12 @@ use portcullis_types::{Digest, ErrorCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::Scanning;
 use super::codec::unpack;
 use super::service::harbor_time;
 use super::{BUILTIN_SCANNER, VULN_MIME};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// Job kind of a CVE export.
 pub const CVE_EXPORT_JOB: &str = "cve-export";
@@ -153,14 +153,14 @@ fn to_csv(rows: &[Row]) -> String {
 
 /// Runs `cve-export` jobs.
 pub struct CveExportWorker {
-    pub reg: Arc<Registry>,
+    pub scanning: Arc<Scanning>,
 }
 
 impl Worker for CveExportWorker {
     async fn run(&self, job: &JobContext) -> std::result::Result<Outcome, JobError> {
         let p: ExportJob = job.payload_as()?;
         let rows = self
-            .reg
+            .scanning
             .export_rows(&p.criteria)
             .await
             .map_err(JobError::retry)?;
@@ -169,21 +169,21 @@ impl Worker for CveExportWorker {
         let (csv_d, json_d) = (Digest::sha256_of(&csv), Digest::sha256_of(&json));
         for (d, b) in [(&csv_d, csv), (&json_d, json)] {
             if self
-                .reg
+                .scanning
                 .blobs
                 .stat(d)
                 .await
                 .map_err(JobError::retry)?
                 .is_none()
             {
-                self.reg
+                self.scanning
                     .blobs
                     .put_bytes(d, b)
                     .await
                     .map_err(JobError::retry)?;
             }
         }
-        self.reg
+        self.scanning
             .meta
             .finish_cve_export(
                 job.id().0,
@@ -196,7 +196,7 @@ impl Worker for CveExportWorker {
     }
 }
 
-impl Registry {
+impl Scanning {
     async fn export_rows(&self, c: &ExportCriteria) -> Result<Vec<Row>> {
         let repos = alternatives(&c.repositories)
             .into_iter()
@@ -207,11 +207,11 @@ impl Registry {
             .filter(|t| t != "**")
             .collect::<Vec<_>>();
         let cves = alternatives(&c.cve_ids);
-        let scanner = match self.scanning() {
-            Some(s) => s.resolver().scanner_id_for(c.projects[0]).await,
-            None => None,
-        }
-        .unwrap_or_else(|| BUILTIN_SCANNER.to_string());
+        let scanner = self
+            .resolver()
+            .scanner_id_for(c.projects[0])
+            .await
+            .unwrap_or_else(|| BUILTIN_SCANNER.to_string());
         let mut rows = Vec::new();
         for project_id in &c.projects {
             let Some(project) = self.meta.get_project(ProjectId(*project_id)).await? else {
@@ -343,10 +343,7 @@ impl Registry {
             })
             .map_err(Error::internal)?,
         );
-        let queued = match self.scanning() {
-            Some(s) => s.enqueue(&job).await?,
-            None => self.meta.enqueue_job(&job).await?,
-        };
+        let queued = self.enqueue(&job).await?;
         self.meta
             .create_cve_export(queued.job.id.0, user.id, &user.name, &criteria.job_name)
             .await?;

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::codec::pack;
 use super::engine::{EngineError, EngineReport, ScanEngine, ScanTarget};
 use super::outcome::scan_outcome_decided;
+use super::sbom::SbomStore;
 use super::summary::{ReportSummary, merge_reports, severity_word, summarize};
 use super::{Scanning, VULN_MIME};
-use crate::registry::Registry;
 
 /// The input of a `scan` job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,16 +31,15 @@ pub struct ScanJob {
 
 /// Runs `scan` jobs.
 pub struct ScanWorker {
-    pub reg: Arc<Registry>,
+    pub scanning: Arc<Scanning>,
+    /// Where the SBOMs scans make are pushed.
+    pub sboms: Arc<dyn SbomStore>,
 }
 
 impl Worker for ScanWorker {
     async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
         let p: ScanJob = job.payload_as()?;
-        let Some(scanning) = self.reg.scanning() else {
-            return Err(JobError::retry("scanning is not set up on this node"));
-        };
-        scanning.run_scan(&self.reg, &p, job).await
+        self.scanning.run_scan(&*self.sboms, &p, job).await
     }
 }
 
@@ -67,7 +66,7 @@ impl Scanning {
     /// Runs one scan job to its recorded outcome.
     pub async fn run_scan(
         &self,
-        reg: &Registry,
+        sboms: &dyn SbomStore,
         p: &ScanJob,
         job: &JobContext,
     ) -> Result<Outcome, JobError> {
@@ -83,17 +82,16 @@ impl Scanning {
                 format!("scanner {} is no longer registered", p.scanner),
                 "",
             );
-            return self.fail(reg, &key, p, e, job, started).await;
+            return self.fail(&key, p, e, job, started).await;
         };
-        match self.scan_artifact(reg, &*engine, p, job).await {
-            Ok(scanned) => self.succeed(reg, &key, p, scanned, started).await,
-            Err(e) => self.fail(reg, &key, p, e, job, started).await,
+        match self.scan_artifact(&*engine, p, job).await {
+            Ok(scanned) => self.succeed(sboms, &key, p, scanned, started).await,
+            Err(e) => self.fail(&key, p, e, job, started).await,
         }
     }
 
     async fn scan_artifact(
         &self,
-        reg: &Registry,
         engine: &dyn ScanEngine,
         p: &ScanJob,
         job: &JobContext,
@@ -111,7 +109,7 @@ impl Scanning {
             let r = engine.scan(&target, job.cancellation()).await?;
             return Ok(one(r));
         }
-        let bytes = reg
+        let bytes = self
             .blobs
             .get_bytes(&digest)
             .await
@@ -176,7 +174,7 @@ impl Scanning {
                     };
                     let scanned = one(r);
                     let _ = self
-                        .record_success(reg, &child_key, &child_job, &scanned, started)
+                        .record_success(&child_key, &child_job, &scanned, started)
                         .await;
                     all.db_generation = scanned.db_generation;
                     all.reports.extend(scanned.reports);
@@ -206,7 +204,6 @@ impl Scanning {
 
     async fn record_success(
         &self,
-        reg: &Registry,
         key: &ReportKey,
         p: &ScanJob,
         scanned: &Scanned,
@@ -242,7 +239,7 @@ impl Scanning {
             .finish_scan(key, ReportStatus::Success, &done)
             .await?;
         scan_outcome_decided(
-            reg,
+            self,
             key,
             &p.repository,
             ReportStatus::Success,
@@ -255,31 +252,31 @@ impl Scanning {
 
     async fn succeed(
         &self,
-        reg: &Registry,
+        sboms: &dyn SbomStore,
         key: &ReportKey,
         p: &ScanJob,
         scanned: Scanned,
         started: Instant,
     ) -> Result<Outcome, JobError> {
         if p.sbom && !scanned.sboms.is_empty() {
-            reg.store_sbom(key, p, &scanned.sboms)
+            sboms
+                .store_sbom(key, p, &scanned.sboms)
                 .await
                 .map_err(JobError::retry)?;
         } else if p.sbom {
-            reg.sbom_unavailable(
+            self.sbom_unavailable(
                 key,
                 &format!("scanner {} produced no SBOM for this artifact", p.scanner),
             )
             .await
             .map_err(JobError::retry)?;
         }
-        self.record_success(reg, key, p, &scanned, started).await?;
+        self.record_success(key, p, &scanned, started).await?;
         Ok(Outcome::Done)
     }
 
     async fn fail(
         &self,
-        reg: &Registry,
         key: &ReportKey,
         p: &ScanJob,
         e: EngineError,
@@ -325,7 +322,7 @@ impl Scanning {
         };
         self.meta.finish_scan(key, status, &done).await?;
         scan_outcome_decided(
-            reg,
+            self,
             key,
             &p.repository,
             status,

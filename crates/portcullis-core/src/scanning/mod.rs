@@ -23,13 +23,19 @@ pub mod vulndb;
 
 use std::sync::{Arc, OnceLock, RwLock};
 
+use portcullis_blob::BlobStore;
 use portcullis_jobs::RunnerHandle;
 use portcullis_meta::{Enqueued, MetaStore, NewJob};
+
+use crate::access::Access;
+use crate::cache::GateEpoch;
+use crate::events::EventBus;
 
 pub use builtin::{BUILTIN_SCANNER, BuiltinEngine};
 pub use engine::{
     EngineError, EngineReport, EngineResolver, ScanEngine, ScanTarget, ScannerInfo, SingleEngine,
 };
+pub use sbom::SbomStore;
 pub use vulndb::{VulnDbHolder, VulnDbStatus};
 
 /// Scan on push, as a durable subscriber of the outbox.
@@ -67,9 +73,39 @@ impl Default for ScanSettings {
     }
 }
 
-/// The scanning service a registry holds once scanning is set up.
+/// What scanning is built from: the built-in engine and the settings. The composition
+/// root adds the services scanning reports to.
+pub struct ScanSetup {
+    pub engine: BuiltinEngine,
+    pub settings: ScanSettings,
+}
+
+impl ScanSetup {
+    /// The built-in engine with default limits and settings, its database under
+    /// `data_dir` (tests, tools).
+    pub fn builtin(meta: MetaStore, blobs: BlobStore, data_dir: &std::path::Path) -> Self {
+        ScanSetup {
+            engine: BuiltinEngine {
+                blobs,
+                meta,
+                vulndb: Arc::new(VulnDbHolder::new(data_dir)),
+                layer_cache: true,
+                limits: portcullis_scan::Limits::default(),
+            },
+            settings: ScanSettings::default(),
+        }
+    }
+}
+
+/// The scanning service: scan requests and their jobs, reports and their overviews,
+/// scan-all, CVE exports, and the engines that do the work.
 pub struct Scanning {
     pub meta: MetaStore,
+    pub(crate) blobs: BlobStore,
+    pub(crate) access: Arc<Access>,
+    pub(crate) events: Arc<EventBus>,
+    /// Moved on when a report changes, so that pull-gate verdicts built on the old one go.
+    pub(crate) epoch: Arc<GateEpoch>,
     pub vulndb: Arc<VulnDbHolder>,
     pub builtin: Arc<BuiltinEngine>,
     pub settings: ScanSettings,
@@ -78,15 +114,25 @@ pub struct Scanning {
 }
 
 impl Scanning {
-    /// Scanning with the built-in engine for every project.
-    pub fn new(builtin: BuiltinEngine, settings: ScanSettings) -> Self {
-        let builtin = Arc::new(builtin);
+    /// Scanning with the built-in engine for every project (until scanner registrations
+    /// take over the choice: [`Scanning::set_resolver`]).
+    pub fn new(
+        setup: ScanSetup,
+        access: Arc<Access>,
+        events: Arc<EventBus>,
+        epoch: Arc<GateEpoch>,
+    ) -> Self {
+        let builtin = Arc::new(setup.engine);
         Scanning {
             meta: builtin.meta.clone(),
+            blobs: builtin.blobs.clone(),
             vulndb: builtin.vulndb.clone(),
             resolver: RwLock::new(Arc::new(SingleEngine(builtin.clone()))),
             builtin,
-            settings,
+            settings: setup.settings,
+            access,
+            events,
+            epoch,
             runner: OnceLock::new(),
         }
     }

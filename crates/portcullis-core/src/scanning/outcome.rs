@@ -2,17 +2,17 @@
 
 use portcullis_meta::{ReportKey, ReportStatus};
 
+use super::Scanning;
 use super::VULN_MIME;
 use super::service::overview_json;
 use super::summary::ReportSummary;
 use crate::events::{Event, EventType};
-use crate::registry::Registry;
 
 /// A scan ended with `status`: logged, counted for Prometheus, and emitted as Harbor's
 /// SCANNING_COMPLETED, SCANNING_FAILED or SCANNING_STOPPED event (with the scan overview)
 /// for webhooks.
 pub async fn scan_outcome_decided(
-    reg: &Registry,
+    scanning: &Scanning,
     key: &ReportKey,
     repository: &str,
     status: ReportStatus,
@@ -21,7 +21,7 @@ pub async fn scan_outcome_decided(
 ) {
     crate::metrics::scan_finished(status, seconds);
     // A report changed: pull-gate verdicts built on the old one are dropped.
-    reg.policy.gate_changed();
+    scanning.epoch.changed();
     let kind = match status {
         ReportStatus::Success => {
             tracing::info!(
@@ -40,17 +40,17 @@ pub async fn scan_outcome_decided(
         }
     };
     let project_name = repository.split('/').next().unwrap_or_default();
-    let Ok(Some(project)) = reg.access.project_info(project_name).await else {
+    let Ok(Some(project)) = scanning.access.project_info(project_name).await else {
         return;
     };
-    if !reg.events.wants(project.id, kind) {
+    if !scanning.events.wants(project.id, kind) {
         return;
     }
-    let overview = match reg.meta.get_report(key).await {
+    let overview = match scanning.meta.get_report(key).await {
         Ok(Some(r)) => serde_json::json!({ VULN_MIME: overview_json(&r) }),
         _ => serde_json::json!({}),
     };
-    reg.events.emit(
+    scanning.events.emit(
         Event::artifact(
             kind,
             (&project).into(),

@@ -16,7 +16,6 @@ use super::builtin::{BUILTIN_SCANNER, rejudge_image, report_of, typed_report_of}
 use super::codec::{pack, unpack};
 use super::summary::{merge_reports, severity_word, summarize, summarize_findings};
 use super::{REJUDGE_JOB, Scanning};
-use crate::registry::Registry;
 
 /// Reports judged per transaction.
 const PAGE: u32 = 500;
@@ -42,19 +41,17 @@ pub struct RejudgeStats {
 
 /// Runs `rejudge` jobs.
 pub struct RejudgeWorker {
-    pub reg: Arc<Registry>,
+    pub scanning: Arc<Scanning>,
 }
 
 impl Worker for RejudgeWorker {
     async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
-        let Some(scanning) = self.reg.scanning() else {
-            return Err(JobError::retry("scanning is not set up on this node"));
-        };
+        let scanning = &self.scanning;
         let stats = scanning
             .rejudge_all(Some(job))
             .await
             .map_err(JobError::retry)?;
-        self.reg.policy.gate_changed();
+        self.scanning.epoch.changed();
         tracing::info!(
             rejudged = stats.rejudged,
             rescans = stats.rescans,

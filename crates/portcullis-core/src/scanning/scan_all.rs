@@ -14,21 +14,27 @@ use super::service::is_scannable;
 use super::{SCAN_ALL_JOB, Scanning, VULN_MIME};
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
+
+/// Scan-all is a system administrator's business.
+fn admin_only(principal: &Principal) -> Result<()> {
+    if principal.is_sysadmin() {
+        Ok(())
+    } else {
+        Err(crate::access::forbidden(principal))
+    }
+}
 
 /// Artifacts read per page.
 const PAGE: u32 = 200;
 
 /// Runs `scan-all` jobs.
 pub struct ScanAllWorker {
-    pub reg: Arc<Registry>,
+    pub scanning: Arc<Scanning>,
 }
 
 impl Worker for ScanAllWorker {
     async fn run(&self, job: &JobContext) -> std::result::Result<Outcome, JobError> {
-        let Some(scanning) = self.reg.scanning() else {
-            return Err(JobError::retry("scanning is not set up on this node"));
-        };
+        let scanning = &self.scanning;
         let mut engines: HashMap<String, Option<String>> = HashMap::new();
         let (mut after, mut queued, mut seen) = (String::new(), 0u64, 0u64);
         loop {
@@ -47,7 +53,7 @@ impl Worker for ScanAllWorker {
                 }
                 let project = a.repository.split('/').next().unwrap_or("").to_string();
                 if !engines.contains_key(&project) {
-                    let id = match self.reg.access.project_info(&project).await {
+                    let id = match scanning.access.project_info(&project).await {
                         Ok(Some(p)) => scanning.resolver().scanner_id_for(p.id).await,
                         Ok(None) => None,
                         Err(e) => return Err(JobError::retry(e)),
@@ -138,7 +144,7 @@ impl Scanning {
     }
 
     /// Harbor's `Stats` of the latest scan-all run (or the latest scheduled one).
-    pub async fn scan_all_metrics(&self, scheduled_only: bool) -> Result<Value> {
+    async fn latest_scan_all_metrics(&self, scheduled_only: bool) -> Result<Value> {
         let Some(job) = self.latest_scan_all(scheduled_only).await? else {
             return Ok(json!({ "total": 0, "completed": 0, "metrics": {}, "ongoing": false }));
         };
@@ -169,23 +175,11 @@ impl Scanning {
     }
 }
 
-impl Registry {
-    fn scanning_for_admin(&self, principal: &Principal) -> Result<&Arc<Scanning>> {
-        if !principal.is_sysadmin() {
-            return Err(crate::access::forbidden(principal));
-        }
-        self.scanning().ok_or_else(|| {
-            Error::new(
-                ErrorCode::ServiceUnavailable,
-                "scanning is not enabled on this server",
-            )
-        })
-    }
-
+impl Scanning {
     /// `GET /api/v2.0/system/scanAll/schedule`.
     pub async fn scan_all_schedule(&self, principal: &Principal) -> Result<Value> {
-        let scanning = self.scanning_for_admin(principal)?;
-        let row = scanning.meta.get_schedule(SCAN_ALL_JOB).await?;
+        admin_only(principal)?;
+        let row = self.meta.get_schedule(SCAN_ALL_JOB).await?;
         Ok(schedule_json(row.as_ref()))
     }
 
@@ -197,11 +191,11 @@ impl Registry {
         kind: &str,
         cron: Option<&str>,
     ) -> Result<()> {
-        let scanning = self.scanning_for_admin(principal)?;
+        admin_only(principal)?;
         if kind == "Manual" {
             let job =
                 NewJob::new(SCAN_ALL_JOB, json!({ "trigger": "Manual" })).dedup_key(SCAN_ALL_JOB);
-            let queued = scanning.enqueue(&job).await?;
+            let queued = self.enqueue(&job).await?;
             if !queued.created {
                 return Err(Error::new(
                     ErrorCode::Conflict,
@@ -215,8 +209,7 @@ impl Registry {
         let cron = cron.unwrap_or_else(|| "0 0 0 * * *".to_string());
         let next_run_at = portcullis_jobs::next_run_after(&cron, time::OffsetDateTime::now_utc())
             .map_err(Error::internal)?;
-        scanning
-            .meta
+        self.meta
             .put_schedule(&NewSchedule {
                 name: SCAN_ALL_JOB.into(),
                 kind: SCAN_ALL_JOB.into(),
@@ -233,20 +226,20 @@ impl Registry {
     /// `POST /api/v2.0/system/scanAll/stop`: stops the running scan-all and the scans it
     /// queued that have not finished.
     pub async fn stop_scan_all(&self, principal: &Principal) -> Result<()> {
-        let scanning = self.scanning_for_admin(principal)?;
-        let Some(job) = scanning.latest_scan_all(false).await? else {
+        admin_only(principal)?;
+        let Some(job) = self.latest_scan_all(false).await? else {
             return Err(Error::new(ErrorCode::BadRequest, "no scan-all has run"));
         };
-        let unfinished = scanning.meta.unfinished_reports(job.id.0).await?;
+        let unfinished = self.meta.unfinished_reports(job.id.0).await?;
         if job.state.is_finished() && unfinished.is_empty() {
             return Err(Error::new(ErrorCode::BadRequest, "no scan-all is running"));
         }
         if !job.state.is_finished() {
-            scanning.stop_job(job.id).await?;
+            self.stop_job(job.id).await?;
         }
         for r in unfinished {
             let stopped = match r.job_id {
-                Some(j) => scanning.stop_job(portcullis_meta::JobId(j)).await?,
+                Some(j) => self.stop_job(portcullis_meta::JobId(j)).await?,
                 None => portcullis_meta::StopRequest::Stopped,
             };
             if stopped != portcullis_meta::StopRequest::Requested {
@@ -254,8 +247,7 @@ impl Registry {
                     log: format!("{}stopped with its scan-all\n", r.log),
                     ..Default::default()
                 };
-                scanning
-                    .meta
+                self.meta
                     .finish_scan(&r.key, ReportStatus::Stopped, &done)
                     .await?;
             }
@@ -269,8 +261,7 @@ impl Registry {
         principal: &Principal,
         scheduled_only: bool,
     ) -> Result<Value> {
-        self.scanning_for_admin(principal)?
-            .scan_all_metrics(scheduled_only)
-            .await
+        admin_only(principal)?;
+        self.latest_scan_all_metrics(scheduled_only).await
     }
 }

@@ -13,7 +13,6 @@ use super::{SBOM_MIME, SCAN_JOB, Scanning, VULN_MIME, VULN_MIME_V1};
 use crate::audit::Actor;
 use crate::auth::Principal;
 use crate::error::{Error, Result};
-use crate::registry::Registry;
 
 /// `scan_type` of a scan request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,21 +173,7 @@ impl Scanning {
     }
 }
 
-impl Registry {
-    /// The scanning service, once set up.
-    pub fn scanning(&self) -> Option<&std::sync::Arc<Scanning>> {
-        self.scanning.as_ref()
-    }
-
-    fn scanning_or_unavailable(&self) -> Result<&std::sync::Arc<Scanning>> {
-        self.scanning().ok_or_else(|| {
-            Error::new(
-                ErrorCode::ServiceUnavailable,
-                "scanning is not enabled on this server",
-            )
-        })
-    }
-
+impl Scanning {
     /// `POST …/artifacts/{reference}/scan`.
     pub async fn request_artifact_scan(
         &self,
@@ -200,6 +185,7 @@ impl Registry {
         scan_type: ScanType,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(
                 principal,
                 project,
@@ -208,15 +194,14 @@ impl Registry {
                 "create",
             )
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
-        let scanning = self.scanning_or_unavailable()?;
+        let a = self.access.find_artifact(&r, reference).await?;
         if !scannable(&a) {
             return Err(Error::new(
                 ErrorCode::UnprocessableEntity,
                 format!("artifact {reference} is not an image and cannot be scanned"),
             ));
         }
-        let scanner = scanning
+        let scanner = self
             .resolver()
             .scanner_id_for(p.id.0)
             .await
@@ -226,7 +211,7 @@ impl Registry {
                     "no scanner for this project",
                 )
             })?;
-        let queued = scanning
+        let queued = self
             .queue_scan(
                 &scanner,
                 a.digest.as_str(),
@@ -255,11 +240,11 @@ impl Registry {
         scan_type: ScanType,
     ) -> Result<()> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, scan_type.resource(), "stop")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
-        let scanning = self.scanning_or_unavailable()?;
-        let scanner = scanning
+        let a = self.access.find_artifact(&r, reference).await?;
+        let scanner = self
             .resolver()
             .scanner_id_for(p.id.0)
             .await
@@ -269,7 +254,7 @@ impl Registry {
             scanner,
             mime_type: VULN_MIME.to_string(),
         };
-        let report = scanning.meta.get_report(&key).await?;
+        let report = self.meta.get_report(&key).await?;
         let Some((report, job)) = report
             .filter(|r| !r.status.is_finished())
             .and_then(|r| r.job_id.map(|j| (r, j)))
@@ -279,7 +264,7 @@ impl Registry {
                 format!("no scan of artifact {reference} is running"),
             ));
         };
-        match scanning.stop_job(portcullis_meta::JobId(job)).await? {
+        match self.stop_job(portcullis_meta::JobId(job)).await? {
             StopRequest::Requested => {}
             // Not started (or its job already ended without the report knowing): the
             // report ends here.
@@ -288,8 +273,7 @@ impl Registry {
                     log: format!("{}stopped before it ran\n", report.log),
                     ..Default::default()
                 };
-                scanning
-                    .meta
+                self.meta
                     .finish_scan(&key, ReportStatus::Stopped, &done)
                     .await?;
                 super::outcome::scan_outcome_decided(
@@ -317,12 +301,12 @@ impl Registry {
         report_id: &str,
     ) -> Result<String> {
         let (_, _, r) = self
+            .access
             .repository_for(principal, project, repository, "scan", "read")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
-        let scanning = self.scanning_or_unavailable()?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let missing = || Error::new(ErrorCode::NotFound, format!("report {report_id} not found"));
-        let report = scanning
+        let report = self
             .meta
             .get_report_by_uuid(report_id)
             .await?
@@ -349,14 +333,12 @@ impl Registry {
         accepted: &[String],
     ) -> Result<serde_json::Map<String, Value>> {
         let (p, _, r) = self
+            .access
             .repository_for(principal, project, repository, "artifact-addition", "read")
             .await?;
-        let a = self.find_artifact(&r, reference).await?;
+        let a = self.access.find_artifact(&r, reference).await?;
         let mut out = serde_json::Map::new();
-        let Some(scanning) = self.scanning() else {
-            return Ok(out);
-        };
-        let Some(scanner) = scanning.resolver().scanner_id_for(p.id.0).await else {
+        let Some(scanner) = self.resolver().scanner_id_for(p.id.0).await else {
             return Ok(out);
         };
         let key = ReportKey {
@@ -364,7 +346,7 @@ impl Registry {
             scanner,
             mime_type: VULN_MIME.to_string(),
         };
-        let Some(report) = scanning.meta.get_report(&key).await? else {
+        let Some(report) = self.meta.get_report(&key).await? else {
             return Ok(out);
         };
         let Some(doc) = report.report.as_deref() else {
@@ -388,21 +370,18 @@ impl Registry {
         sbom: bool,
     ) -> Result<HashMap<String, Value>> {
         let mut out = HashMap::new();
-        let Some(scanning) = self.scanning() else {
-            return Ok(out);
-        };
-        let Some(scanner) = scanning.resolver().scanner_id_for(project_id).await else {
+        let Some(scanner) = self.resolver().scanner_id_for(project_id).await else {
             return Ok(out);
         };
         let mime = if sbom { SBOM_MIME } else { VULN_MIME };
-        for r in scanning.meta.reports_of(digests, mime).await? {
+        for r in self.meta.reports_of(digests, mime).await? {
             if r.key.scanner != scanner {
                 continue;
             }
             let digest = r.key.digest.clone();
             let v = if sbom {
                 // The document (a pointer to the SBOM artifact) is small: read it.
-                let full = scanning.meta.get_report(&r.key).await?.unwrap_or(r);
+                let full = self.meta.get_report(&r.key).await?.unwrap_or(r);
                 sbom_overview_json(&full)
             } else {
                 json!({ VULN_MIME: overview_json(&r) })
