@@ -7,8 +7,7 @@ use portcullis_meta::{
 use portcullis_types::{Digest, ErrorCode, Reference, RepoName, Tag, media};
 
 use crate::access::lookup::artifact_missing;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::registry::Registry;
 
@@ -98,7 +97,7 @@ impl Registry {
     /// A page of a repository's artifacts (needs `artifact:list`).
     pub async fn list_artifacts(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         filter: &ArtifactFilter,
@@ -107,7 +106,7 @@ impl Registry {
     ) -> Result<(Vec<ArtifactView>, u64)> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact", "list")
+            .repository_for(&ctx.principal, project, repository, "artifact", "list")
             .await?;
         let (list, total) = self
             .meta
@@ -123,14 +122,14 @@ impl Registry {
     /// One artifact by tag or digest (needs `artifact:read`).
     pub async fn get_artifact(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
     ) -> Result<ArtifactView> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact", "read")
+            .repository_for(&ctx.principal, project, repository, "artifact", "read")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         self.view_artifact(p.id, a).await
@@ -139,24 +138,23 @@ impl Registry {
     /// Deletes an artifact with its tags (needs `artifact:delete`).
     pub async fn delete_artifact(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact", "delete")
+            .repository_for(&ctx.principal, project, repository, "artifact", "delete")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let resource = format!("{}@{}", r.name, a.digest);
         // A digest reference has a colon; a tag cannot.
         let tag = (!reference.contains(':')).then_some(reference);
         let ctx = crate::RequestCtx {
-            principal: principal.clone(),
-            actor: actor.username.clone(),
-            client_ip: actor.client_ip.clone(),
+            principal: ctx.principal.clone(),
+            actor: ctx.actor.clone(),
+            client_ip: ctx.client_ip.clone(),
             request_id: crate::request_id::current(),
             host: None,
         };
@@ -166,7 +164,7 @@ impl Registry {
             r.name.as_str(),
             a.digest.as_str(),
             tag,
-            &actor.username,
+            &ctx.actor,
         )
         .caused_by(&ctx)
         .audited("delete", "artifact", &resource);
@@ -174,8 +172,14 @@ impl Registry {
             .remove_manifest(&r.name, &Reference::Digest(a.digest.clone()), Some(&event))
             .await;
         if res.is_err() {
-            self.audit_log
-                .action(actor, "delete", "artifact", &resource, Some(p.id.0), false);
+            self.audit_log.action(
+                &ctx.audit_actor(),
+                "delete",
+                "artifact",
+                &resource,
+                Some(p.id.0),
+                false,
+            );
         }
         res
     }
@@ -183,14 +187,14 @@ impl Registry {
     /// The tags of an artifact (needs `tag:list`).
     pub async fn artifact_tags(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
     ) -> Result<Vec<TagRecord>> {
         let (_, _, r) = self
             .access
-            .repository_for(principal, project, repository, "tag", "list")
+            .repository_for(&ctx.principal, project, repository, "tag", "list")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         Ok(self.meta.tags_of(a.id).await?)
@@ -199,8 +203,7 @@ impl Registry {
     /// Tags an artifact (needs `tag:create`); `409` when the tag exists in the repository.
     pub async fn create_tag(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -208,23 +211,28 @@ impl Registry {
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "tag", "create")
+            .repository_for(&ctx.principal, project, repository, "tag", "create")
             .await?;
         let tag = Tag::parse(tag).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
         let a = self.access.find_artifact(&r, reference).await?;
         let res = self.meta.create_tag(r.id, a.id, &tag).await;
         self.projects.forget(p.name.as_str());
         let resource = format!("{}:{}", r.name, tag);
-        self.audit_log
-            .action(actor, "create", "tag", &resource, Some(p.id.0), res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "create",
+            "tag",
+            &resource,
+            Some(p.id.0),
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// Removes a tag of an artifact (needs `tag:delete`); the artifact stays.
     pub async fn delete_tag(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -232,7 +240,7 @@ impl Registry {
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "tag", "delete")
+            .repository_for(&ctx.principal, project, repository, "tag", "delete")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let tag = Tag::parse(tag).map_err(|_| artifact_missing(tag))?;
@@ -251,8 +259,14 @@ impl Registry {
             .remove_manifest(&r.name, &Reference::Tag(tag.clone()), None)
             .await;
         let resource = format!("{}:{}", r.name, tag);
-        self.audit_log
-            .action(actor, "delete", "tag", &resource, Some(p.id.0), res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "delete",
+            "tag",
+            &resource,
+            Some(p.id.0),
+            res.is_ok(),
+        );
         res
     }
 
@@ -260,14 +274,14 @@ impl Registry {
     /// (needs `accessory:list`).
     pub async fn accessories(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
     ) -> Result<(Repository, Artifact, Vec<Artifact>)> {
         let (_, _, r) = self
             .access
-            .repository_for(principal, project, repository, "accessory", "list")
+            .repository_for(&ctx.principal, project, repository, "accessory", "list")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let list = self.meta.referrers(r.id, &a.digest, None).await?;
@@ -280,21 +294,18 @@ impl Registry {
     /// blobs are linked. Returns the destination project and the copy.
     pub async fn copy_artifact(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         from: &str,
     ) -> Result<(Project, Artifact)> {
         let (p, _) = self
             .access
-            .project_for(principal, project, true, "artifact", "create")
+            .project_for(&ctx.principal, project, true, "artifact", "create")
             .await?;
         let dest_name = crate::browse::repo_name(p.name.as_str(), repository)?;
         let (src_name, reference) = parse_from(from)?;
-        let source = self
-            .source_artifact(principal, &src_name, &reference)
-            .await?;
+        let source = self.source_artifact(ctx, &src_name, &reference).await?;
         let dest = self
             .meta
             .ensure_repository(p.id, &dest_name)
@@ -332,12 +343,12 @@ impl Registry {
                 dest_name.as_str(),
                 source.digest.as_str(),
                 tag,
-                &actor.username,
+                &ctx.actor,
                 None,
             );
         }
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "artifact",
             &resource,
@@ -349,7 +360,7 @@ impl Registry {
 
     async fn source_artifact(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         name: &RepoName,
         reference: &Reference,
     ) -> Result<Artifact> {
@@ -365,7 +376,10 @@ impl Registry {
         let Some(info) = self.access.project_info(name.project()).await? else {
             return Err(missing());
         };
-        let access = self.access.project_access(principal, &info, None).await?;
+        let access = self
+            .access
+            .project_access(&ctx.principal, &info, None)
+            .await?;
         if !access.can("repository", "pull") {
             return Err(missing());
         }

@@ -4,7 +4,7 @@
 use portcullis_meta::{AuditEntry, AuditQuery, ProjectId};
 
 use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::Result;
 use std::sync::Arc;
 
@@ -69,14 +69,14 @@ impl AuditLog {
     /// of the projects whose logs they may list, and nothing else.
     pub async fn list_audit(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         mut q: AuditQuery,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<AuditEntry>, u64)> {
-        if !principal.is_sysadmin() {
+        if !ctx.principal.is_sysadmin() {
             let mut allowed = Vec::new();
-            for id in self.access.member_project_ids(principal).await? {
+            for id in self.access.member_project_ids(&ctx.principal).await? {
                 let Some(p) = self.meta.get_project(ProjectId(id)).await? else {
                     continue;
                 };
@@ -87,7 +87,7 @@ impl AuditLog {
                 };
                 if self
                     .access
-                    .project_access(principal, &info, None)
+                    .project_access(&ctx.principal, &info, None)
                     .await?
                     .can("log", "list")
                 {
@@ -106,11 +106,11 @@ impl AuditLog {
     /// (`/api/v2.0/system/purgeaudit`); system admins only. Returns how many went.
     pub async fn purge_audit(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         retain_hours: u32,
         operations: Option<Vec<String>>,
     ) -> Result<u64> {
-        if !principal.is_sysadmin() {
+        if !ctx.principal.is_sysadmin() {
             return Err(crate::Error::code(portcullis_types::ErrorCode::Forbidden));
         }
         self.flush().await;
@@ -127,12 +127,12 @@ impl AuditLog {
     /// Sets the purge schedule; `cron = None` disables it (Harbor's "None"). System admins only.
     pub async fn set_purge_schedule(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         cron: Option<String>,
         parameters: serde_json::Value,
     ) -> Result<Schedule> {
-        if !principal.is_sysadmin() {
-            return Err(crate::access::forbidden(principal));
+        if !ctx.principal.is_sysadmin() {
+            return Err(crate::access::forbidden(&ctx.principal));
         }
         let (hours, _) = purge_parameters(&parameters);
         if hours == Some(0) {

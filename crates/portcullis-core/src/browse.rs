@@ -6,8 +6,7 @@ use std::collections::HashMap;
 
 use portcullis_meta::{Project, ProjectId, ProjectQuery, Repository};
 
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::Result;
 use crate::rbac::Role;
 use crate::registry::Registry;
@@ -53,12 +52,12 @@ impl Registry {
     /// Repositories of every project the caller may see (`GET /api/v2.0/repositories`).
     pub async fn list_all_repositories(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         name_contains: Option<&str>,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Repository>, u64)> {
-        let visible = self.access.visible_project_ids(principal).await?;
+        let visible = self.access.visible_project_ids(&ctx.principal).await?;
         let ids: Option<Vec<ProjectId>> = visible.map(|v| v.into_iter().map(ProjectId).collect());
         Ok(self
             .meta
@@ -69,7 +68,7 @@ impl Registry {
     /// The project's repositories (needs `repository:list`).
     pub async fn list_project_repositories(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         name_contains: Option<&str>,
         page: u64,
@@ -77,7 +76,7 @@ impl Registry {
     ) -> Result<(Vec<Repository>, u64)> {
         let (p, _) = self
             .access
-            .project_for(principal, project, true, "repository", "list")
+            .project_for(&ctx.principal, project, true, "repository", "list")
             .await?;
         Ok(self
             .meta
@@ -88,22 +87,21 @@ impl Registry {
     /// Sets a repository's description (needs `repository:update`).
     pub async fn describe_repository(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         description: &str,
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "repository", "update")
+            .repository_for(&ctx.principal, project, repository, "repository", "update")
             .await?;
         let res = self
             .meta
             .update_repository_description(r.id, description)
             .await;
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "update",
             "repository",
             r.name.as_str(),
@@ -116,14 +114,13 @@ impl Registry {
     /// Deletes a repository with its artifacts and tags (needs `repository:delete`).
     pub async fn delete_repository(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "repository", "delete")
+            .repository_for(&ctx.principal, project, repository, "repository", "delete")
             .await?;
         // A repository holding a tag an immutable rule protects stays.
         let tags = self.meta.list_tags(r.id, None, None).await?;
@@ -155,13 +152,13 @@ impl Registry {
                     r.name.as_str(),
                     digest.as_str(),
                     tag.as_deref(),
-                    &actor.username,
+                    &ctx.actor,
                     None,
                 );
             }
         }
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "repository",
             r.name.as_str(),
@@ -175,20 +172,15 @@ impl Registry {
     /// (`GET /api/v2.0/search`); at most 100 of each.
     pub async fn search(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         q: &str,
     ) -> Result<(Vec<Project>, Vec<FoundRepository>)> {
         let query = ProjectQuery {
             name_contains: Some(q.to_string()),
             ..Default::default()
         };
-        let (projects, _) = self
-            .projects
-            .list_projects(principal, query, 1, 100)
-            .await?;
-        let (repos, _) = self
-            .list_all_repositories(principal, Some(q), 1, 100)
-            .await?;
+        let (projects, _) = self.projects.list_projects(ctx, query, 1, 100).await?;
+        let (repos, _) = self.list_all_repositories(ctx, Some(q), 1, 100).await?;
         let mut owners: HashMap<ProjectId, (String, bool)> = HashMap::new();
         let mut found = Vec::with_capacity(repos.len());
         for r in repos {
@@ -215,13 +207,13 @@ impl Registry {
     /// Repository and member counts of a project (needs `project:read`).
     pub async fn project_summary(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<ProjectSummary> {
         let (p, access) = self
             .access
-            .project_for(principal, project, is_name, "project", "read")
+            .project_for(&ctx.principal, project, is_name, "project", "read")
             .await?;
         let mut s = ProjectSummary {
             repo_count: p.repo_count,

@@ -6,8 +6,7 @@ use portcullis_meta::{Label, LabelQuery, NewLabel};
 use portcullis_types::ErrorCode;
 
 use crate::access::forbidden;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
@@ -74,20 +73,20 @@ impl Labels {
     /// Whether the caller may do `action` on label `l`: global labels are read by any
     /// logged-in caller and changed by system admins; project labels follow the project's
     /// `label` permissions. Invisible projects make their labels `404`.
-    async fn label_allowed(&self, principal: &Principal, l: &Label, action: &str) -> Result<()> {
+    async fn label_allowed(&self, ctx: &RequestCtx, l: &Label, action: &str) -> Result<()> {
         match l.project_id {
             None => {
                 let reading = matches!(action, "read" | "list");
-                if principal.is_sysadmin() || (reading && !principal.is_anonymous()) {
+                if ctx.principal.is_sysadmin() || (reading && !ctx.principal.is_anonymous()) {
                     Ok(())
                 } else {
-                    Err(forbidden(principal))
+                    Err(forbidden(&ctx.principal))
                 }
             }
             Some(p) => {
                 let (_, _) = self
                     .access
-                    .project_for(principal, &p.0.to_string(), false, "label", action)
+                    .project_for(&ctx.principal, &p.0.to_string(), false, "label", action)
                     .await
                     .map_err(|e| {
                         if e.code == ErrorCode::NotFound {
@@ -102,29 +101,24 @@ impl Labels {
     }
 
     /// The label `id`, when the caller may read it.
-    pub async fn get_label(&self, principal: &Principal, id: i64) -> Result<Label> {
+    pub async fn get_label(&self, ctx: &RequestCtx, id: i64) -> Result<Label> {
         let l = self
             .meta
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
-        self.label_allowed(principal, &l, "read").await?;
+        self.label_allowed(ctx, &l, "read").await?;
         Ok(l)
     }
 
     /// Creates a label (`201`): global ones need a system admin, project ones
     /// `label:create` in the project.
-    pub async fn create_label(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        req: LabelRequest,
-    ) -> Result<Label> {
+    pub async fn create_label(&self, ctx: &RequestCtx, req: LabelRequest) -> Result<Label> {
         validate(&req.name, &req.color)?;
         let project_id = match req.scope.as_str() {
             GLOBAL => {
-                if !principal.is_sysadmin() {
-                    return Err(forbidden(principal));
+                if !ctx.principal.is_sysadmin() {
+                    return Err(forbidden(&ctx.principal));
                 }
                 None
             }
@@ -135,7 +129,7 @@ impl Labels {
                     .ok_or_else(|| bad("project_id is required for a label of scope p"))?;
                 let (p, _) = self
                     .access
-                    .project_for(principal, &id.to_string(), false, "label", "create")
+                    .project_for(&ctx.principal, &id.to_string(), false, "label", "create")
                     .await?;
                 Some(p.id)
             }
@@ -153,7 +147,7 @@ impl Labels {
             .await
             .map_err(Error::from);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "label",
             req.name.trim(),
@@ -166,7 +160,7 @@ impl Labels {
     /// A page of labels of one scope: global, or of one project the caller may see.
     pub async fn list_labels(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         scope: &str,
         project_id: Option<i64>,
         name: Option<&str>,
@@ -180,8 +174,8 @@ impl Labels {
         };
         match scope {
             GLOBAL => {
-                if principal.is_anonymous() {
-                    return Err(forbidden(principal));
+                if ctx.principal.is_anonymous() {
+                    return Err(forbidden(&ctx.principal));
                 }
             }
             PROJECT => {
@@ -190,7 +184,7 @@ impl Labels {
                     .ok_or_else(|| bad("project_id is required when scope is p"))?;
                 let (p, _) = self
                     .access
-                    .project_for(principal, &id.to_string(), false, "label", "list")
+                    .project_for(&ctx.principal, &id.to_string(), false, "label", "list")
                     .await?;
                 q.project_id = Some(p.id);
             }
@@ -202,8 +196,7 @@ impl Labels {
     /// Changes a label's name, description or color.
     pub async fn update_label(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         id: i64,
         req: LabelRequest,
     ) -> Result<Label> {
@@ -212,7 +205,7 @@ impl Labels {
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
-        self.label_allowed(principal, &l, "update").await?;
+        self.label_allowed(ctx, &l, "update").await?;
         let name = if req.name.trim().is_empty() {
             l.name.clone()
         } else {
@@ -225,7 +218,7 @@ impl Labels {
             .await
             .map_err(Error::from);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "update",
             "label",
             &name,
@@ -236,16 +229,16 @@ impl Labels {
     }
 
     /// Deletes a label, taking it off every artifact.
-    pub async fn delete_label(&self, principal: &Principal, actor: &Actor, id: i64) -> Result<()> {
+    pub async fn delete_label(&self, ctx: &RequestCtx, id: i64) -> Result<()> {
         let l = self
             .meta
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
-        self.label_allowed(principal, &l, "delete").await?;
+        self.label_allowed(ctx, &l, "delete").await?;
         let res = self.meta.delete_label(id).await.map_err(Error::from);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "label",
             &l.name,
@@ -259,8 +252,7 @@ impl Labels {
     /// (needs `artifact-label:create`); `409` when it already carries it.
     pub async fn add_artifact_label(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -268,7 +260,13 @@ impl Labels {
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact-label", "create")
+            .repository_for(
+                &ctx.principal,
+                project,
+                repository,
+                "artifact-label",
+                "create",
+            )
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let l = self
@@ -287,7 +285,7 @@ impl Labels {
             .await
             .map_err(Error::from);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "artifact-label",
             &format!("{}@{}:{}", r.name, a.digest, l.name),
@@ -300,8 +298,7 @@ impl Labels {
     /// Takes a label off an artifact (needs `artifact-label:delete`).
     pub async fn remove_artifact_label(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -309,12 +306,18 @@ impl Labels {
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact-label", "delete")
+            .repository_for(
+                &ctx.principal,
+                project,
+                repository,
+                "artifact-label",
+                "delete",
+            )
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let removed = self.meta.remove_artifact_label(a.id, label_id).await?;
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "artifact-label",
             &format!("{}@{}:{label_id}", r.name, a.digest),

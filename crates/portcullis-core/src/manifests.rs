@@ -34,6 +34,70 @@ impl Registry {
         Ok(r)
     }
 
+    /// A pull (or, with `head`, a HEAD) of a manifest by the caller of `ctx`, already
+    /// allowed to pull from `project`: the manifest, judged by the pull gate, with the
+    /// pull's audit entry and event when it is a GET. A scanner's own credential, and a
+    /// signing tool (`user_agent`) run by someone who may push here, pass the gate: they
+    /// read what they are about to scan or sign, as in Harbor.
+    pub async fn pull_manifest(
+        &self,
+        ctx: &RequestCtx,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        reference: &Reference,
+        head: bool,
+        user_agent: Option<&str>,
+    ) -> Result<(Resolved, Bytes)> {
+        let (resolved, bytes) = self.get_manifest(repo, reference, !head).await?;
+        let exempt = ctx.principal.is_scanner()
+            || (crate::policy::signatures::is_signing_tool(user_agent)
+                && self
+                    .access
+                    .authorize(&ctx.principal, repo, crate::Actions::PUSH)
+                    .await
+                    .is_ok());
+        let gate = self
+            .policy
+            .pull_gate(
+                ProjectId(project.id),
+                RepositoryId(resolved.repository_id),
+                &resolved.digest,
+                &bytes,
+                exempt,
+            )
+            .await;
+        if !head {
+            let resource = audit_resource(repo, reference);
+            let ok = gate.is_ok();
+            self.audit_log.action(
+                &ctx.audit_actor(),
+                "pull",
+                "artifact",
+                &resource,
+                Some(project.id),
+                ok,
+            );
+            if ok {
+                let tag = match reference {
+                    Reference::Tag(t) => Some(t.as_str()),
+                    Reference::Digest(_) => None,
+                };
+                let digest = resolved.digest.as_str();
+                self.artifact_event(
+                    EventType::PullArtifact,
+                    project,
+                    repo.as_str(),
+                    digest,
+                    tag,
+                    &ctx.actor,
+                    ctx.host.as_deref(),
+                );
+            }
+        }
+        gate?;
+        Ok((resolved, bytes))
+    }
+
     /// Reads a manifest; `record_pull` marks a real pull (GET, not HEAD).
     pub async fn get_manifest(
         &self,

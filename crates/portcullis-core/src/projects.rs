@@ -7,6 +7,7 @@ use portcullis_types::{ErrorCode, ProjectName};
 
 pub use crate::access::forbidden;
 use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::rbac::Role;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 use portcullis_meta::MetaStore;
 
 use crate::access::Access;
+use crate::audit::AuditRecorder;
 use crate::cache::Resolutions;
 use crate::policy::Policy;
 
@@ -22,6 +24,7 @@ use crate::policy::Policy;
 pub struct Projects {
     meta: MetaStore,
     access: Arc<Access>,
+    audit_log: Arc<AuditRecorder>,
     policy: Arc<Policy>,
     resolutions: Arc<Resolutions>,
 }
@@ -89,12 +92,14 @@ impl Projects {
     pub fn new(
         meta: MetaStore,
         access: Arc<Access>,
+        audit_log: Arc<AuditRecorder>,
         policy: Arc<Policy>,
         resolutions: Arc<Resolutions>,
     ) -> Self {
         Projects {
             meta,
             access,
+            audit_log,
             policy,
             resolutions,
         }
@@ -110,7 +115,7 @@ impl Projects {
 
     pub async fn create_project(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         name: &str,
         public: bool,
         metadata: &BTreeMap<String, String>,
@@ -118,7 +123,7 @@ impl Projects {
     ) -> Result<Project> {
         // Harbor's default creation restriction is "everyone": any logged-in user, never
         // a robot or an anonymous caller.
-        let Principal::User(user) = principal else {
+        let Principal::User(user) = &ctx.principal else {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         };
         let name = ProjectName::parse(name)
@@ -175,16 +180,16 @@ impl Projects {
 
     pub async fn list_projects(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         mut q: ProjectQuery,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Project>, u64)> {
-        if !principal.is_sysadmin() {
+        if !ctx.principal.is_sysadmin() {
             // Private projects do not exist for those who cannot see them.
             let members = self
                 .access
-                .member_project_ids(principal)
+                .member_project_ids(&ctx.principal)
                 .await?
                 .into_iter()
                 .map(ProjectId)
@@ -196,60 +201,84 @@ impl Projects {
 
     pub async fn update_project(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &Project,
         metadata: &BTreeMap<String, String>,
         policies: &ProjectPolicies,
     ) -> Result<Project> {
-        if !self
-            .access
-            .access_to(principal, project)
-            .await?
-            .can("project", "update")
-        {
-            return Err(forbidden(principal));
-        }
-        let metadata = clean_metadata(metadata)?;
-        if let Some(list) = &policies.cve_allowlist {
-            list.validated()?;
-        }
-        let p = self
-            .meta
-            .update_project_metadata(project.id, metadata)
-            .await?;
-        if let Some(list) = &policies.cve_allowlist {
-            self.policy
-                .store_project_allowlist(project.id, list)
+        let res = async {
+            if !self
+                .access
+                .access_to(&ctx.principal, project)
+                .await?
+                .can("project", "update")
+            {
+                return Err(forbidden(&ctx.principal));
+            }
+            let metadata = clean_metadata(metadata)?;
+            if let Some(list) = &policies.cve_allowlist {
+                list.validated()?;
+            }
+            let p = self
+                .meta
+                .update_project_metadata(project.id, metadata)
                 .await?;
+            if let Some(list) = &policies.cve_allowlist {
+                self.policy
+                    .store_project_allowlist(project.id, list)
+                    .await?;
+            }
+            self.forget(project.name.as_str());
+            Ok(p)
         }
-        self.forget(project.name.as_str());
-        Ok(p)
+        .await;
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "project",
+            project.name.as_str(),
+            Some(project.id.0),
+            res.is_ok(),
+        );
+        res
     }
 
-    pub async fn delete_project(&self, principal: &Principal, project: &Project) -> Result<()> {
-        if !self
-            .access
-            .access_to(principal, project)
-            .await?
-            .can("project", "delete")
-        {
-            return Err(forbidden(principal));
-        }
-        self.meta
-            .delete_project(project.id)
-            .await
-            .map_err(|e| match e {
-                portcullis_meta::Error::NotEmpty => Error::new(
-                    ErrorCode::PreconditionFailed,
-                    format!(
-                        "the project {} contains repositories and cannot be deleted",
-                        project.name
+    pub async fn delete_project(&self, ctx: &RequestCtx, project: &Project) -> Result<()> {
+        let res = async {
+            if !self
+                .access
+                .access_to(&ctx.principal, project)
+                .await?
+                .can("project", "delete")
+            {
+                return Err(forbidden(&ctx.principal));
+            }
+            self.meta
+                .delete_project(project.id)
+                .await
+                .map_err(|e| match e {
+                    portcullis_meta::Error::NotEmpty => Error::new(
+                        ErrorCode::PreconditionFailed,
+                        format!(
+                            "the project {} contains repositories and cannot be deleted",
+                            project.name
+                        ),
                     ),
-                ),
-                other => other.into(),
-            })?;
-        self.forget(project.name.as_str());
-        Ok(())
+                    other => other.into(),
+                })?;
+            self.forget(project.name.as_str());
+            Ok(())
+        }
+        .await;
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "delete",
+            "project",
+            project.name.as_str(),
+            Some(project.id.0),
+            res.is_ok(),
+        );
+        res
     }
 }
 

@@ -241,6 +241,7 @@ impl Registry {
         let projects = crate::projects::Projects::new(
             meta.clone(),
             access.clone(),
+            audit_log.clone(),
             policy.clone(),
             resolutions.clone(),
         );

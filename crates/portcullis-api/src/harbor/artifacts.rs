@@ -16,7 +16,7 @@ use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
 use super::repositories::{encode_twice, repo_path};
-use super::{Acting, Caller, Paging, harbor_time, json_body};
+use super::{Acting, Paging, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
 /// What Harbor shows for a time that never happened (an artifact never pulled).
@@ -252,7 +252,7 @@ fn location(path: String) -> ApiResult<HeaderValue> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
@@ -265,7 +265,14 @@ pub async fn list(
     let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let path = repo_path(&repo)?;
     let (list, total) = reg
-        .list_artifacts(&p, &project, &path, &filter, paging.page, paging.page_size)
+        .list_artifacts(
+            &ctx,
+            &project,
+            &path,
+            &filter,
+            paging.page,
+            paging.page_size,
+        )
         .await?;
     let mut body = Vec::with_capacity(list.len());
     for v in &list {
@@ -296,7 +303,7 @@ pub async fn list(
 
 pub async fn copy(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
@@ -305,7 +312,7 @@ pub async fn copy(
         .filter(|f| !f.is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "the from parameter is required"))?;
     let path = repo_path(&repo)?;
-    let (proj, copy) = reg.copy_artifact(&p, &actor, &project, &path, from).await?;
+    let (proj, copy) = reg.copy_artifact(&ctx, &project, &path, from).await?;
     let mut resp = StatusCode::CREATED.into_response();
     resp.headers_mut().insert(
         header::LOCATION,
@@ -321,7 +328,7 @@ pub async fn copy(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
@@ -329,7 +336,7 @@ pub async fn get_one(
     let with_scan = flag(&params, "with_scan_overview", false)?;
     let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let v = reg
-        .get_artifact(&p, &project, &repo_path(&repo)?, &reference)
+        .get_artifact(&ctx, &project, &repo_path(&repo)?, &reference)
         .await?;
     let sig = signatures_of(&reg, &v, include).await?;
     let immutable = immutable_of(&reg, &v, include).await?;
@@ -348,24 +355,24 @@ pub async fn get_one(
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
-    reg.delete_artifact(&p, &actor, &project, &repo_path(&repo)?, &reference)
+    reg.delete_artifact(&ctx, &project, &repo_path(&repo)?, &reference)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn list_tags(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let with_immutable = flag(&params, "with_immutable_status", false)?;
     let tags = reg
-        .artifact_tags(&p, &project, &repo_path(&repo)?, &reference)
+        .artifact_tags(&ctx, &project, &repo_path(&repo)?, &reference)
         .await?;
     let immutable = if with_immutable {
         reg.policy.immutable_tags(&tags).await?
@@ -394,13 +401,13 @@ pub struct NewTag {
 
 pub async fn create_tag(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     body: Result<Json<NewTag>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let path = repo_path(&repo)?;
-    reg.create_tag(&p, &actor, &project, &path, &reference, &req.name)
+    reg.create_tag(&ctx, &project, &path, &reference, &req.name)
         .await?;
     let mut resp = StatusCode::CREATED.into_response();
     resp.headers_mut().insert(
@@ -416,21 +423,21 @@ pub async fn create_tag(
 
 pub async fn delete_tag(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference, tag)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
-    reg.delete_tag(&p, &actor, &project, &repo_path(&repo)?, &reference, &tag)
+    reg.delete_tag(&ctx, &project, &repo_path(&repo)?, &reference, &tag)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn accessories(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let (r, subject, list) = reg
-        .accessories(&p, &project, &repo_path(&repo)?, &reference)
+        .accessories(&ctx, &project, &repo_path(&repo)?, &reference)
         .await?;
     let body: Vec<_> = list
         .iter()

@@ -12,7 +12,7 @@ use portcullis_meta::{AuditEntry, AuditQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Caller, Paging, harbor_time, is_name, json_body};
+use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 fn entry_json(e: &AuditEntry) -> serde_json::Value {
@@ -78,7 +78,7 @@ fn audit_query(q: Option<&String>) -> ApiResult<AuditQuery> {
 
 async fn page(
     reg: &Registry,
-    p: &portcullis_core::Principal,
+    p: &portcullis_core::RequestCtx,
     q: AuditQuery,
     params: &HashMap<String, String>,
     path: &str,
@@ -103,28 +103,28 @@ async fn page(
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let q = audit_query(params.get("q"))?;
-    page(&reg, &p, q, &params, "/api/v2.0/audit-logs").await
+    page(&reg, &ctx, q, &params, "/api/v2.0/audit-logs").await
 }
 
 pub async fn project_logs(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (project, _) = reg
         .access
-        .project_for(&p, &project, is_name(&headers), "log", "list")
+        .project_for(&ctx.principal, &project, is_name(&headers), "log", "list")
         .await?;
     let mut q = audit_query(params.get("q"))?;
     q.projects = Some(vec![project.id]);
     let path = format!("/api/v2.0/projects/{}/logs", project.name);
-    page(&reg, &p, q, &params, &path).await
+    page(&reg, &ctx, q, &params, &path).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,17 +137,17 @@ pub struct PurgeReq {
 /// operations to purge (`include_operations` or `include_event_types`; default all).
 pub async fn purge(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     body: Result<Json<PurgeReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let params = serde_json::Value::Object(req.parameters.into_iter().collect());
-    purge_now(&reg, &p, &params).await
+    purge_now(&reg, &ctx, &params).await
 }
 
 async fn purge_now(
     reg: &Registry,
-    p: &portcullis_core::Principal,
+    p: &portcullis_core::RequestCtx,
     params: &serde_json::Value,
 ) -> ApiResult<Response> {
     let (hours, ops) = portcullis_core::purge::purge_parameters(params);
@@ -170,9 +170,12 @@ fn schedule_type(cron: &str) -> &'static str {
     }
 }
 
-pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    if !p.is_sysadmin() {
-        return Err(portcullis_core::access::forbidden(&p).into());
+pub async fn schedule(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+) -> ApiResult<Response> {
+    if !ctx.principal.is_sysadmin() {
+        return Err(portcullis_core::access::forbidden(&ctx.principal).into());
     }
     let Some(row) = reg.audit.purge_schedule().await? else {
         return Ok(Json(serde_json::json!({ "schedule": { "type": "None" } })).into_response());
@@ -211,14 +214,14 @@ pub struct ScheduleSpec {
 /// purges now with the given parameters and leaves the schedule as it was.
 pub async fn set_schedule(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     method: axum::http::Method,
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
     if body.schedule.kind.eq_ignore_ascii_case("manual") {
         let params = body.parameters.unwrap_or_else(|| serde_json::json!({}));
-        return purge_now(&reg, &p, &params).await;
+        return purge_now(&reg, &ctx, &params).await;
     }
     let cron = portcullis_core::purge::cron_of(&body.schedule.kind, body.schedule.cron.as_deref())?;
     let parameters = body.parameters.unwrap_or_else(|| serde_json::json!({}));
@@ -228,7 +231,7 @@ pub async fn set_schedule(
             "parameters must be an object",
         ));
     }
-    reg.audit.set_purge_schedule(&p, cron, parameters).await?;
+    reg.audit.set_purge_schedule(&ctx, cron, parameters).await?;
     Ok(if method == axum::http::Method::POST {
         axum::http::StatusCode::CREATED
     } else {

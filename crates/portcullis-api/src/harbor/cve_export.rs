@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use portcullis_core::Registry;
 use portcullis_core::scanning::export::ExportCriteria;
 
-use super::{Caller, json_body};
+use super::{Acting, json_body};
 use crate::error::ApiResult;
 
 pub fn routes() -> Router<Arc<Registry>> {
@@ -30,7 +30,7 @@ pub fn routes() -> Router<Arc<Registry>> {
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     body: Result<Json<ExportCriteria>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -40,32 +40,32 @@ pub async fn create(
         .and_then(|v| v.to_str().ok());
     let id = reg
         .scanning
-        .request_cve_export(&p, data_type, criteria)
+        .request_cve_export(&ctx, data_type, criteria)
         .await?;
     Ok(Json(serde_json::json!({ "id": id })).into_response())
 }
 
-pub async fn list(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.cve_export_executions(&p).await?).into_response())
+pub async fn list(State(reg): State<Arc<Registry>>, Acting(ctx): Acting) -> ApiResult<Response> {
+    Ok(Json(reg.scanning.cve_export_executions(&ctx).await?).into_response())
 }
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<i64>,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.cve_export_execution(&p, id).await?).into_response())
+    Ok(Json(reg.scanning.cve_export_execution(&ctx, id).await?).into_response())
 }
 
 pub async fn download(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<i64>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let (mime, name, bytes) = reg
         .scanning
-        .cve_export_download(&p, id, params.get("format").map(String::as_str))
+        .cve_export_download(&ctx, id, params.get("format").map(String::as_str))
         .await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::artifacts::label_json;
 use super::repositories::repo_path;
-use super::{Acting, Caller, Paging, json_body};
+use super::{Acting, Paging, json_body};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<Registry>> {
@@ -55,7 +55,7 @@ fn label_id(id: &str) -> ApiResult<i64> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = Paging::from_query(
@@ -77,7 +77,7 @@ pub async fn list(
     let name = params.get("name").map(String::as_str);
     let (labels, total) = reg
         .labels
-        .list_labels(&p, scope, project_id, name, paging.page, paging.page_size)
+        .list_labels(&ctx, scope, project_id, name, paging.page, paging.page_size)
         .await?;
     let body: Vec<_> = labels.iter().map(label_json).collect();
     let mut resp = Json(body).into_response();
@@ -91,15 +91,14 @@ pub async fn list(
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let l = reg
         .labels
         .create_label(
-            &p,
-            &actor,
+            &ctx,
             LabelRequest {
                 name: b.name,
                 description: b.description,
@@ -122,24 +121,23 @@ pub async fn create(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let l = reg.labels.get_label(&p, label_id(&id)?).await?;
+    let l = reg.labels.get_label(&ctx, label_id(&id)?).await?;
     Ok(Json(label_json(&l)).into_response())
 }
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
     body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     reg.labels
         .update_label(
-            &p,
-            &actor,
+            &ctx,
             label_id(&id)?,
             LabelRequest {
                 name: b.name,
@@ -154,16 +152,16 @@ pub async fn update(
 
 pub async fn remove(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.labels.delete_label(&p, &actor, label_id(&id)?).await?;
+    reg.labels.delete_label(&ctx, label_id(&id)?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn add_to_artifact(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
@@ -172,20 +170,19 @@ pub async fn add_to_artifact(
         b.id.filter(|id| *id > 0)
             .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "the label id is required"))?;
     reg.labels
-        .add_artifact_label(&p, &actor, &project, &repo_path(&repo)?, &reference, id)
+        .add_artifact_label(&ctx, &project, &repo_path(&repo)?, &reference, id)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn remove_from_artifact(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference, id)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     reg.labels
         .remove_artifact_label(
-            &p,
-            &actor,
+            &ctx,
             &project,
             &repo_path(&repo)?,
             &reference,

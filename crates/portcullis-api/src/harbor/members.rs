@@ -13,7 +13,7 @@ use portcullis_meta::Member;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, is_name, json_body};
+use super::{Acting, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 fn member_json(m: &Member) -> serde_json::Value {
@@ -35,7 +35,7 @@ fn member_id(s: &str) -> ApiResult<i64> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
@@ -43,7 +43,7 @@ pub async fn list(
     let (_, members) = reg
         .accounts
         .list_members(
-            &p,
+            &ctx,
             &project,
             is_name(&headers),
             params.get("entityname").map(String::as_str),
@@ -58,13 +58,13 @@ pub async fn list(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, mid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let m = reg
         .accounts
-        .get_member(&p, &project, is_name(&headers), member_id(&mid)?)
+        .get_member(&ctx, &project, is_name(&headers), member_id(&mid)?)
         .await?;
     Ok(Json(member_json(&m)).into_response())
 }
@@ -86,7 +86,7 @@ pub struct MemberReq {
 
 pub async fn add(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     body: Result<Json<MemberReq>, axum::extract::rejection::JsonRejection>,
@@ -110,14 +110,7 @@ pub async fn add(
     };
     let m = reg
         .accounts
-        .add_member(
-            &p,
-            &actor,
-            &project,
-            is_name(&headers),
-            &username,
-            req.role_id,
-        )
+        .add_member(&ctx, &project, is_name(&headers), &username, req.role_id)
         .await?;
     let mut resp = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -136,7 +129,7 @@ pub struct RoleReq {
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, mid)): Path<(String, String)>,
     body: Result<Json<RoleReq>, axum::extract::rejection::JsonRejection>,
@@ -144,8 +137,7 @@ pub async fn update(
     let req = json_body(body)?;
     reg.accounts
         .update_member(
-            &p,
-            &actor,
+            &ctx,
             &project,
             is_name(&headers),
             member_id(&mid)?,
@@ -157,12 +149,12 @@ pub async fn update(
 
 pub async fn remove(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, mid)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     reg.accounts
-        .remove_member(&p, &actor, &project, is_name(&headers), member_id(&mid)?)
+        .remove_member(&ctx, &project, is_name(&headers), member_id(&mid)?)
         .await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -26,7 +26,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
-use portcullis_core::{Actor, Principal, Registry};
+use portcullis_core::{Principal, Registry, RequestCtx};
 use portcullis_types::ErrorCode;
 
 use crate::auth;
@@ -197,8 +197,8 @@ impl FromRequestParts<Arc<Registry>> for UserCaller {
     }
 }
 
-/// `UserCaller` with the audit actor.
-pub struct UserActing(pub Principal, pub Actor);
+/// `UserCaller` as the request context services take.
+pub struct UserActing(pub RequestCtx);
 
 impl FromRequestParts<Arc<Registry>> for UserActing {
     type Rejection = ApiError;
@@ -208,8 +208,7 @@ impl FromRequestParts<Arc<Registry>> for UserActing {
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
         let UserCaller(p) = UserCaller::from_request_parts(parts, reg).await?;
-        let actor = Actor::new(&p, &peer_ip(parts, reg));
-        Ok(UserActing(p, actor))
+        Ok(UserActing(request_ctx(parts, reg, p)))
     }
 }
 
@@ -222,8 +221,18 @@ pub fn peer_ip(parts: &Parts, reg: &Registry) -> String {
     auth::client_ip(&parts.headers, peer, reg.settings.trust_proxy_headers)
 }
 
-/// The caller of a request and who the audit log says acted.
-pub struct Acting(pub Principal, pub Actor);
+/// The request context of a call: the caller, who the audit log says acted, from where.
+pub struct Acting(pub RequestCtx);
+
+/// The context services take for a request by `principal`.
+pub(crate) fn request_ctx(parts: &Parts, reg: &Registry, principal: Principal) -> RequestCtx {
+    let host = parts
+        .headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_string);
+    RequestCtx::new(principal, peer_ip(parts, reg), host)
+}
 
 impl FromRequestParts<Arc<Registry>> for Acting {
     type Rejection = ApiError;
@@ -233,8 +242,7 @@ impl FromRequestParts<Arc<Registry>> for Acting {
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
         let Caller(p) = Caller::from_request_parts(parts, reg).await?;
-        let actor = Actor::new(&p, &peer_ip(parts, reg));
-        Ok(Acting(p, actor))
+        Ok(Acting(request_ctx(parts, reg, p)))
     }
 }
 

@@ -16,7 +16,7 @@ use portcullis_meta::{CveAllowlist, ProjectId, Quota, QuotaQuery, QuotaSort};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, is_name, json_body};
+use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<Registry>> {
@@ -50,7 +50,7 @@ fn rule_id(s: &str) -> ApiResult<i64> {
 
 async fn list_rules(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
@@ -61,7 +61,7 @@ async fn list_rules(
     )?;
     let rules = reg
         .policy
-        .list_immutable_rules(&p, &project, is_name(&headers))
+        .list_immutable_rules(&ctx, &project, is_name(&headers))
         .await?;
     let total = rules.len() as u64;
     let start = ((paging.page - 1) * paging.page_size).min(total) as usize;
@@ -79,28 +79,16 @@ async fn list_rules(
 
 async fn create_rule(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     body: JsonResult<ImmutableRule>,
 ) -> ApiResult<Response> {
     let rule = json_body(body)?;
-    let res = reg
+    let (_, id) = reg
         .policy
-        .create_immutable_rule(&p, &project, is_name(&headers), rule)
-        .await;
-    if let Ok((proj, id)) = &res {
-        let resource = format!("{}/immutabletagrules/{id}", proj.name);
-        reg.audit.action(
-            &actor,
-            "create",
-            "immutable_rule",
-            &resource,
-            Some(proj.id.0),
-            true,
-        );
-    }
-    let (_, id) = res?;
+        .create_immutable_rule(&ctx, &project, is_name(&headers), rule)
+        .await?;
     let mut resp = StatusCode::CREATED.into_response();
     let location = format!("/api/v2.0/projects/{project}/immutabletagrules/{id}");
     if let Ok(v) = HeaderValue::from_str(&location) {
@@ -111,49 +99,29 @@ async fn create_rule(
 
 async fn update_rule(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
     body: JsonResult<ImmutableRule>,
 ) -> ApiResult<Response> {
     let id = rule_id(&id)?;
     let rule = json_body(body)?;
-    let proj = reg
-        .policy
-        .update_immutable_rule(&p, &project, is_name(&headers), id, rule)
+    reg.policy
+        .update_immutable_rule(&ctx, &project, is_name(&headers), id, rule)
         .await?;
-    let resource = format!("{}/immutabletagrules/{id}", proj.name);
-    reg.audit.action(
-        &actor,
-        "update",
-        "immutable_rule",
-        &resource,
-        Some(proj.id.0),
-        true,
-    );
     Ok(StatusCode::OK.into_response())
 }
 
 async fn delete_rule(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let id = rule_id(&id)?;
-    let proj = reg
-        .policy
-        .delete_immutable_rule(&p, &project, is_name(&headers), id)
+    reg.policy
+        .delete_immutable_rule(&ctx, &project, is_name(&headers), id)
         .await?;
-    let resource = format!("{}/immutabletagrules/{id}", proj.name);
-    reg.audit.action(
-        &actor,
-        "delete",
-        "immutable_rule",
-        &resource,
-        Some(proj.id.0),
-        true,
-    );
     Ok(StatusCode::OK.into_response())
 }
 
@@ -194,7 +162,7 @@ fn parse_sort(s: &str) -> ApiResult<(QuotaSort, bool)> {
 
 async fn list_quotas(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = Paging::from_query(
@@ -218,7 +186,7 @@ async fn list_quotas(
     }
     let (quotas, total) = reg
         .policy
-        .list_quotas(&p, &query, paging.page, paging.page_size)
+        .list_quotas(&ctx, &query, paging.page, paging.page_size)
         .await?;
     let (quotas, total) = if nothing {
         (Vec::new(), 0)
@@ -238,10 +206,10 @@ fn quota_id(s: &str) -> ApiResult<i64> {
 
 async fn get_quota(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let q = reg.policy.get_quota(&p, quota_id(&id)?).await?;
+    let q = reg.policy.get_quota(&ctx, quota_id(&id)?).await?;
     Ok(Json(quota_json(&q)).into_response())
 }
 
@@ -253,7 +221,7 @@ struct QuotaUpdate {
 
 async fn update_quota(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
     body: JsonResult<QuotaUpdate>,
 ) -> ApiResult<Response> {
@@ -271,18 +239,7 @@ async fn update_quota(
             "hard.storage is required",
         ));
     };
-    let res = reg.policy.update_quota(&p, id, hard).await;
-    if let Ok(q) = &res {
-        reg.audit.action(
-            &actor,
-            "update",
-            "quota",
-            &q.project_name,
-            Some(q.project_id.0),
-            true,
-        );
-    }
-    res?;
+    reg.policy.update_quota(&ctx, id, hard).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -303,27 +260,18 @@ pub(super) fn allowlist_json(l: &CveAllowlist) -> serde_json::Value {
 
 async fn system_allowlist(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
 ) -> ApiResult<Response> {
-    let l = reg.policy.system_allowlist(&p).await?;
+    let l = reg.policy.system_allowlist(&ctx).await?;
     Ok(Json(allowlist_json(&l)).into_response())
 }
 
 async fn set_system_allowlist(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     body: JsonResult<AllowlistInput>,
 ) -> ApiResult<Response> {
     let input = json_body(body)?;
-    let res = reg.policy.set_system_allowlist(&p, &input).await;
-    reg.audit.action(
-        &actor,
-        "update",
-        "cve_allowlist",
-        "system",
-        None,
-        res.is_ok(),
-    );
-    res?;
+    reg.policy.set_system_allowlist(&ctx, &input).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -14,7 +14,7 @@ use portcullis_meta::{CveAllowlist, Project, ProjectQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, is_name};
+use super::{Acting, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's project JSON.
@@ -101,7 +101,7 @@ fn parse_bool(v: &str) -> ApiResult<bool> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = Paging::from_query(
@@ -123,7 +123,7 @@ pub async fn list(
     }
     let (projects, total) = reg
         .projects
-        .list_projects(&p, query, paging.page, paging.page_size)
+        .list_projects(&ctx, query, paging.page, paging.page_size)
         .await?;
     let owners = owner_names(&reg, &projects).await;
     let mut body = Vec::with_capacity(projects.len());
@@ -156,7 +156,7 @@ pub struct ProjectReq {
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
@@ -178,11 +178,23 @@ pub async fn create(
     };
     let created = reg
         .projects
-        .create_project(&p, &name, req.public.unwrap_or(false), &metadata, &policies)
+        .create_project(
+            &ctx,
+            &name,
+            req.public.unwrap_or(false),
+            &metadata,
+            &policies,
+        )
         .await;
     if let Ok(c) = &created {
-        reg.audit
-            .action(&actor, "create", "project", &name, Some(c.id.0), true);
+        reg.audit.action(
+            &ctx.audit_actor(),
+            "create",
+            "project",
+            &name,
+            Some(c.id.0),
+            true,
+        );
     }
     let created = created?;
     let mut resp = StatusCode::CREATED.into_response();
@@ -196,23 +208,26 @@ pub async fn create(
 
 pub async fn head(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let name = params
         .get("project_name")
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
-    reg.access.find_project(&p, name, true).await?;
+    reg.access.find_project(&ctx.principal, name, true).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
+    let project = reg
+        .access
+        .find_project(&ctx.principal, &id, is_name(&headers))
+        .await?;
     let owners = owner_names(&reg, std::slice::from_ref(&project)).await;
     let allowlist = reg.policy.project_allowlist(project.id).await?;
     Ok(Json(project_json(
@@ -225,58 +240,42 @@ pub async fn get_one(
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
-    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
+    let project = reg
+        .access
+        .find_project(&ctx.principal, &id, is_name(&headers))
+        .await?;
     let mut metadata = req.metadata.unwrap_or_default();
     if let Some(public) = req.public {
         metadata
             .entry("public".into())
             .or_insert_with(|| public.to_string());
     }
-    // Recorded once the caller may see the project, refused or not: settings are policy.
     let policies = ProjectPolicies {
         storage_limit: None,
         cve_allowlist: req.cve_allowlist,
     };
-    let updated = reg
-        .projects
-        .update_project(&p, &project, &metadata, &policies)
-        .await;
-    let name = project.name.as_str();
-    reg.audit.action(
-        &actor,
-        "update",
-        "project",
-        name,
-        Some(project.id.0),
-        updated.is_ok(),
-    );
-    updated?;
+    reg.projects
+        .update_project(&ctx, &project, &metadata, &policies)
+        .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let project = reg.access.find_project(&p, &id, is_name(&headers)).await?;
-    let deleted = reg.projects.delete_project(&p, &project).await;
-    let name = project.name.as_str();
-    reg.audit.action(
-        &actor,
-        "delete",
-        "project",
-        name,
-        Some(project.id.0),
-        deleted.is_ok(),
-    );
-    deleted?;
+    let project = reg
+        .access
+        .find_project(&ctx.principal, &id, is_name(&headers))
+        .await?;
+    reg.projects.delete_project(&ctx, &project).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -15,7 +15,7 @@ use portcullis_meta::Repository;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, is_name, json_body};
+use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 /// The repository path as the router left it, decoded once more.
@@ -93,13 +93,13 @@ fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
 
 pub async fn list_all(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let name = name_filter(&params)?;
     let (list, total) = reg
-        .list_all_repositories(&p, name.as_deref(), paging.page, paging.page_size)
+        .list_all_repositories(&ctx, name.as_deref(), paging.page, paging.page_size)
         .await?;
     Ok(listing(
         &list,
@@ -112,14 +112,20 @@ pub async fn list_all(
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let name = name_filter(&params)?;
     let (list, total) = reg
-        .list_project_repositories(&p, &project, name.as_deref(), paging.page, paging.page_size)
+        .list_project_repositories(
+            &ctx,
+            &project,
+            name.as_deref(),
+            paging.page,
+            paging.page_size,
+        )
         .await?;
     let path = format!("/api/v2.0/projects/{project}/repositories");
     Ok(listing(&list, total, paging, &path, &params))
@@ -127,12 +133,18 @@ pub async fn list(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let (_, _, r) = reg
         .access
-        .repository_for(&p, &project, &repo_path(&repo)?, "repository", "read")
+        .repository_for(
+            &ctx.principal,
+            &project,
+            &repo_path(&repo)?,
+            "repository",
+            "read",
+        )
         .await?;
     Ok(Json(repository_json(&r)).into_response())
 }
@@ -145,14 +157,13 @@ pub struct RepositoryReq {
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
     body: Result<Json<RepositoryReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.describe_repository(
-        &p,
-        &actor,
+        &ctx,
         &project,
         &repo_path(&repo)?,
         req.description.as_deref().unwrap_or(""),
@@ -163,21 +174,23 @@ pub async fn update(
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
 ) -> ApiResult<Response> {
-    reg.delete_repository(&p, &actor, &project, &repo_path(&repo)?)
+    reg.delete_repository(&ctx, &project, &repo_path(&repo)?)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn summary(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
-    let s = reg.project_summary(&p, &project, is_name(&headers)).await?;
+    let s = reg
+        .project_summary(&ctx, &project, is_name(&headers))
+        .await?;
     Ok(Json(s).into_response())
 }
 

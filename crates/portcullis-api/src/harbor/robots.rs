@@ -13,7 +13,7 @@ use portcullis_meta::Robot;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Paging, UserActing, UserCaller, harbor_time, json_body};
+use super::{Paging, UserActing, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
 fn robot_json(r: &Robot) -> serde_json::Value {
@@ -61,7 +61,7 @@ fn robot_filters(q: Option<&String>) -> ApiResult<(Option<i64>, Option<String>)>
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = Paging::from_query(
@@ -71,7 +71,13 @@ pub async fn list(
     let (project, name) = robot_filters(params.get("q"))?;
     let (robots, total) = reg
         .accounts
-        .list_robots(&p, project, name.as_deref(), paging.page, paging.page_size)
+        .list_robots(
+            &ctx,
+            project,
+            name.as_deref(),
+            paging.page,
+            paging.page_size,
+        )
         .await?;
     let mut resp = Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response();
     paging.headers(
@@ -85,11 +91,11 @@ pub async fn list(
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    let (robot, secret) = reg.accounts.create_robot(&p, &actor, req).await?;
+    let (robot, secret) = reg.accounts.create_robot(&ctx, req).await?;
     let body = serde_json::json!({
         "id": robot.id,
         "name": robot.name,
@@ -106,23 +112,21 @@ pub async fn create(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let robot = reg.accounts.robot_for(&p, robot_id(&id)?, "read").await?;
+    let robot = reg.accounts.robot_for(&ctx, robot_id(&id)?, "read").await?;
     Ok(Json(robot_json(&robot)).into_response())
 }
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
     body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.accounts
-        .update_robot(&p, &actor, robot_id(&id)?, req)
-        .await?;
+    reg.accounts.update_robot(&ctx, robot_id(&id)?, req).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -134,32 +138,30 @@ pub struct SecretReq {
 
 pub async fn refresh(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
     body: Result<Json<SecretReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let secret = reg
         .accounts
-        .refresh_robot_secret(&p, &actor, robot_id(&id)?, req.secret)
+        .refresh_robot_secret(&ctx, robot_id(&id)?, req.secret)
         .await?;
     Ok(Json(serde_json::json!({ "secret": secret })).into_response())
 }
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.accounts
-        .delete_robot(&p, &actor, robot_id(&id)?)
-        .await?;
+    reg.accounts.delete_robot(&ctx, robot_id(&id)?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 /// `GET /api/v2.0/permissions`: what robots may be given, at system and project level.
-pub async fn permissions(UserCaller(p): UserCaller) -> ApiResult<Response> {
-    if !matches!(p, portcullis_core::Principal::User(_)) {
+pub async fn permissions(UserActing(ctx): UserActing) -> ApiResult<Response> {
+    if !matches!(&ctx.principal, portcullis_core::Principal::User(_)) {
         return Err(ApiError::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
     }
     let list = |v: Vec<portcullis_core::rbac::Permission>| -> Vec<serde_json::Value> {

@@ -15,7 +15,7 @@ use portcullis_meta::ScannerQuery;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, Paging, harbor_time, is_name, json_body};
+use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<Registry>> {
@@ -145,25 +145,25 @@ fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let q = scanner_query(&params)?;
     let (list, total) = reg
         .scanners
-        .list_scanners(&p, &q, paging.page, paging.page_size)
+        .list_scanners(&ctx, &q, paging.page, paging.page_size)
         .await?;
     Ok(listing(&list, total, paging, "/api/v2.0/scanners", &params))
 }
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    let r = reg.scanners.create_scanner(&p, &actor, req).await?;
+    let r = reg.scanners.create_scanner(&ctx, req).await?;
     let mut resp = StatusCode::CREATED.into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/api/v2.0/scanners/{}", r.uuid)) {
         resp.headers_mut().insert(header::LOCATION, v);
@@ -173,30 +173,30 @@ pub async fn create(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let v = reg.scanners.get_scanner(&p, &id).await?;
+    let v = reg.scanners.get_scanner(&ctx, &id).await?;
     Ok(Json(registration_json(&v)).into_response())
 }
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.scanners.update_scanner(&p, &actor, &id, req).await?;
+    reg.scanners.update_scanner(&ctx, &id, req).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let v = reg.scanners.delete_scanner(&p, &actor, &id).await?;
+    let v = reg.scanners.delete_scanner(&ctx, &id).await?;
     Ok(Json(registration_json(&v)).into_response())
 }
 
@@ -208,45 +208,45 @@ pub struct IsDefault {
 
 pub async fn set_default(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
     body: Result<Json<IsDefault>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners
-        .set_default_scanner(&p, &actor, &id, req.is_default)
+        .set_default_scanner(&ctx, &id, req.is_default)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn metadata(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let m = reg.scanners.scanner_metadata(&p, &id).await?;
+    let m = reg.scanners.scanner_metadata(&ctx, &id).await?;
     Ok(Json(m).into_response())
 }
 
 pub async fn ping(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
-    reg.scanners.ping_scanner(&p, req).await?;
+    reg.scanners.ping_scanner(&ctx, req).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn project_scanner(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let v = reg
         .scanners
-        .project_scanner(&p, &project, is_name(&headers))
+        .project_scanner(&ctx, &project, is_name(&headers))
         .await?;
     Ok(Json(registration_json(&v)).into_response())
 }
@@ -259,21 +259,21 @@ pub struct ProjectScanner {
 
 pub async fn set_project_scanner(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     body: Result<Json<ProjectScanner>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners
-        .set_project_scanner(&p, &actor, &project, is_name(&headers), &req.uuid)
+        .set_project_scanner(&ctx, &project, is_name(&headers), &req.uuid)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn candidates(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
@@ -283,7 +283,7 @@ pub async fn candidates(
     let (list, total) = reg
         .scanners
         .project_scanner_candidates(
-            &p,
+            &ctx,
             &project,
             is_name(&headers),
             &q,

@@ -17,8 +17,8 @@ use portcullis_types::ErrorCode;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::Acting;
 use super::repositories::repo_path;
-use super::{Acting, Caller};
 use crate::error::{ApiError, ApiResult};
 
 const ARTIFACT: &str =
@@ -57,38 +57,38 @@ fn scan_type(body: &axum::body::Bytes) -> ApiResult<ScanType> {
 
 pub async fn scan(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let kind = scan_type(&body)?;
     reg.scanning
-        .request_artifact_scan(&p, &actor, &project, &repo_path(&repo)?, &reference, kind)
+        .request_artifact_scan(&ctx, &project, &repo_path(&repo)?, &reference, kind)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub async fn stop(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let kind = scan_type(&body)?;
     reg.scanning
-        .stop_artifact_scan(&p, &project, &repo_path(&repo)?, &reference, kind)
+        .stop_artifact_scan(&ctx, &project, &repo_path(&repo)?, &reference, kind)
         .await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub async fn log(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference, report_id)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
     let text = reg
         .scanning
-        .scan_log(&p, &project, &repo_path(&repo)?, &reference, &report_id)
+        .scan_log(&ctx, &project, &repo_path(&repo)?, &reference, &report_id)
         .await?;
     let mut resp = text.into_response();
     resp.headers_mut().insert(
@@ -117,7 +117,7 @@ fn accepted(headers: &HeaderMap) -> Vec<String> {
 
 pub async fn addition(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Path((project, repo, reference, addition)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
@@ -130,7 +130,7 @@ pub async fn addition(
     let map = reg
         .scanning
         .vulnerabilities_addition(
-            &p,
+            &ctx,
             &project,
             &repo_path(&repo)?,
             &reference,
@@ -189,13 +189,16 @@ pub struct ScheduleSpec {
     cron: Option<String>,
 }
 
-pub async fn schedule(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.scan_all_schedule(&p).await?).into_response())
+pub async fn schedule(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+) -> ApiResult<Response> {
+    Ok(Json(reg.scanning.scan_all_schedule(&ctx).await?).into_response())
 }
 
 async fn apply_schedule(
     reg: &Registry,
-    p: &portcullis_core::Principal,
+    p: &portcullis_core::RequestCtx,
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<()> {
     let body = super::json_body(body)?;
@@ -207,39 +210,42 @@ async fn apply_schedule(
 
 pub async fn set_schedule(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    apply_schedule(&reg, &p, body).await?;
+    apply_schedule(&reg, &ctx, body).await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn create_schedule(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
-    apply_schedule(&reg, &p, body).await?;
+    apply_schedule(&reg, &ctx, body).await?;
     Ok(StatusCode::CREATED.into_response())
 }
 
-pub async fn stop_all(State(reg): State<Arc<Registry>>, Caller(p): Caller) -> ApiResult<Response> {
-    reg.scanning.stop_scan_all(&p).await?;
+pub async fn stop_all(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+) -> ApiResult<Response> {
+    reg.scanning.stop_scan_all(&ctx).await?;
     Ok(StatusCode::ACCEPTED.into_response())
 }
 
 pub async fn all_metrics(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.scan_all_metrics(&p, false).await?).into_response())
+    Ok(Json(reg.scanning.scan_all_metrics(&ctx, false).await?).into_response())
 }
 
 pub async fn schedule_metrics(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.scan_all_metrics(&p, true).await?).into_response())
+    Ok(Json(reg.scanning.scan_all_metrics(&ctx, true).await?).into_response())
 }
 
 #[cfg(test)]

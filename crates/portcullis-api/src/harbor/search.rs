@@ -8,17 +8,17 @@ use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::Registry;
 
-use super::Caller;
+use super::Acting;
 use super::projects::{owner_names, project_json};
 use crate::error::ApiResult;
 
 pub async fn search(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let q = params.get("q").map(String::as_str).unwrap_or("");
-    let (projects, repos) = reg.search(&p, q).await?;
+    let (projects, repos) = reg.search(&ctx, q).await?;
     let owners = owner_names(&reg, &projects).await;
     let projects: Vec<_> = projects
         .iter()

@@ -13,7 +13,7 @@ use portcullis_core::trusted_keys::NewTrustedKey;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Acting, Caller, is_name, json_body};
+use super::{Acting, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<Registry>> {
@@ -37,13 +37,13 @@ pub struct NewKey {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let keys = reg
         .policy
-        .list_trusted_keys(&p, &project, is_name(&headers))
+        .list_trusted_keys(&ctx, &project, is_name(&headers))
         .await?;
     let total = keys.len();
     let mut resp = Json(keys).into_response();
@@ -54,7 +54,7 @@ pub async fn list(
 
 pub async fn add(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
@@ -63,8 +63,7 @@ pub async fn add(
     let view = reg
         .policy
         .add_trusted_key(
-            &p,
-            &actor,
+            &ctx,
             &project,
             is_name(&headers),
             &NewTrustedKey {
@@ -86,7 +85,7 @@ pub async fn add(
 
 pub async fn remove(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, id)): Path<(String, String)>,
 ) -> ApiResult<Response> {
@@ -94,7 +93,7 @@ pub async fn remove(
         .parse()
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the key id must be an integer"))?;
     reg.policy
-        .remove_trusted_key(&p, &actor, &project, is_name(&headers), id)
+        .remove_trusted_key(&ctx, &project, is_name(&headers), id)
         .await?;
     Ok(StatusCode::OK.into_response())
 }

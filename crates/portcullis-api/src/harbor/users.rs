@@ -9,12 +9,12 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::users::UserRequest;
-use portcullis_core::{Actor, Principal, Registry};
+use portcullis_core::{Principal, Registry};
 use portcullis_meta::User;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
-use super::{Paging, UserActing, UserCaller, harbor_time, json_body, peer_ip};
+use super::{Paging, UserActing, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
 /// Harbor's `UserResp`.
@@ -50,14 +50,14 @@ fn username_filter(params: &HashMap<String, String>) -> Option<String> {
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let needle = username_filter(&params);
     let (users, total) = reg
         .accounts
-        .list_users(&p, needle.as_deref(), paging.page, paging.page_size)
+        .list_users(&ctx, needle.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(users.iter().map(user_json).collect::<Vec<_>>()).into_response();
     paging.headers(
@@ -71,14 +71,14 @@ pub async fn list(
 
 pub async fn search(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
     let needle = params.get("username").cloned().unwrap_or_default();
     let (users, total) = reg
         .accounts
-        .search_users(&p, &needle, paging.page, paging.page_size)
+        .search_users(&ctx, &needle, paging.page, paging.page_size)
         .await?;
     let body: Vec<_> = users
         .iter()
@@ -110,7 +110,7 @@ pub struct UserCreationReq {
 
 /// Creation is open to anonymous callers only when self-registration is on, so the
 /// caller is read without requiring a login.
-pub struct MaybeCaller(pub Principal, pub Actor);
+pub struct MaybeCaller(pub portcullis_core::RequestCtx);
 
 impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
     type Rejection = ApiError;
@@ -120,26 +120,24 @@ impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
         reg: &Arc<Registry>,
     ) -> Result<Self, Self::Rejection> {
         let p = if parts.headers.contains_key(header::AUTHORIZATION) {
-            UserCaller::from_request_parts(parts, reg).await?.0
+            super::UserCaller::from_request_parts(parts, reg).await?.0
         } else {
             Principal::Anonymous
         };
-        let actor = Actor::new(&p, &peer_ip(parts, reg));
-        Ok(MaybeCaller(p, actor))
+        Ok(MaybeCaller(super::request_ctx(parts, reg, p)))
     }
 }
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    MaybeCaller(p, actor): MaybeCaller,
+    MaybeCaller(ctx): MaybeCaller,
     body: Result<Json<UserCreationReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let u = reg
         .accounts
         .create_user(
-            &p,
-            &actor,
+            &ctx,
             UserRequest {
                 username: req.username,
                 email: req.email,
@@ -170,18 +168,21 @@ fn user_id(id: &str) -> ApiResult<i64> {
 
 pub async fn current(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
 ) -> ApiResult<Response> {
-    let u = reg.accounts.get_user(&p, current_id(&p)?).await?;
+    let u = reg
+        .accounts
+        .get_user(&ctx, current_id(&ctx.principal)?)
+        .await?;
     Ok(Json(user_json(&u)).into_response())
 }
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let u = reg.accounts.get_user(&p, user_id(&id)?).await?;
+    let u = reg.accounts.get_user(&ctx, user_id(&id)?).await?;
     Ok(Json(user_json(&u)).into_response())
 }
 
@@ -197,17 +198,16 @@ pub struct ProfileReq {
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
     body: Result<Json<ProfileReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let id = user_id(&id)?;
-    let u = reg.accounts.get_user(&p, id).await?;
+    let u = reg.accounts.get_user(&ctx, id).await?;
     reg.accounts
         .update_user_profile(
-            &p,
-            &actor,
+            &ctx,
             id,
             req.email.as_deref().unwrap_or(&u.email),
             req.realname.as_deref().unwrap_or(&u.realname),
@@ -219,10 +219,10 @@ pub async fn update(
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    reg.accounts.delete_user(&p, &actor, user_id(&id)?).await?;
+    reg.accounts.delete_user(&ctx, user_id(&id)?).await?;
     Ok(StatusCode::OK.into_response())
 }
 
@@ -236,15 +236,14 @@ pub struct PasswordReq {
 
 pub async fn password(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
     body: Result<Json<PasswordReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts
         .change_password(
-            &p,
-            &actor,
+            &ctx,
             user_id(&id)?,
             req.old_password.as_deref(),
             &req.new_password,
@@ -260,13 +259,13 @@ pub struct SysadminReq {
 
 pub async fn sysadmin(
     State(reg): State<Arc<Registry>>,
-    UserActing(p, actor): UserActing,
+    UserActing(ctx): UserActing,
     Path(id): Path<String>,
     body: Result<Json<SysadminReq>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts
-        .set_sysadmin(&p, &actor, user_id(&id)?, req.sysadmin_flag)
+        .set_sysadmin(&ctx, user_id(&id)?, req.sysadmin_flag)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
@@ -274,16 +273,16 @@ pub async fn sysadmin(
 /// `GET /users/current/permissions?scope=/project/{id}&relative=…`.
 pub async fn current_permissions(
     State(reg): State<Arc<Registry>>,
-    UserCaller(p): UserCaller,
+    UserActing(ctx): UserActing,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    current_id(&p)?;
+    current_id(&ctx.principal)?;
     let scope = params.get("scope").map(String::as_str).unwrap_or("/");
     let relative = params.get("relative").is_some_and(|v| v == "true");
     let mut out = Vec::new();
     if let Some(id) = scope.strip_prefix("/project/") {
-        let project = reg.access.find_project(&p, id, false).await?;
-        let access = reg.access.access_to(&p, &project).await?;
+        let project = reg.access.find_project(&ctx.principal, id, false).await?;
+        let access = reg.access.access_to(&ctx.principal, &project).await?;
         for perm in portcullis_core::rbac::project_permissions() {
             if access.can(perm.resource, perm.action) {
                 let resource = if relative {
@@ -294,7 +293,7 @@ pub async fn current_permissions(
                 out.push(serde_json::json!({ "resource": resource, "action": perm.action }));
             }
         }
-    } else if p.is_sysadmin() {
+    } else if ctx.principal.is_sysadmin() {
         for perm in portcullis_core::rbac::system_permissions() {
             out.push(serde_json::json!({ "resource": perm.resource, "action": perm.action }));
         }

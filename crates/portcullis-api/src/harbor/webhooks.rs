@@ -18,7 +18,7 @@ use portcullis_types::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Acting, Caller, Paging, harbor_time, is_name, json_body};
+use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
 const BASE: &str = "/api/v2.0/projects/{project_name_or_id}/webhook";
@@ -132,7 +132,7 @@ type Body = Result<Json<PolicyReq>, axum::extract::rejection::JsonRejection>;
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     Query(q): Query<HashMap<String, String>>,
@@ -143,7 +143,7 @@ pub async fn list(
     )?;
     let all = reg
         .webhooks
-        .list_webhook_policies(&p, &project, is_name(&headers))
+        .list_webhook_policies(&ctx, &project, is_name(&headers))
         .await?;
     let total = all.len() as u64;
     let page: Vec<Value> = all
@@ -165,20 +165,20 @@ pub async fn list(
 
 pub async fn get_one(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let found = reg
         .webhooks
-        .get_webhook_policy(&p, &project, is_name(&headers), id(&policy, "policy id")?)
+        .get_webhook_policy(&ctx, &project, is_name(&headers), id(&policy, "policy id")?)
         .await?;
     Ok(Json(policy_json(&found)).into_response())
 }
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
     body: Body,
@@ -186,7 +186,7 @@ pub async fn create(
     let input = json_body(body)?.into();
     let created = reg
         .webhooks
-        .create_webhook_policy(&p, &actor, &project, is_name(&headers), input)
+        .create_webhook_policy(&ctx, &project, is_name(&headers), input)
         .await?;
     let mut resp = StatusCode::CREATED.into_response();
     let location = format!(
@@ -201,7 +201,7 @@ pub async fn create(
 
 pub async fn update(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy)): Path<(String, String)>,
     body: Body,
@@ -209,32 +209,32 @@ pub async fn update(
     let policy = id(&policy, "policy id")?;
     let input = json_body(body)?.into();
     reg.webhooks
-        .update_webhook_policy(&p, &actor, &project, is_name(&headers), policy, input)
+        .update_webhook_policy(&ctx, &project, is_name(&headers), policy, input)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn delete(
     State(reg): State<Arc<Registry>>,
-    Acting(p, actor): Acting,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy)): Path<(String, String)>,
 ) -> ApiResult<Response> {
     let policy = id(&policy, "policy id")?;
     reg.webhooks
-        .delete_webhook_policy(&p, &actor, &project, is_name(&headers), policy)
+        .delete_webhook_policy(&ctx, &project, is_name(&headers), policy)
         .await?;
     Ok(StatusCode::OK.into_response())
 }
 
 pub async fn events(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     reg.webhooks
-        .webhook_event_types(&p, &project, is_name(&headers))
+        .webhook_event_types(&ctx, &project, is_name(&headers))
         .await?;
     let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
     Ok(Json(json!({
@@ -250,13 +250,13 @@ pub async fn events(
 
 pub async fn last_trigger(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
 ) -> ApiResult<Response> {
     let (policies, triggers) = reg
         .webhooks
-        .webhook_last_triggers(&p, &project, is_name(&headers))
+        .webhook_last_triggers(&ctx, &project, is_name(&headers))
         .await?;
     let mut out = Vec::new();
     for policy in &policies {
@@ -337,7 +337,7 @@ fn execution_json(e: &WebhookExecution) -> Value {
 
 pub async fn executions(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
@@ -350,7 +350,7 @@ pub async fn executions(
     let (list, total) = reg
         .webhooks
         .list_webhook_executions(
-            &p,
+            &ctx,
             &project,
             is_name(&headers),
             policy,
@@ -371,14 +371,14 @@ pub async fn executions(
 
 pub async fn tasks(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy, execution)): Path<(String, String, String)>,
 ) -> ApiResult<Response> {
     let e = reg
         .webhooks
         .get_webhook_execution(
-            &p,
+            &ctx,
             &project,
             is_name(&headers),
             id(&policy, "policy id")?,
@@ -424,7 +424,7 @@ fn log_text(task: &WebhookTask, attempts: &[WebhookAttempt]) -> String {
 
 pub async fn task_log(
     State(reg): State<Arc<Registry>>,
-    Caller(p): Caller,
+    Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, policy, execution, task)): Path<(String, String, String, String)>,
 ) -> ApiResult<Response> {
@@ -435,7 +435,7 @@ pub async fn task_log(
     );
     let (task, attempts) = reg
         .webhooks
-        .webhook_task_attempts(&p, &project, is_name(&headers), ids)
+        .webhook_task_attempts(&ctx, &project, is_name(&headers), ids)
         .await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -3,7 +3,7 @@
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::{Actions, EventType};
+use portcullis_core::Actions;
 use portcullis_types::{ErrorCode, NameError, Reference, RepoName};
 
 use super::Ctx;
@@ -24,44 +24,14 @@ pub(super) async fn get(ctx: &Ctx, repo: &RepoName, r: &str) -> ApiResult<Respon
     let project = ctx.authorize(repo, Actions::PULL).await?;
     let reference = reference(r, ErrorCode::ManifestUnknown)?;
     let head = ctx.method == Method::HEAD;
-    let (resolved, bytes) = ctx.reg.get_manifest(repo, &reference, !head).await?;
-    // As in Harbor: the scanner's own credential, and cosign or notation run by someone who
-    // may push here (they read the manifest they are about to sign), pass the gate.
-    let exempt = ctx.principal.is_scanner()
-        || (portcullis_core::signatures::is_signing_tool(
-            ctx.headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok()),
-        ) && ctx
-            .reg
-            .access
-            .authorize(&ctx.principal, repo, Actions::PUSH)
-            .await
-            .is_ok());
-    let gate = ctx
+    let user_agent = ctx
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    let (resolved, bytes) = ctx
         .reg
-        .policy
-        .pull_gate(
-            portcullis_meta::ProjectId(project.id),
-            portcullis_meta::RepositoryId(resolved.repository_id),
-            &resolved.digest,
-            &bytes,
-            exempt,
-        )
-        .await;
-    if !head {
-        ctx.audit("pull", &resource(repo, r), Some(project.id), gate.is_ok());
-        if gate.is_ok() {
-            ctx.artifact_event(
-                EventType::PullArtifact,
-                &project,
-                repo,
-                resolved.digest.as_str(),
-                &reference,
-            );
-        }
-    }
-    gate?;
+        .pull_manifest(&ctx.request(), &project, repo, &reference, head, user_agent)
+        .await?;
     let len = bytes.len() as u64;
     let body = if head {
         Body::empty()
@@ -126,14 +96,6 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
 }
 
 /// Harbor's audit resource: `repo:tag` or `repo@digest`.
-fn resource(repo: &RepoName, r: &str) -> String {
-    if r.contains(':') {
-        format!("{repo}@{r}")
-    } else {
-        format!("{repo}:{r}")
-    }
-}
-
 fn too_large(len: usize, limit: usize) -> ApiError {
     ApiError::new(
         ErrorCode::ManifestTooLarge,

@@ -49,39 +49,6 @@ impl Ctx {
         portcullis_core::RequestCtx::new(self.principal.clone(), self.client_ip.clone(), host)
     }
 
-    /// Records an action on `repo` in the audit log.
-    pub fn audit(&self, operation: &str, resource: &str, project: Option<i64>, success: bool) {
-        let actor = portcullis_core::Actor::new(&self.principal, &self.client_ip);
-        self.reg
-            .audit
-            .action(&actor, operation, "artifact", resource, project, success);
-    }
-
-    /// Emits an artifact event caused by this request (built only if someone wants it).
-    pub fn artifact_event(
-        &self,
-        kind: portcullis_core::EventType,
-        project: &ProjectInfo,
-        repo: &RepoName,
-        digest: &str,
-        reference: &portcullis_types::Reference,
-    ) {
-        let tag = match reference {
-            portcullis_types::Reference::Tag(t) => Some(t.as_str()),
-            portcullis_types::Reference::Digest(_) => None,
-        };
-        let host = self.headers.get(header::HOST).and_then(|h| h.to_str().ok());
-        self.reg.artifact_event(
-            kind,
-            project,
-            repo.as_str(),
-            digest,
-            tag,
-            self.principal.username().unwrap_or("anonymous"),
-            host,
-        );
-    }
-
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
     pub async fn authorize(&self, repo: &RepoName, needed: Actions) -> ApiResult<ProjectInfo> {
         match self

@@ -4,8 +4,7 @@ use portcullis_meta::{Member, Project};
 use portcullis_types::ErrorCode;
 
 use super::Accounts;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::rbac::Role;
 
@@ -22,14 +21,14 @@ impl Accounts {
     /// The project's members (needs `member:list`).
     pub async fn list_members(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         entity_name: Option<&str>,
     ) -> Result<(Project, Vec<Member>)> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "member", "list")
+            .project_for(&ctx.principal, project, is_name, "member", "list")
             .await?;
         let members = self.meta.list_members(p.id, entity_name).await?;
         Ok((p, members))
@@ -38,14 +37,14 @@ impl Accounts {
     /// One membership (needs `member:read`).
     pub async fn get_member(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         member_id: i64,
     ) -> Result<Member> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "member", "read")
+            .project_for(&ctx.principal, project, is_name, "member", "read")
             .await?;
         self.meta
             .get_member(p.id, member_id)
@@ -56,8 +55,7 @@ impl Accounts {
     /// Adds a user by name with a role (needs `member:create`).
     pub async fn add_member(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         username: &str,
@@ -66,7 +64,7 @@ impl Accounts {
         let role = role(role_id)?;
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "member", "create")
+            .project_for(&ctx.principal, project, is_name, "member", "create")
             .await?;
         let user =
             self.meta.get_user_by_name(username).await?.ok_or_else(|| {
@@ -78,7 +76,7 @@ impl Accounts {
             .forget(&format!("{}/{}", user.id.0, p.id.0));
         let resource = format!("{}:{}", p.name, username);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "member",
             &resource,
@@ -91,8 +89,7 @@ impl Accounts {
     /// Changes a member's role (needs `member:update`).
     pub async fn update_member(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         member_id: i64,
@@ -101,7 +98,7 @@ impl Accounts {
         let role = role(role_id)?;
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "member", "update")
+            .project_for(&ctx.principal, project, is_name, "member", "update")
             .await?;
         let m = self
             .meta
@@ -117,7 +114,7 @@ impl Accounts {
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "update",
             "member",
             &resource,
@@ -130,15 +127,14 @@ impl Accounts {
     /// Removes a member (needs `member:delete`).
     pub async fn remove_member(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         member_id: i64,
     ) -> Result<()> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "member", "delete")
+            .project_for(&ctx.principal, project, is_name, "member", "delete")
             .await?;
         let m = self
             .meta
@@ -151,7 +147,7 @@ impl Accounts {
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));
         let resource = format!("{}:{}", p.name, m.username);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "member",
             &resource,

@@ -7,8 +7,8 @@ use serde::Deserialize;
 
 use super::Accounts;
 use crate::access::forbidden;
-use crate::audit::Actor;
 use crate::auth::{Principal, hash_password, random_secret};
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::login::ROBOT_PREFIX;
 use crate::rbac::is_project_permission;
@@ -69,12 +69,12 @@ impl Accounts {
     /// returns the project of a project robot.
     async fn robot_scope(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         level: &str,
         permissions: &[RobotPermission],
         action: &str,
     ) -> Result<Option<portcullis_meta::Project>> {
-        if !matches!(principal, Principal::User(_)) {
+        if !matches!(ctx.principal, Principal::User(_)) {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
         for p in permissions {
@@ -89,8 +89,8 @@ impl Accounts {
         }
         match level {
             "system" => {
-                if !principal.is_sysadmin() {
-                    return Err(forbidden(principal));
+                if !ctx.principal.is_sysadmin() {
+                    return Err(forbidden(&ctx.principal));
                 }
                 Ok(None)
             }
@@ -103,7 +103,7 @@ impl Accounts {
                 };
                 let (p, _) = self
                     .access
-                    .project_for(principal, &perm.namespace, true, "robot", action)
+                    .project_for(&ctx.principal, &perm.namespace, true, "robot", action)
                     .await?;
                 Ok(Some(p))
             }
@@ -117,12 +117,11 @@ impl Accounts {
     /// Creates a robot; returns it and its secret (shown this once).
     pub async fn create_robot(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         req: RobotRequest,
     ) -> Result<(Robot, String)> {
         let project = self
-            .robot_scope(principal, &req.level, &req.permissions, "create")
+            .robot_scope(ctx, &req.level, &req.permissions, "create")
             .await?;
         let valid_name = !req.name.is_empty()
             && req
@@ -164,36 +163,42 @@ impl Accounts {
                 duration,
                 expires_at: expiry(duration)?,
                 permissions: serde_json::to_value(&req.permissions).map_err(Error::internal)?,
-                creator: actor.username.clone(),
+                creator: ctx.actor.clone(),
             })
             .await;
         let pid = project.as_ref().map(|p| p.id.0);
-        self.audit_log
-            .action(actor, "create", "robot", &name, pid, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "create",
+            "robot",
+            &name,
+            pid,
+            res.is_ok(),
+        );
         Ok((res?, secret))
     }
 
     /// A robot the caller may `action` (system robots: admin only; project robots:
     /// per the project's `robot` permissions). Invisible robots are `404`.
-    pub async fn robot_for(&self, principal: &Principal, id: i64, action: &str) -> Result<Robot> {
-        if !matches!(principal, Principal::User(_)) {
+    pub async fn robot_for(&self, ctx: &RequestCtx, id: i64, action: &str) -> Result<Robot> {
+        if !matches!(ctx.principal, Principal::User(_)) {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
         let not_found = || Error::new(ErrorCode::NotFound, format!("robot {id} not found"));
         let robot = self.meta.get_robot(id).await?.ok_or_else(not_found)?;
-        if principal.is_sysadmin() {
+        if ctx.principal.is_sysadmin() {
             return Ok(robot);
         }
         let Some(pid) = robot.project_id else {
             return Err(not_found());
         };
         let project = self.meta.get_project(pid).await?.ok_or_else(not_found)?;
-        let access = self.access.access_to(principal, &project).await?;
+        let access = self.access.access_to(&ctx.principal, &project).await?;
         if !access.visible() || !access.can("robot", "read") {
             return Err(not_found());
         }
         if !access.can("robot", action) {
-            return Err(forbidden(principal));
+            return Err(forbidden(&ctx.principal));
         }
         Ok(robot)
     }
@@ -201,45 +206,39 @@ impl Accounts {
     /// Robots of a project (needs `robot:list`), or all robots (admin).
     pub async fn list_robots(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project_id: Option<i64>,
         name: Option<&str>,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Robot>, u64)> {
-        if !matches!(principal, Principal::User(_)) {
+        if !matches!(ctx.principal, Principal::User(_)) {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
         match project_id {
             Some(id) => {
                 self.access
-                    .project_for(principal, &id.to_string(), false, "robot", "list")
+                    .project_for(&ctx.principal, &id.to_string(), false, "robot", "list")
                     .await?;
                 Ok(self
                     .meta
                     .list_robots(Some(ProjectId(id)), name, page, page_size)
                     .await?)
             }
-            None if principal.is_sysadmin() => {
+            None if ctx.principal.is_sysadmin() => {
                 Ok(self.meta.list_robots(None, name, page, page_size).await?)
             }
-            None => Err(forbidden(principal)),
+            None => Err(forbidden(&ctx.principal)),
         }
     }
 
     /// Replaces a robot's description, state, duration and permissions.
-    pub async fn update_robot(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        id: i64,
-        req: RobotRequest,
-    ) -> Result<()> {
-        let robot = self.robot_for(principal, id, "update").await?;
+    pub async fn update_robot(&self, ctx: &RequestCtx, id: i64, req: RobotRequest) -> Result<()> {
+        let robot = self.robot_for(ctx, id, "update").await?;
         if !req.level.is_empty() && req.level != robot.level {
             return Err(Error::new(ErrorCode::BadRequest, "the level cannot change"));
         }
-        self.robot_scope(principal, &robot.level, &req.permissions, "update")
+        self.robot_scope(ctx, &robot.level, &req.permissions, "update")
             .await?;
         let duration = req.duration.unwrap_or(robot.duration);
         let expires_at = if duration == robot.duration {
@@ -262,20 +261,25 @@ impl Accounts {
             .await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit_log
-            .action(actor, "update", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "robot",
+            &robot.name,
+            pid,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// Sets a new secret (the given one, or a generated one) and returns it.
     pub async fn refresh_robot_secret(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         id: i64,
         secret: Option<String>,
     ) -> Result<String> {
-        let robot = self.robot_for(principal, id, "update").await?;
+        let robot = self.robot_for(ctx, id, "update").await?;
         let secret = match secret.filter(|s| !s.is_empty()) {
             Some(s) => {
                 crate::users::check_password(&s)?;
@@ -291,20 +295,32 @@ impl Accounts {
         let res = self.meta.set_robot_secret(id, &hash).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit_log
-            .action(actor, "update", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "robot",
+            &robot.name,
+            pid,
+            res.is_ok(),
+        );
         res?;
         Ok(secret)
     }
 
     /// Deletes a robot.
-    pub async fn delete_robot(&self, principal: &Principal, actor: &Actor, id: i64) -> Result<()> {
-        let robot = self.robot_for(principal, id, "delete").await?;
+    pub async fn delete_robot(&self, ctx: &RequestCtx, id: i64) -> Result<()> {
+        let robot = self.robot_for(ctx, id, "delete").await?;
         let res = self.meta.delete_robot(id).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
-        self.audit_log
-            .action(actor, "delete", "robot", &robot.name, pid, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "delete",
+            "robot",
+            &robot.name,
+            pid,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 }

@@ -6,8 +6,8 @@ use portcullis_types::ErrorCode;
 
 use super::Accounts;
 use crate::access::forbidden;
-use crate::audit::Actor;
 use crate::auth::{Principal, hash_password, verify_password};
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::login::ROBOT_PREFIX;
 
@@ -65,32 +65,27 @@ async fn hash(password: &str) -> Result<String> {
 }
 
 impl Accounts {
-    fn require_user(principal: &Principal) -> Result<&crate::auth::UserPrincipal> {
-        match principal {
+    fn require_user(ctx: &RequestCtx) -> Result<&crate::auth::UserPrincipal> {
+        match &ctx.principal {
             Principal::User(u) => Ok(u),
             _ => Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")),
         }
     }
 
-    fn require_admin(principal: &Principal) -> Result<()> {
-        if principal.is_sysadmin() {
+    fn require_admin(ctx: &RequestCtx) -> Result<()> {
+        if ctx.principal.is_sysadmin() {
             Ok(())
         } else {
-            Err(forbidden(principal))
+            Err(forbidden(&ctx.principal))
         }
     }
 
     /// Creates a local user: the system admin may; anyone may when self-registration is on.
-    pub async fn create_user(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        req: UserRequest,
-    ) -> Result<User> {
-        let allowed = principal.is_sysadmin()
-            || (self.self_registration && matches!(principal, Principal::Anonymous));
+    pub async fn create_user(&self, ctx: &RequestCtx, req: UserRequest) -> Result<User> {
+        let allowed = ctx.principal.is_sysadmin()
+            || (self.self_registration && matches!(ctx.principal, Principal::Anonymous));
         if !allowed {
-            return Err(forbidden(principal));
+            return Err(forbidden(&ctx.principal));
         }
         check_username(&req.username)?;
         check_password(&req.password)?;
@@ -106,7 +101,7 @@ impl Accounts {
             })
             .await;
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "user",
             &req.username,
@@ -117,10 +112,10 @@ impl Accounts {
     }
 
     /// A user's record: the admin may read anyone, others only themselves.
-    pub async fn get_user(&self, principal: &Principal, id: i64) -> Result<User> {
-        let me = Self::require_user(principal)?;
+    pub async fn get_user(&self, ctx: &RequestCtx, id: i64) -> Result<User> {
+        let me = Self::require_user(ctx)?;
         if !me.sysadmin && me.id != id {
-            return Err(forbidden(principal));
+            return Err(forbidden(&ctx.principal));
         }
         self.meta
             .get_user(UserId(id))
@@ -140,13 +135,13 @@ impl Accounts {
     /// A page of users, optionally those whose name contains `needle`; admin only.
     pub async fn list_users(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         needle: Option<&str>,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<User>, u64)> {
-        Self::require_user(principal)?;
-        Self::require_admin(principal)?;
+        Self::require_user(ctx)?;
+        Self::require_admin(ctx)?;
         Ok(match needle {
             Some(n) => self.meta.search_users(n, page, page_size).await?,
             None => self.meta.list_users(page, page_size).await?,
@@ -156,50 +151,61 @@ impl Accounts {
     /// Users whose name contains `needle`, for any logged-in user (adding members).
     pub async fn search_users(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         needle: &str,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<User>, u64)> {
-        Self::require_user(principal)?;
+        Self::require_user(ctx)?;
         Ok(self.meta.search_users(needle, page, page_size).await?)
     }
 
     /// Changes a profile: the admin may change anyone's, others only their own.
     pub async fn update_user_profile(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         id: i64,
         email: &str,
         realname: &str,
         comment: &str,
     ) -> Result<()> {
-        let user = self.get_user(principal, id).await?;
+        let user = self.get_user(ctx, id).await?;
         let res = self
             .meta
             .update_user_profile(user.id, email, realname, comment)
             .await;
-        self.audit_log
-            .action(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "user",
+            &user.username,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// Deletes a user; admin only, never oneself.
-    pub async fn delete_user(&self, principal: &Principal, actor: &Actor, id: i64) -> Result<()> {
-        let me = Self::require_user(principal)?;
-        Self::require_admin(principal)?;
+    pub async fn delete_user(&self, ctx: &RequestCtx, id: i64) -> Result<()> {
+        let me = Self::require_user(ctx)?;
+        Self::require_admin(ctx)?;
         if me.id == id {
             return Err(Error::new(
                 ErrorCode::Forbidden,
                 "you cannot delete yourself",
             ));
         }
-        let user = self.get_user(principal, id).await?;
+        let user = self.get_user(ctx, id).await?;
         let res = self.meta.delete_user(user.id).await;
         self.access.credentials.forget(&user.username);
-        self.audit_log
-            .action(actor, "delete", "user", &user.username, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "delete",
+            "user",
+            &user.username,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
@@ -207,14 +213,13 @@ impl Accounts {
     /// reset anyone else's without it.
     pub async fn change_password(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         id: i64,
         old: Option<&str>,
         new: &str,
     ) -> Result<()> {
-        let me = Self::require_user(principal)?.clone();
-        let user = self.get_user(principal, id).await?;
+        let me = Self::require_user(ctx)?.clone();
+        let user = self.get_user(ctx, id).await?;
         if me.id == id {
             let old = old.unwrap_or_default();
             let stored = user.password_hash.clone();
@@ -223,8 +228,14 @@ impl Accounts {
                 .await
                 .map_err(Error::internal)?;
             if !ok {
-                self.audit_log
-                    .action(actor, "update", "user", &user.username, None, false);
+                self.audit_log.action(
+                    &ctx.audit_actor(),
+                    "update",
+                    "user",
+                    &user.username,
+                    None,
+                    false,
+                );
                 return Err(Error::new(
                     ErrorCode::Forbidden,
                     "the old password is wrong",
@@ -240,32 +251,38 @@ impl Accounts {
         }
         let res = self.meta.set_password(user.id, &hash(new).await?).await;
         self.access.credentials.forget(&user.username);
-        self.audit_log
-            .action(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "user",
+            &user.username,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// Sets or clears the system-admin flag; admin only, never on oneself.
-    pub async fn set_sysadmin(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        id: i64,
-        flag: bool,
-    ) -> Result<()> {
-        let me = Self::require_user(principal)?;
-        Self::require_admin(principal)?;
+    pub async fn set_sysadmin(&self, ctx: &RequestCtx, id: i64, flag: bool) -> Result<()> {
+        let me = Self::require_user(ctx)?;
+        Self::require_admin(ctx)?;
         if me.id == id {
             return Err(Error::new(
                 ErrorCode::Forbidden,
                 "you cannot change your own system admin flag",
             ));
         }
-        let user = self.get_user(principal, id).await?;
+        let user = self.get_user(ctx, id).await?;
         let res = self.meta.set_sysadmin(user.id, flag).await;
         self.access.credentials.forget(&user.username);
-        self.audit_log
-            .action(actor, "update", "user", &user.username, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "user",
+            &user.username,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 }

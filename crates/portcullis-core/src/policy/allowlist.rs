@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Policy;
 use crate::access::forbidden;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 pub use portcullis_policy::allowlist::{REUSE_SYS_KEY, in_force};
@@ -74,9 +74,9 @@ pub fn list_ref(list: &CveAllowlist) -> ListRef<'_> {
 
 impl Policy {
     /// The system allowlist (any signed-in caller).
-    pub async fn system_allowlist(&self, principal: &Principal) -> Result<CveAllowlist> {
-        if principal.is_anonymous() {
-            return Err(forbidden(principal));
+    pub async fn system_allowlist(&self, ctx: &RequestCtx) -> Result<CveAllowlist> {
+        if ctx.principal.is_anonymous() {
+            return Err(forbidden(&ctx.principal));
         }
         self.meta
             .get_cve_allowlist(None)
@@ -87,16 +87,28 @@ impl Policy {
     /// Replaces the system allowlist (system administrators only).
     pub async fn set_system_allowlist(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         input: &AllowlistInput,
     ) -> Result<()> {
-        if !principal.is_sysadmin() {
-            return Err(forbidden(principal));
+        let res = async {
+            if !ctx.principal.is_sysadmin() {
+                return Err(forbidden(&ctx.principal));
+            }
+            let (ids, expires_at) = input.validated()?;
+            self.meta.put_cve_allowlist(None, &ids, expires_at).await?;
+            self.gate_changed();
+            Ok(())
         }
-        let (ids, expires_at) = input.validated()?;
-        self.meta.put_cve_allowlist(None, &ids, expires_at).await?;
-        self.gate_changed();
-        Ok(())
+        .await;
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "cve_allowlist",
+            "system",
+            None,
+            res.is_ok(),
+        );
+        res
     }
 
     /// The project's own allowlist, if it has one.

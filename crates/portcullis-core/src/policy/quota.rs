@@ -6,11 +6,11 @@ use portcullis_types::{ErrorCode, RepoName};
 
 use super::rules::immutable_error;
 use crate::access::ProjectInfo;
+use crate::context::RequestCtx;
 use crate::events::{Event, EventType};
 
 use super::Policy;
 use crate::access::forbidden;
-use crate::auth::Principal;
 use crate::error::{Error, Result};
 
 pub use portcullis_policy::quota::format_bytes;
@@ -157,18 +157,18 @@ impl Policy {
     /// One page of quotas (system administrators only, as in Harbor).
     pub async fn list_quotas(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         query: &QuotaQuery,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Quota>, u64)> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         Ok(self.meta.list_quotas(query, page, page_size).await?)
     }
 
     /// One quota (system administrators only).
-    pub async fn get_quota(&self, principal: &Principal, id: i64) -> Result<Quota> {
-        require_admin(principal)?;
+    pub async fn get_quota(&self, ctx: &RequestCtx, id: i64) -> Result<Quota> {
+        require_admin(ctx)?;
         self.meta
             .get_quota(QuotaId(id))
             .await?
@@ -176,8 +176,8 @@ impl Policy {
     }
 
     /// Sets a quota's storage limit (system administrators only): -1 or a size in bytes.
-    pub async fn update_quota(&self, principal: &Principal, id: i64, hard: i64) -> Result<Quota> {
-        require_admin(principal)?;
+    pub async fn update_quota(&self, ctx: &RequestCtx, id: i64, hard: i64) -> Result<Quota> {
+        require_admin(ctx)?;
         check_limit(hard)?;
         let q = self
             .meta
@@ -185,6 +185,15 @@ impl Policy {
             .await?
             .ok_or_else(|| quota_missing(id))?;
         self.meta.set_quota_limit(q.project_id, hard).await?;
+        let (resource, project) = (q.project_name.as_str(), Some(q.project_id.0));
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "quota",
+            resource,
+            project,
+            true,
+        );
         Ok(Quota { hard, ..q })
     }
 }
@@ -200,11 +209,11 @@ pub fn check_limit(hard: i64) -> Result<()> {
     Ok(())
 }
 
-fn require_admin(principal: &Principal) -> Result<()> {
-    if principal.is_sysadmin() {
+fn require_admin(ctx: &RequestCtx) -> Result<()> {
+    if ctx.principal.is_sysadmin() {
         Ok(())
     } else {
-        Err(forbidden(principal))
+        Err(forbidden(&ctx.principal))
     }
 }
 

@@ -10,7 +10,7 @@ use super::Policy;
 use super::immutable::{
     CompiledRule, ImmutableRule, InvalidRule, MAX_RULES_PER_PROJECT, protecting_rule,
 };
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 fn rule_from_record(r: portcullis_meta::ImmutableRuleRecord) -> Result<ImmutableRule> {
@@ -51,13 +51,13 @@ impl Policy {
     /// The project's rules, by priority (needs `immutable-tag:list`).
     pub async fn list_immutable_rules(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<Vec<ImmutableRule>> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "immutable-tag", "list")
+            .project_for(&ctx.principal, project, is_name, "immutable-tag", "list")
             .await?;
         self.meta
             .list_immutable_rules(p.id)
@@ -71,14 +71,14 @@ impl Policy {
     /// Harbor's limit of 15, `409` when another rule selects the same.
     pub async fn create_immutable_rule(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         rule: ImmutableRule,
     ) -> Result<(Project, i64)> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "immutable-tag", "create")
+            .project_for(&ctx.principal, project, is_name, "immutable-tag", "create")
             .await?;
         let rule = rule.validated()?;
         let existing = self.list_rules_of(p.id).await?;
@@ -99,13 +99,14 @@ impl Policy {
             .create_immutable_rule(p.id, rule.priority, rule.disabled, &rule_json(&rule))
             .await?;
         self.rules.forget_rules(p.id.0);
+        self.audit_rule(ctx, "create", &p, id);
         Ok((p, id))
     }
 
     /// Replaces or toggles a rule (needs `immutable-tag:update`).
     pub async fn update_immutable_rule(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
@@ -113,7 +114,7 @@ impl Policy {
     ) -> Result<Project> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "immutable-tag", "update")
+            .project_for(&ctx.principal, project, is_name, "immutable-tag", "update")
             .await?;
         let existing = self.list_rules_of(p.id).await?;
         let Some(current) = existing.iter().find(|r| r.id == id) else {
@@ -145,20 +146,21 @@ impl Policy {
                 other => other.into(),
             })?;
         self.rules.forget_rules(p.id.0);
+        self.audit_rule(ctx, "update", &p, id);
         Ok(p)
     }
 
     /// Removes a rule (needs `immutable-tag:delete`).
     pub async fn delete_immutable_rule(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
     ) -> Result<Project> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "immutable-tag", "delete")
+            .project_for(&ctx.principal, project, is_name, "immutable-tag", "delete")
             .await?;
         self.meta
             .delete_immutable_rule(p.id, id)
@@ -168,7 +170,23 @@ impl Policy {
                 other => other.into(),
             })?;
         self.rules.forget_rules(p.id.0);
+        self.audit_rule(ctx, "delete", &p, id);
         Ok(p)
+    }
+
+    /// The audit entry of a change to rule `id` of project `p`.
+    fn audit_rule(&self, ctx: &RequestCtx, operation: &str, p: &Project, id: i64) {
+        let resource = format!("{}/immutabletagrules/{id}", p.name);
+        let actor = ctx.audit_actor();
+        let project = Some(p.id.0);
+        self.audit_log.action(
+            &actor,
+            operation,
+            "immutable_rule",
+            &resource,
+            project,
+            true,
+        );
     }
 
     async fn list_rules_of(&self, project: ProjectId) -> Result<Vec<ImmutableRule>> {

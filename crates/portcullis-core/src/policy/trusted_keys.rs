@@ -9,8 +9,7 @@ use portcullis_types::ErrorCode;
 use serde::Serialize;
 
 use super::Policy;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 /// A trusted key as the API shows it.
@@ -90,13 +89,13 @@ impl Policy {
     /// The project's trusted keys (configured ones are not listed: they live in files).
     pub async fn list_trusted_keys(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<Vec<TrustedKeyView>> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "metadata", "read")
+            .project_for(&ctx.principal, project, is_name, "metadata", "read")
             .await?;
         self.meta
             .trusted_keys(p.id)
@@ -109,8 +108,7 @@ impl Policy {
     /// Adds a trusted key after checking that it parses (`201`).
     pub async fn add_trusted_key(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         key: &NewTrustedKey,
@@ -118,7 +116,7 @@ impl Policy {
         let (kind, pem) = (key.kind.as_str(), key.pem.as_str());
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "metadata", "update")
+            .project_for(&ctx.principal, project, is_name, "metadata", "update")
             .await?;
         let name = key.name.trim();
         if name.is_empty()
@@ -146,7 +144,7 @@ impl Policy {
         let res = self.meta.add_trusted_key(p.id, name, kind, pem).await;
         self.gate_changed();
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "trusted_key",
             &format!("{}/{name}", p.name),
@@ -159,20 +157,19 @@ impl Policy {
     /// Removes a trusted key.
     pub async fn remove_trusted_key(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
     ) -> Result<()> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "metadata", "update")
+            .project_for(&ctx.principal, project, is_name, "metadata", "update")
             .await?;
         let removed = self.meta.remove_trusted_key(p.id, id).await?;
         self.gate_changed();
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "trusted_key",
             &format!("{}/{id}", p.name),

@@ -9,8 +9,7 @@ use super::Scanners;
 use super::client::{AdapterEndpoint, AdapterMetadata};
 use super::{BUILTIN_UUID, builtin_registration};
 use crate::access::forbidden;
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 /// The authentication schemes Harbor knows for talking to an adapter.
@@ -82,11 +81,11 @@ fn not_found(uuid: &str) -> Error {
     Error::new(ErrorCode::NotFound, format!("scanner {uuid} not found"))
 }
 
-fn require_admin(principal: &Principal) -> Result<()> {
-    if principal.is_sysadmin() {
+fn require_admin(ctx: &RequestCtx) -> Result<()> {
+    if ctx.principal.is_sysadmin() {
         Ok(())
     } else {
-        Err(forbidden(principal))
+        Err(forbidden(&ctx.principal))
     }
 }
 
@@ -99,19 +98,19 @@ impl Scanners {
     /// One page of registrations (system admins).
     pub async fn list_scanners(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         q: &ScannerQuery,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<RegistrationView>, u64)> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         let (list, total) = self.meta.list_scanners(q, page, page_size).await?;
         Ok((list.into_iter().map(|r| self.view(r)).collect(), total))
     }
 
     /// A registration with its adapter's health (system admins).
-    pub async fn get_scanner(&self, principal: &Principal, uuid: &str) -> Result<RegistrationView> {
-        require_admin(principal)?;
+    pub async fn get_scanner(&self, ctx: &RequestCtx, uuid: &str) -> Result<RegistrationView> {
+        require_admin(ctx)?;
         let r = self
             .meta
             .get_scanner(uuid)
@@ -123,11 +122,10 @@ impl Scanners {
     /// Registers an adapter; returns its uuid (system admins).
     pub async fn create_scanner(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         req: RegistrationRequest,
     ) -> Result<ScannerRegistration> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         validate(&req)?;
         let now = time::OffsetDateTime::now_utc();
         let r = ScannerRegistration {
@@ -146,8 +144,14 @@ impl Scanners {
             update_time: now,
         };
         let res = self.meta.create_scanner(&r).await;
-        self.audit_log
-            .action(actor, "create", "scanner", &r.name, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "create",
+            "scanner",
+            &r.name,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
@@ -155,12 +159,11 @@ impl Scanners {
     /// while the scheme still needs one (system admins; never the built-in one).
     pub async fn update_scanner(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         uuid: &str,
         req: RegistrationRequest,
     ) -> Result<()> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         let old = self
             .meta
             .get_scanner(uuid)
@@ -192,19 +195,20 @@ impl Scanners {
             ..old
         };
         let res = self.meta.update_scanner(&r).await;
-        self.audit_log
-            .action(actor, "update", "scanner", &r.name, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "scanner",
+            &r.name,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// Removes a registration and returns it (system admins; never the built-in one).
-    pub async fn delete_scanner(
-        &self,
-        principal: &Principal,
-        actor: &Actor,
-        uuid: &str,
-    ) -> Result<RegistrationView> {
-        require_admin(principal)?;
+    pub async fn delete_scanner(&self, ctx: &RequestCtx, uuid: &str) -> Result<RegistrationView> {
+        require_admin(ctx)?;
         let old = self
             .meta
             .get_scanner(uuid)
@@ -220,8 +224,14 @@ impl Scanners {
             ));
         }
         let res = self.meta.delete_scanner(uuid).await;
-        self.audit_log
-            .action(actor, "delete", "scanner", &old.name, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "delete",
+            "scanner",
+            &old.name,
+            None,
+            res.is_ok(),
+        );
         Ok(self.view(res?))
     }
 
@@ -229,12 +239,11 @@ impl Scanners {
     /// as in Harbor). A disabled registration cannot be the default.
     pub async fn set_default_scanner(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         uuid: &str,
         is_default: bool,
     ) -> Result<()> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         let r = self
             .meta
             .get_scanner(uuid)
@@ -250,18 +259,20 @@ impl Scanners {
             )));
         }
         let res = self.meta.set_default_scanner(uuid).await;
-        self.audit_log
-            .action(actor, "update", "scanner", &r.name, None, res.is_ok());
+        self.audit_log.action(
+            &ctx.audit_actor(),
+            "update",
+            "scanner",
+            &r.name,
+            None,
+            res.is_ok(),
+        );
         Ok(res?)
     }
 
     /// What a registration's adapter says about itself (system admins).
-    pub async fn scanner_metadata(
-        &self,
-        principal: &Principal,
-        uuid: &str,
-    ) -> Result<AdapterMetadata> {
-        require_admin(principal)?;
+    pub async fn scanner_metadata(&self, ctx: &RequestCtx, uuid: &str) -> Result<AdapterMetadata> {
+        require_admin(ctx)?;
         let r = self
             .meta
             .get_scanner(uuid)
@@ -273,10 +284,10 @@ impl Scanners {
     /// Checks that an adapter answers its metadata call with these settings (system admins).
     pub async fn ping_scanner(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         req: RegistrationRequest,
     ) -> Result<AdapterMetadata> {
-        require_admin(principal)?;
+        require_admin(ctx)?;
         validate(&req)?;
         let endpoint = AdapterEndpoint {
             url: req.url.trim_end_matches('/').to_string(),
@@ -294,13 +305,13 @@ impl Scanners {
     /// (needs `scanner:read`).
     pub async fn project_scanner(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<RegistrationView> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "scanner", "read")
+            .project_for(&ctx.principal, project, is_name, "scanner", "read")
             .await?;
         let r = self.scanner_of_project(&p).await?;
         Ok(self.checked_view(r).await)
@@ -326,15 +337,14 @@ impl Scanners {
     /// Sets the scanner of a project (needs `scanner:create`, i.e. projectAdmin).
     pub async fn set_project_scanner(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         uuid: &str,
     ) -> Result<()> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "scanner", "create")
+            .project_for(&ctx.principal, project, is_name, "scanner", "create")
             .await?;
         if uuid.is_empty() {
             return Err(bad("uuid of the scanner registration is required"));
@@ -353,7 +363,7 @@ impl Scanners {
         let res = self.meta.set_project_scanner(p.id, uuid).await;
         let resource = format!("{}:{}", p.name, r.name);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "update",
             "scanner",
             &resource,
@@ -366,7 +376,7 @@ impl Scanners {
     /// Registrations a project may choose from (needs `scanner:create`).
     pub async fn project_scanner_candidates(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         q: &ScannerQuery,
@@ -374,7 +384,7 @@ impl Scanners {
         page_size: u64,
     ) -> Result<(Vec<RegistrationView>, u64)> {
         self.access
-            .project_for(principal, project, is_name, "scanner", "create")
+            .project_for(&ctx.principal, project, is_name, "scanner", "create")
             .await?;
         let (list, total) = self.meta.list_scanners(q, page, page_size).await?;
         Ok((list.into_iter().map(|r| self.view(r)).collect(), total))

@@ -16,6 +16,7 @@ use super::codec::unpack;
 use super::service::harbor_time;
 use super::{BUILTIN_SCANNER, VULN_MIME};
 use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 /// Job kind of a CVE export.
@@ -314,12 +315,12 @@ impl Scanning {
     /// `POST /api/v2.0/export/cve`: queues an export of one project's findings.
     pub async fn request_cve_export(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         data_type: Option<&str>,
         criteria: ExportCriteria,
     ) -> Result<i64> {
-        let Principal::User(user) = principal else {
-            return Err(crate::access::forbidden(principal));
+        let Principal::User(user) = &ctx.principal else {
+            return Err(crate::access::forbidden(&ctx.principal));
         };
         if data_type.map(|d| d.replace(' ', "")) != Some(VULN_MIME.replace(' ', "")) {
             return Err(Error::new(
@@ -334,7 +335,7 @@ impl Scanning {
             ));
         };
         self.access
-            .project_for(principal, &project.to_string(), false, "scan", "read")
+            .project_for(&ctx.principal, &project.to_string(), false, "scan", "read")
             .await?;
         let job = NewJob::new(
             CVE_EXPORT_JOB,
@@ -352,12 +353,12 @@ impl Scanning {
 
     async fn own_export(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         id: i64,
     ) -> Result<(portcullis_meta::CveExport, portcullis_meta::Job)> {
         let missing = || Error::new(ErrorCode::NotFound, format!("execution {id} not found"));
-        let Principal::User(user) = principal else {
-            return Err(crate::access::forbidden(principal));
+        let Principal::User(user) = &ctx.principal else {
+            return Err(crate::access::forbidden(&ctx.principal));
         };
         let export = self.meta.get_cve_export(id).await?.ok_or_else(missing)?;
         if export.user_id != user.id && !user.sysadmin {
@@ -395,15 +396,15 @@ impl Scanning {
     }
 
     /// `GET /api/v2.0/export/cve/execution/{id}`.
-    pub async fn cve_export_execution(&self, principal: &Principal, id: i64) -> Result<Value> {
-        let (e, job) = self.own_export(principal, id).await?;
+    pub async fn cve_export_execution(&self, ctx: &RequestCtx, id: i64) -> Result<Value> {
+        let (e, job) = self.own_export(ctx, id).await?;
         Ok(Self::execution_json(&e, &job))
     }
 
     /// `GET /api/v2.0/export/cve/executions`: the caller's exports, newest first.
-    pub async fn cve_export_executions(&self, principal: &Principal) -> Result<Value> {
-        let Principal::User(user) = principal else {
-            return Err(crate::access::forbidden(principal));
+    pub async fn cve_export_executions(&self, ctx: &RequestCtx) -> Result<Value> {
+        let Principal::User(user) = &ctx.principal else {
+            return Err(crate::access::forbidden(&ctx.principal));
         };
         let mut items = Vec::new();
         for e in self.meta.list_cve_exports(Some(user.id)).await? {
@@ -418,11 +419,11 @@ impl Scanning {
     /// and bytes.
     pub async fn cve_export_download(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         id: i64,
         format: Option<&str>,
     ) -> Result<(&'static str, String, Bytes)> {
-        let (e, _) = self.own_export(principal, id).await?;
+        let (e, _) = self.own_export(ctx, id).await?;
         let (digest, mime, ext) = match format.map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("csv") => (e.csv_digest, "text/csv", "csv"),
             Some("json") => (e.json_digest, "application/json", "json"),

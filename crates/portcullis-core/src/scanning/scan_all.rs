@@ -12,15 +12,15 @@ use serde_json::{Value, json};
 
 use super::service::is_scannable;
 use super::{SCAN_ALL_JOB, Scanning, VULN_MIME};
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 /// Scan-all is a system administrator's business.
-fn admin_only(principal: &Principal) -> Result<()> {
-    if principal.is_sysadmin() {
+fn admin_only(ctx: &RequestCtx) -> Result<()> {
+    if ctx.principal.is_sysadmin() {
         Ok(())
     } else {
-        Err(crate::access::forbidden(principal))
+        Err(crate::access::forbidden(&ctx.principal))
     }
 }
 
@@ -177,8 +177,8 @@ impl Scanning {
 
 impl Scanning {
     /// `GET /api/v2.0/system/scanAll/schedule`.
-    pub async fn scan_all_schedule(&self, principal: &Principal) -> Result<Value> {
-        admin_only(principal)?;
+    pub async fn scan_all_schedule(&self, ctx: &RequestCtx) -> Result<Value> {
+        admin_only(ctx)?;
         let row = self.meta.get_schedule(SCAN_ALL_JOB).await?;
         Ok(schedule_json(row.as_ref()))
     }
@@ -187,11 +187,11 @@ impl Scanning {
     /// (`409` while one runs); `None` disables the schedule; the others set its cron.
     pub async fn set_scan_all_schedule(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         kind: &str,
         cron: Option<&str>,
     ) -> Result<()> {
-        admin_only(principal)?;
+        admin_only(ctx)?;
         if kind == "Manual" {
             let job =
                 NewJob::new(SCAN_ALL_JOB, json!({ "trigger": "Manual" })).dedup_key(SCAN_ALL_JOB);
@@ -225,8 +225,8 @@ impl Scanning {
 
     /// `POST /api/v2.0/system/scanAll/stop`: stops the running scan-all and the scans it
     /// queued that have not finished.
-    pub async fn stop_scan_all(&self, principal: &Principal) -> Result<()> {
-        admin_only(principal)?;
+    pub async fn stop_scan_all(&self, ctx: &RequestCtx) -> Result<()> {
+        admin_only(ctx)?;
         let Some(job) = self.latest_scan_all(false).await? else {
             return Err(Error::new(ErrorCode::BadRequest, "no scan-all has run"));
         };
@@ -256,12 +256,8 @@ impl Scanning {
     }
 
     /// `GET /api/v2.0/scans/all/metrics` (or `…/scans/schedule/metrics`).
-    pub async fn scan_all_metrics(
-        &self,
-        principal: &Principal,
-        scheduled_only: bool,
-    ) -> Result<Value> {
-        admin_only(principal)?;
+    pub async fn scan_all_metrics(&self, ctx: &RequestCtx, scheduled_only: bool) -> Result<Value> {
+        admin_only(ctx)?;
         self.latest_scan_all_metrics(scheduled_only).await
     }
 }

@@ -10,8 +10,7 @@ use serde_json::{Value, json};
 use super::codec::unpack;
 use super::job::ScanJob;
 use super::{SBOM_MIME, SCAN_JOB, Scanning, VULN_MIME, VULN_MIME_V1};
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 
 /// `scan_type` of a scan request.
@@ -177,8 +176,7 @@ impl Scanning {
     /// `POST …/artifacts/{reference}/scan`.
     pub async fn request_artifact_scan(
         &self,
-        principal: &Principal,
-        _actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -187,7 +185,7 @@ impl Scanning {
         let (p, _, r) = self
             .access
             .repository_for(
-                principal,
+                &ctx.principal,
                 project,
                 repository,
                 scan_type.resource(),
@@ -233,7 +231,7 @@ impl Scanning {
     /// `POST …/artifacts/{reference}/scan/stop`.
     pub async fn stop_artifact_scan(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -241,7 +239,13 @@ impl Scanning {
     ) -> Result<()> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, scan_type.resource(), "stop")
+            .repository_for(
+                &ctx.principal,
+                project,
+                repository,
+                scan_type.resource(),
+                "stop",
+            )
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let scanner = self
@@ -294,7 +298,7 @@ impl Scanning {
     /// artifact or of one of its index children.
     pub async fn scan_log(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -302,7 +306,7 @@ impl Scanning {
     ) -> Result<String> {
         let (_, _, r) = self
             .access
-            .repository_for(principal, project, repository, "scan", "read")
+            .repository_for(&ctx.principal, project, repository, "scan", "read")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let missing = || Error::new(ErrorCode::NotFound, format!("report {report_id} not found"));
@@ -326,7 +330,7 @@ impl Scanning {
     /// artifact keyed by MIME type, for the MIME types asked for (and known).
     pub async fn vulnerabilities_addition(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         repository: &str,
         reference: &str,
@@ -334,7 +338,13 @@ impl Scanning {
     ) -> Result<serde_json::Map<String, Value>> {
         let (p, _, r) = self
             .access
-            .repository_for(principal, project, repository, "artifact-addition", "read")
+            .repository_for(
+                &ctx.principal,
+                project,
+                repository,
+                "artifact-addition",
+                "read",
+            )
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
         let mut out = serde_json::Map::new();

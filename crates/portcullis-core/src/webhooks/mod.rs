@@ -20,8 +20,7 @@ use portcullis_meta::{
 use portcullis_types::ErrorCode;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::Actor;
-use crate::auth::Principal;
+use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::events::{EventBus, EventType};
 
@@ -178,14 +177,20 @@ pub fn execution_status(e: &WebhookExecution) -> &'static str {
 impl Webhooks {
     async fn webhook_project(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         action: &str,
     ) -> Result<Project> {
         let (p, _) = self
             .access
-            .project_for(principal, project, is_name, "notification-policy", action)
+            .project_for(
+                &ctx.principal,
+                project,
+                is_name,
+                "notification-policy",
+                action,
+            )
             .await?;
         Ok(p)
     }
@@ -199,27 +204,23 @@ impl Webhooks {
     /// The project's policies (needs `notification-policy:list`).
     pub async fn list_webhook_policies(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<Vec<WebhookPolicy>> {
-        let p = self
-            .webhook_project(principal, project, is_name, "list")
-            .await?;
+        let p = self.webhook_project(ctx, project, is_name, "list").await?;
         Ok(self.meta.list_webhook_policies(Some(p.id)).await?)
     }
 
     /// One policy (needs `notification-policy:read`).
     pub async fn get_webhook_policy(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
     ) -> Result<WebhookPolicy> {
-        let p = self
-            .webhook_project(principal, project, is_name, "read")
-            .await?;
+        let p = self.webhook_project(ctx, project, is_name, "read").await?;
         self.policy_of(&p, id).await
     }
 
@@ -238,14 +239,13 @@ impl Webhooks {
     /// Creates a policy (needs `notification-policy:create`); audited.
     pub async fn create_webhook_policy(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         mut input: PolicyInput,
     ) -> Result<WebhookPolicy> {
         let p = self
-            .webhook_project(principal, project, is_name, "create")
+            .webhook_project(ctx, project, is_name, "create")
             .await?;
         validate(&mut input)?;
         let res = self
@@ -258,13 +258,13 @@ impl Webhooks {
                 event_types: input.event_types,
                 targets: input.targets,
                 secret: input.secret.filter(|s| !s.is_empty()),
-                creator: actor.username.clone(),
+                creator: ctx.actor.clone(),
             })
             .await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, input.name);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "create",
             "webhook_policy",
             &resource,
@@ -277,15 +277,14 @@ impl Webhooks {
     /// Replaces a policy (needs `notification-policy:update`); audited.
     pub async fn update_webhook_policy(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
         mut input: PolicyInput,
     ) -> Result<()> {
         let p = self
-            .webhook_project(principal, project, is_name, "update")
+            .webhook_project(ctx, project, is_name, "update")
             .await?;
         let current = self.policy_of(&p, id).await?;
         validate(&mut input)?;
@@ -313,7 +312,7 @@ impl Webhooks {
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, input.name);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "update",
             "webhook_policy",
             &resource,
@@ -326,21 +325,20 @@ impl Webhooks {
     /// Deletes a policy with its delivery records (needs `notification-policy:delete`).
     pub async fn delete_webhook_policy(
         &self,
-        principal: &Principal,
-        actor: &Actor,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         id: i64,
     ) -> Result<()> {
         let p = self
-            .webhook_project(principal, project, is_name, "delete")
+            .webhook_project(ctx, project, is_name, "delete")
             .await?;
         let current = self.policy_of(&p, id).await?;
         let res = self.meta.delete_webhook_policy(p.id, id).await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, current.name);
         self.audit_log.action(
-            actor,
+            &ctx.audit_actor(),
             "delete",
             "webhook_policy",
             &resource,
@@ -353,25 +351,22 @@ impl Webhooks {
     /// Checks that the caller may see webhooks of the project (`webhook/events`).
     pub async fn webhook_event_types(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<()> {
-        self.webhook_project(principal, project, is_name, "list")
-            .await?;
+        self.webhook_project(ctx, project, is_name, "list").await?;
         Ok(())
     }
 
     /// Latest execution per policy and event type, with the policies (`lasttrigger`).
     pub async fn webhook_last_triggers(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
     ) -> Result<(Vec<WebhookPolicy>, Vec<(i64, String, time::OffsetDateTime)>)> {
-        let p = self
-            .webhook_project(principal, project, is_name, "list")
-            .await?;
+        let p = self.webhook_project(ctx, project, is_name, "list").await?;
         let policies = self.meta.list_webhook_policies(Some(p.id)).await?;
         Ok((policies, self.meta.webhook_last_triggers(p.id).await?))
     }
@@ -379,16 +374,14 @@ impl Webhooks {
     /// A page of a policy's executions (needs `notification-policy:read`).
     pub async fn list_webhook_executions(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         policy: i64,
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<WebhookExecution>, u64)> {
-        let p = self
-            .webhook_project(principal, project, is_name, "read")
-            .await?;
+        let p = self.webhook_project(ctx, project, is_name, "read").await?;
         self.policy_of(&p, policy).await?;
         Ok(self
             .meta
@@ -399,15 +392,13 @@ impl Webhooks {
     /// One execution of a policy with its tasks (needs `notification-policy:read`).
     pub async fn get_webhook_execution(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         policy: i64,
         execution: i64,
     ) -> Result<WebhookExecution> {
-        let p = self
-            .webhook_project(principal, project, is_name, "read")
-            .await?;
+        let p = self.webhook_project(ctx, project, is_name, "read").await?;
         self.policy_of(&p, policy).await?;
         self.meta
             .get_webhook_execution(policy, execution)
@@ -423,13 +414,13 @@ impl Webhooks {
     /// A task with its attempts (needs `notification-policy:read`).
     pub async fn webhook_task_attempts(
         &self,
-        principal: &Principal,
+        ctx: &RequestCtx,
         project: &str,
         is_name: bool,
         ids: (i64, i64, i64),
     ) -> Result<(WebhookTask, Vec<WebhookAttempt>)> {
         let (policy, execution, task) = ids;
-        self.get_webhook_execution(principal, project, is_name, policy, execution)
+        self.get_webhook_execution(ctx, project, is_name, policy, execution)
             .await?;
         self.meta
             .webhook_task_attempts(execution, task)

@@ -114,7 +114,12 @@ pub async fn a_retry_can_succeed(store: MetaStore) {
 pub async fn permanent_errors_and_panics(store: MetaStore) {
     let runs = Counter::default();
     let count = runs.clone();
-    let runner = Runner::new(store.clone(), config("a"))
+    // A panic stops the run's task while the hook prints its backtrace, heartbeat
+    // included; on a loaded machine that outlasts a short lease, the job is taken over
+    // and the panic's outcome (asserted below) is never recorded.
+    let mut cfg = config("a");
+    cfg.lease = Duration::from_secs(30);
+    let runner = Runner::new(store.clone(), cfg)
         .register(
             "gone",
             FnWorker(move |_job: portcullis_jobs::JobContext| {
