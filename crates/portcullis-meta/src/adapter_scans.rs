@@ -7,7 +7,7 @@ use crate::dbtime::{DbTime, now};
 use crate::error::is_unique_violation;
 use crate::sql::with_pool;
 use crate::users::found;
-use crate::{Error, MetaStore, Result};
+use crate::{AdapterScans, Error, Result};
 
 /// Where an adapter scan stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +97,10 @@ impl TryFrom<Row> for AdapterScan {
     }
 }
 
-impl MetaStore {
+impl AdapterScans<'_> {
     /// Records a new pending scan request.
     pub async fn create_adapter_scan(
-        &self,
+        self,
         id: &str,
         request: &serde_json::Value,
         registry_auth: Option<&str>,
@@ -129,7 +129,7 @@ impl MetaStore {
     }
 
     /// The scan request with this id.
-    pub async fn get_adapter_scan(&self, id: &str) -> Result<Option<AdapterScan>> {
+    pub async fn get_adapter_scan(self, id: &str) -> Result<Option<AdapterScan>> {
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, Row>(
                 "SELECT id, state, request, registry_auth, report, error, created_at, \
@@ -143,7 +143,7 @@ impl MetaStore {
     }
 
     /// Marks a scan as running (again, after a restart).
-    pub async fn start_adapter_scan(&self, id: &str) -> Result<()> {
+    pub async fn start_adapter_scan(self, id: &str) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE adapter_scans SET state = 'running', updated_at = $2 \
@@ -161,7 +161,7 @@ impl MetaStore {
     /// Ends a scan with its report (`Ok`) or the reason it failed (`Err`), and forgets
     /// the registry credential.
     pub async fn finish_adapter_scan(
-        &self,
+        self,
         id: &str,
         outcome: std::result::Result<&str, &str>,
     ) -> Result<()> {
@@ -187,7 +187,7 @@ impl MetaStore {
     }
 
     /// Removes scan requests created before `before`; returns how many.
-    pub async fn purge_adapter_scans(&self, before: OffsetDateTime) -> Result<u64> {
+    pub async fn purge_adapter_scans(self, before: OffsetDateTime) -> Result<u64> {
         Ok(with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM adapter_scans WHERE created_at < $1")
                 .bind(DbTime::from(before))

@@ -8,12 +8,12 @@ use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, ReferenceRow, convert_all, parse_digest, to_u64};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
-use crate::{Artifact, ArtifactId, ArtifactReference, Error, MetaStore, RepositoryId, Result};
+use crate::{Artifact, ArtifactId, ArtifactReference, Artifacts, Error, RepositoryId, Result};
 
-impl MetaStore {
+impl Artifacts<'_> {
     /// The artifact with this digest in the repository.
     pub async fn get_artifact(
-        &self,
+        self,
         repository: RepositoryId,
         digest: &Digest,
     ) -> Result<Option<Artifact>> {
@@ -32,7 +32,7 @@ impl MetaStore {
     }
 
     /// The artifact with this id.
-    pub async fn get_artifact_by_id(&self, id: ArtifactId) -> Result<Option<Artifact>> {
+    pub async fn get_artifact_by_id(self, id: ArtifactId) -> Result<Option<Artifact>> {
         let sql = format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts a WHERE a.id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(sql))
@@ -45,7 +45,7 @@ impl MetaStore {
 
     /// The artifact the tag points at.
     pub async fn resolve_tag(
-        &self,
+        self,
         repository: RepositoryId,
         tag: &Tag,
     ) -> Result<Option<Artifact>> {
@@ -64,11 +64,7 @@ impl MetaStore {
     }
 
     /// The artifact a manifest GET names, by repository name and tag or digest: one query.
-    pub async fn resolve(
-        &self,
-        name: &RepoName,
-        reference: &Reference,
-    ) -> Result<Option<Artifact>> {
+    pub async fn resolve(self, name: &RepoName, reference: &Reference) -> Result<Option<Artifact>> {
         let sql = match reference {
             Reference::Tag(_) => format!(
                 "SELECT {ARTIFACT_COLUMNS} FROM repositories r \
@@ -94,7 +90,7 @@ impl MetaStore {
 
     /// One page (1-based) of the repository's artifacts, newest push first, and the total.
     pub async fn list_artifacts(
-        &self,
+        self,
         repository: RepositoryId,
         page: u64,
         page_size: u64,
@@ -125,7 +121,7 @@ impl MetaStore {
     /// (`GET /v2/<name>/referrers/<digest>`), optionally only those whose artifact type
     /// (`artifactType`, else the config media type) is `artifact_type`.
     pub async fn referrers(
-        &self,
+        self,
         repository: RepositoryId,
         subject: &Digest,
         artifact_type: Option<&str>,
@@ -154,7 +150,7 @@ impl MetaStore {
 
     /// Digests of the indexes in the repository that list `digest` as a child.
     pub async fn parents_of(
-        &self,
+        self,
         repository: RepositoryId,
         digest: &Digest,
     ) -> Result<Vec<Digest>> {
@@ -173,7 +169,7 @@ impl MetaStore {
     }
 
     /// The manifests an index lists, with their platforms, by digest.
-    pub async fn children_of(&self, artifact: ArtifactId) -> Result<Vec<ArtifactReference>> {
+    pub async fn children_of(self, artifact: ArtifactId) -> Result<Vec<ArtifactReference>> {
         let rows = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ReferenceRow>(
                 "SELECT child_digest, platform FROM artifact_references \
@@ -191,7 +187,7 @@ impl MetaStore {
     /// [`Error::Referenced`] while an index of the repository still lists it.
     /// Referrers of the artifact are left alone: that policy belongs to the caller.
     pub async fn delete_artifact(
-        &self,
+        self,
         repository: RepositoryId,
         digest: &Digest,
         events: &crate::EventWrites,

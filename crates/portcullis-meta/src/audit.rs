@@ -8,7 +8,7 @@ use crate::dbtime::DbTime;
 use crate::model::NewAuditEntry;
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
-use crate::{MetaStore, ProjectId, Result};
+use crate::{Audit, ProjectId, Result};
 
 /// Rows per multi-row insert, well under both backends' placeholder limits.
 pub(crate) const INSERT_CHUNK: usize = 200;
@@ -71,7 +71,7 @@ pub struct AuditEntry {
     pub description: String,
 }
 
-/// Filters of [`MetaStore::list_audit`]; every filter set must hold.
+/// Filters of [`Audit::list_audit`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
     /// Only entries of these projects.
@@ -147,9 +147,9 @@ fn audit_filters(sql: &mut Sql, q: &AuditQuery) {
     }
 }
 
-impl MetaStore {
+impl Audit<'_> {
     /// Appends entries in one transaction (the batched writer calls this).
-    pub async fn record_audit(&self, entries: &[NewAuditEntry]) -> Result<()> {
+    pub async fn record_audit(self, entries: &[NewAuditEntry]) -> Result<()> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -161,7 +161,7 @@ impl MetaStore {
 
     /// One page (1-based) of entries matching `q`, newest first, and the total matching.
     pub async fn list_audit(
-        &self,
+        self,
         q: &AuditQuery,
         page: u64,
         page_size: u64,
@@ -200,7 +200,7 @@ impl MetaStore {
     /// Deletes entries older than `before`, optionally only those of some operations;
     /// returns how many went.
     pub async fn purge_audit(
-        &self,
+        self,
         before: OffsetDateTime,
         operations: Option<&[String]>,
     ) -> Result<u64> {

@@ -6,13 +6,13 @@ use crate::dbtime::{DbTime, now};
 use crate::model::RepoKey;
 use crate::rows::{BlobRow, to_i64};
 use crate::sql::{in_tx, with_pool};
-use crate::{BlobRecord, Error, MetaStore, RepositoryId, Result};
+use crate::{BlobRecord, Blobs, Error, RepositoryId, Result};
 
-impl MetaStore {
+impl Blobs<'_> {
     /// Records a blob the blob store now holds. Recording it again keeps the first record,
     /// filling in a media type it lacked.
     pub async fn record_blob(
-        &self,
+        self,
         digest: &Digest,
         size: u64,
         media_type: Option<&str>,
@@ -35,7 +35,7 @@ impl MetaStore {
     }
 
     /// The blob's record, whichever repositories link it.
-    pub async fn get_blob(&self, digest: &Digest) -> Result<Option<BlobRecord>> {
+    pub async fn get_blob(self, digest: &Digest) -> Result<Option<BlobRecord>> {
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, BlobRow>(
                 "SELECT digest, size, media_type, creation_time FROM blobs WHERE digest = $1",
@@ -49,7 +49,7 @@ impl MetaStore {
 
     /// Lets the repository (and so its project) see a recorded blob; linking twice is a
     /// no-op. [`Error::NotFound`] when the repository or the blob record does not exist.
-    pub async fn link_blob(&self, repository: RepositoryId, digest: &Digest) -> Result<()> {
+    pub async fn link_blob(self, repository: RepositoryId, digest: &Digest) -> Result<()> {
         in_tx!(self, |tx| {
             let project: Option<i64> =
                 sqlx::query_scalar("SELECT project_id FROM repositories WHERE id = $1")
@@ -87,7 +87,7 @@ impl MetaStore {
     /// The blob, if the repository may see it (`HEAD`/`GET /v2/<name>/blobs/<digest>`):
     /// one indexed query.
     pub async fn blob_in_repository<'a>(
-        &self,
+        self,
         repository: impl Into<RepoKey<'a>>,
         digest: &Digest,
     ) -> Result<Option<BlobRecord>> {
@@ -121,7 +121,7 @@ impl MetaStore {
     /// Hides the blob from the repository (`DELETE /v2/<name>/blobs/<digest>`); the project
     /// stops counting it once none of its repositories links it. False when it was not
     /// linked. Manifests already pushed keep their own record of the blob.
-    pub async fn unlink_blob(&self, repository: RepositoryId, digest: &Digest) -> Result<bool> {
+    pub async fn unlink_blob(self, repository: RepositoryId, digest: &Digest) -> Result<bool> {
         let removed = in_tx!(self, |tx| {
             let removed = sqlx::query(
                 "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2",

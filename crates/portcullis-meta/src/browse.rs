@@ -1,4 +1,5 @@
-//! Lookups of the browsing API: users by name, repositories across several projects.
+//! Lookups of the browsing API (users by name, repositories across several projects) and
+//! tag creation, each on the facet of its domain.
 
 use sqlx::AssertSqlSafe;
 
@@ -6,14 +7,16 @@ use crate::dbtime::{DbTime, now};
 use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::rows::{REPOSITORY_SELECT, RepositoryRow, USER_COLUMNS, UserRow, convert_all, to_u64};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, limit_offset, with_pool};
-use crate::{ArtifactId, Error, MetaStore, ProjectId, Repository, RepositoryId, Result, User};
+use crate::{
+    ArtifactId, Error, ProjectId, Repositories, Repository, RepositoryId, Result, Tags, User, Users,
+};
 use portcullis_types::Tag;
 
-impl MetaStore {
+impl Users<'_> {
     /// One page (1-based) of users whose username contains `needle` (any case), by
     /// username, and the total matching.
     pub async fn search_users(
-        &self,
+        self,
         needle: &str,
         page: u64,
         page_size: u64,
@@ -41,11 +44,13 @@ impl MetaStore {
         });
         Ok((rows.into_iter().map(User::from).collect(), to_u64(total)))
     }
+}
 
+impl Repositories<'_> {
     /// One page (1-based) of repositories by name across `projects` (all projects when
     /// `None`), optionally with a case-insensitive substring of the name, and the total.
     pub async fn list_repositories_in(
-        &self,
+        self,
         projects: Option<&[ProjectId]>,
         name_contains: Option<&str>,
         page: u64,
@@ -87,11 +92,13 @@ impl MetaStore {
         });
         Ok((convert_all(rows)?, to_u64(total)))
     }
+}
 
+impl Tags<'_> {
     /// Points a new tag at an artifact of the repository; [`Error::Conflict`] when the
     /// repository already has a tag of that name, [`Error::NotFound`] when the artifact is gone.
     pub async fn create_tag(
-        &self,
+        self,
         repository: RepositoryId,
         artifact: ArtifactId,
         tag: &Tag,

@@ -145,6 +145,7 @@ mod tests {
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("meta.db").display());
         let store = MetaStore::connect(&url).await.unwrap();
         let user = store
+            .users()
             .create_user(crate::NewUser {
                 username: "kept".into(),
                 password_hash: "h".into(),
@@ -154,7 +155,10 @@ mod tests {
             .unwrap();
         store.close().await;
         let reopened = MetaStore::connect(&url).await.unwrap();
-        assert_eq!(reopened.get_user(user.id).await.unwrap(), Some(user));
+        assert_eq!(
+            reopened.users().get_user(user.id).await.unwrap(),
+            Some(user)
+        );
     }
 
     #[tokio::test]

@@ -7,9 +7,9 @@ use crate::dbtime::{DbTime, now};
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
-use crate::{Artifact, ArtifactId, Error, MetaStore, RepositoryId, Result};
+use crate::{Artifact, ArtifactId, Artifacts, Error, RepositoryId, Result};
 
-/// Filters of [`MetaStore::find_artifacts`]; every filter set must hold.
+/// Filters of [`Artifacts::find_artifacts`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct ArtifactFilter {
     /// Exactly this digest.
@@ -30,7 +30,7 @@ pub struct ArtifactFilter {
     pub oldest_first: bool,
 }
 
-impl MetaStore {
+impl Artifacts<'_> {
     /// Copies the artifacts `sources` (of any repository; children before the indexes
     /// that list them) into `dest`, with the blob links their manifests need, all in one
     /// transaction: either the whole tree is copied or nothing is. Index children must be
@@ -40,7 +40,7 @@ impl MetaStore {
     /// [`Error::QuotaExceeded`] when the copy would grow the destination project past its
     /// storage limit. Returns the copy of the last source and whether it is new.
     pub async fn copy_artifacts(
-        &self,
+        self,
         sources: &[ArtifactId],
         dest: RepositoryId,
         with_tags: bool,
@@ -194,7 +194,7 @@ impl MetaStore {
     /// One page (1-based) of the repository's artifacts matching `filter`, newest push
     /// first unless asked otherwise, and the total matching.
     pub async fn find_artifacts(
-        &self,
+        self,
         repository: RepositoryId,
         filter: &ArtifactFilter,
         page: u64,

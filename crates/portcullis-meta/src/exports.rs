@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::rows::to_u64;
 use crate::sql::with_pool;
-use crate::{MetaStore, Result};
+use crate::{CveExports, Result};
 
 /// One export, keyed by the id of the job that builds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,10 +51,10 @@ impl From<ExportRow> for CveExport {
     }
 }
 
-impl MetaStore {
+impl CveExports<'_> {
     /// Records a requested export.
     pub async fn create_cve_export(
-        &self,
+        self,
         job_id: i64,
         user_id: i64,
         user_name: &str,
@@ -78,7 +78,7 @@ impl MetaStore {
 
     /// Records the files of a built export.
     pub async fn finish_cve_export(
-        &self,
+        self,
         job_id: i64,
         csv_digest: &str,
         json_digest: &str,
@@ -99,7 +99,7 @@ impl MetaStore {
         Ok(())
     }
 
-    pub async fn get_cve_export(&self, job_id: i64) -> Result<Option<CveExport>> {
+    pub async fn get_cve_export(self, job_id: i64) -> Result<Option<CveExport>> {
         let sql = format!("SELECT {COLUMNS} FROM cve_exports WHERE job_id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ExportRow>(sqlx::AssertSqlSafe(sql))
@@ -111,7 +111,7 @@ impl MetaStore {
     }
 
     /// The newest exports (at most 100), of one user or of everyone.
-    pub async fn list_cve_exports(&self, user_id: Option<i64>) -> Result<Vec<CveExport>> {
+    pub async fn list_cve_exports(self, user_id: Option<i64>) -> Result<Vec<CveExport>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM cve_exports WHERE ($1 IS NULL OR user_id = $1) \
              ORDER BY job_id DESC LIMIT 100"

@@ -5,12 +5,12 @@ use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
 use crate::sql::{Arg, Sql, bind_args, with_pool};
-use crate::{MetaStore, Result};
+use crate::{Result, Scans};
 
-impl MetaStore {
+impl Scans<'_> {
     /// Cached layer inventories of format `version`, by layer digest.
     pub async fn layer_inventories(
-        &self,
+        self,
         digests: &[String],
         version: i64,
     ) -> Result<Vec<(String, Vec<u8>)>> {
@@ -33,7 +33,7 @@ impl MetaStore {
 
     /// Stores a layer's inventory (replacing one of another format version).
     pub async fn put_layer_inventory(
-        &self,
+        self,
         digest: &str,
         version: i64,
         inventory: &[u8],

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, limit_offset, with_pool};
-use crate::{ArtifactId, Error, MetaStore, ProjectId, Result};
+use crate::{ArtifactId, Error, Labels, ProjectId, Result};
 
 /// A label. `project_id` is set exactly when `scope` is `p`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -33,7 +33,7 @@ pub struct NewLabel {
     pub project_id: Option<ProjectId>,
 }
 
-/// Filters of [`MetaStore::list_labels`]; every filter set must hold.
+/// Filters of [`Labels::list_labels`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct LabelQuery {
     /// Names containing this (any case).
@@ -78,10 +78,10 @@ fn name_taken(name: &str) -> Error {
     Error::Conflict(format!("label {name} already exists"))
 }
 
-impl MetaStore {
+impl Labels<'_> {
     /// Creates a label. [`Error::Conflict`] when its scope (and project) already has one of
     /// that name, [`Error::NotFound`] when the project does not exist.
-    pub async fn create_label(&self, new: &NewLabel) -> Result<Label> {
+    pub async fn create_label(self, new: &NewLabel) -> Result<Label> {
         let t = DbTime(now());
         let res = with_pool!(self, write, |pool| {
             sqlx::query_scalar::<_, i64>(
@@ -106,7 +106,7 @@ impl MetaStore {
         self.get_label_from_writer(id).await
     }
 
-    async fn get_label_from_writer(&self, id: i64) -> Result<Label> {
+    async fn get_label_from_writer(self, id: i64) -> Result<Label> {
         let sql = format!("{LABEL_SELECT} WHERE l.id = $1");
         let row = with_pool!(self, write, |pool| {
             sqlx::query_as::<_, LabelRow>(AssertSqlSafe(sql))
@@ -118,7 +118,7 @@ impl MetaStore {
     }
 
     /// The label `id`.
-    pub async fn get_label(&self, id: i64) -> Result<Option<Label>> {
+    pub async fn get_label(self, id: i64) -> Result<Option<Label>> {
         let sql = format!("{LABEL_SELECT} WHERE l.id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, LabelRow>(AssertSqlSafe(sql))
@@ -131,7 +131,7 @@ impl MetaStore {
 
     /// One page (1-based) of the labels matching `q`, by name, and the total matching.
     pub async fn list_labels(
-        &self,
+        self,
         q: &LabelQuery,
         page: u64,
         page_size: u64,
@@ -183,7 +183,7 @@ impl MetaStore {
 
     /// Changes a label's name, description and color (its scope and project stay).
     pub async fn update_label(
-        &self,
+        self,
         id: i64,
         name: &str,
         description: &str,
@@ -212,7 +212,7 @@ impl MetaStore {
     }
 
     /// Deletes a label, detaching it from every artifact. False when there was none.
-    pub async fn delete_label(&self, id: i64) -> Result<bool> {
+    pub async fn delete_label(self, id: i64) -> Result<bool> {
         let n = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM labels WHERE id = $1")
                 .bind(id)
@@ -225,7 +225,7 @@ impl MetaStore {
 
     /// Attaches a label to an artifact. [`Error::Conflict`] when already attached,
     /// [`Error::NotFound`] when either is gone.
-    pub async fn add_artifact_label(&self, artifact: ArtifactId, label: i64) -> Result<()> {
+    pub async fn add_artifact_label(self, artifact: ArtifactId, label: i64) -> Result<()> {
         let res = with_pool!(self, write, |pool| {
             sqlx::query(
                 "INSERT INTO artifact_labels (artifact_id, label_id, creation_time) \
@@ -249,7 +249,7 @@ impl MetaStore {
     }
 
     /// Detaches a label from an artifact. False when it was not attached.
-    pub async fn remove_artifact_label(&self, artifact: ArtifactId, label: i64) -> Result<bool> {
+    pub async fn remove_artifact_label(self, artifact: ArtifactId, label: i64) -> Result<bool> {
         let n = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM artifact_labels WHERE artifact_id = $1 AND label_id = $2")
                 .bind(artifact.0)
@@ -262,7 +262,7 @@ impl MetaStore {
     }
 
     /// The labels an artifact carries, by name.
-    pub async fn labels_of(&self, artifact: ArtifactId) -> Result<Vec<Label>> {
+    pub async fn labels_of(self, artifact: ArtifactId) -> Result<Vec<Label>> {
         let sql = format!(
             "{LABEL_SELECT} JOIN artifact_labels al ON al.label_id = l.id \
              WHERE al.artifact_id = $1 ORDER BY l.name, l.id"

@@ -8,7 +8,7 @@ use crate::dbtime::{DbTime, now};
 use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, with_pool};
 use crate::users::found;
-use crate::{Error, MetaStore, ProjectId, Result, UserId};
+use crate::{Error, Members, ProjectId, Result, UserId};
 
 /// One user's role in one project (Harbor's project member of entity type `u`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -52,11 +52,11 @@ impl From<MemberRow> for Member {
 const MEMBER_SELECT: &str = "SELECT m.id, m.project_id, m.user_id, u.username, m.role_id, \
      m.creation_time, m.update_time FROM project_members m JOIN users u ON u.id = m.user_id";
 
-impl MetaStore {
+impl Members<'_> {
     /// Adds `user` to `project` with `role_id`. [`Error::Conflict`] when already a member,
     /// [`Error::NotFound`] when the project or user does not exist.
     pub async fn add_member(
-        &self,
+        self,
         project: ProjectId,
         user: UserId,
         role_id: i32,
@@ -96,7 +96,7 @@ impl MetaStore {
 
     /// The project's members by username, optionally those whose name contains `entity_name`.
     pub async fn list_members(
-        &self,
+        self,
         project: ProjectId,
         entity_name: Option<&str>,
     ) -> Result<Vec<Member>> {
@@ -120,7 +120,7 @@ impl MetaStore {
     }
 
     /// The membership `member_id` of `project`.
-    pub async fn get_member(&self, project: ProjectId, member_id: i64) -> Result<Option<Member>> {
+    pub async fn get_member(self, project: ProjectId, member_id: i64) -> Result<Option<Member>> {
         let sql = format!("{MEMBER_SELECT} WHERE m.project_id = $1 AND m.id = $2");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, MemberRow>(AssertSqlSafe(sql))
@@ -134,7 +134,7 @@ impl MetaStore {
 
     /// Changes a member's role.
     pub async fn update_member_role(
-        &self,
+        self,
         project: ProjectId,
         member_id: i64,
         role_id: i32,
@@ -156,7 +156,7 @@ impl MetaStore {
     }
 
     /// Removes a member from the project.
-    pub async fn delete_member(&self, project: ProjectId, member_id: i64) -> Result<()> {
+    pub async fn delete_member(self, project: ProjectId, member_id: i64) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM project_members WHERE project_id = $1 AND id = $2")
                 .bind(project.0)
@@ -169,7 +169,7 @@ impl MetaStore {
     }
 
     /// Every project the user is a member of, with the role held there.
-    pub async fn roles_of_user(&self, user: UserId) -> Result<Vec<(ProjectId, i32)>> {
+    pub async fn roles_of_user(self, user: UserId) -> Result<Vec<(ProjectId, i32)>> {
         let rows: Vec<(i64, i32)> = with_pool!(self, read, |pool| {
             sqlx::query_as("SELECT project_id, role_id FROM project_members WHERE user_id = $1")
                 .bind(user.0)
@@ -180,7 +180,7 @@ impl MetaStore {
     }
 
     /// The user's role in the project, if a member.
-    pub async fn role_in_project(&self, project: ProjectId, user: UserId) -> Result<Option<i32>> {
+    pub async fn role_in_project(self, project: ProjectId, user: UserId) -> Result<Option<i32>> {
         let role = with_pool!(self, read, |pool| {
             sqlx::query_scalar(
                 "SELECT role_id FROM project_members WHERE project_id = $1 AND user_id = $2",

@@ -36,7 +36,7 @@ impl fmt::Debug for User {
     }
 }
 
-/// What [`crate::MetaStore::create_user`] needs.
+/// What [`crate::Users::create_user`] needs.
 #[derive(Clone, Default)]
 pub struct NewUser {
     pub username: String,
@@ -72,7 +72,7 @@ pub struct Project {
     pub update_time: OffsetDateTime,
 }
 
-/// What [`crate::MetaStore::create_project`] needs. `public` wins over `metadata["public"]`.
+/// What [`crate::Projects::create_project`] needs. `public` wins over `metadata["public"]`.
 #[derive(Debug, Clone)]
 pub struct NewProject {
     pub name: ProjectName,
@@ -81,7 +81,7 @@ pub struct NewProject {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// Filters of [`crate::MetaStore::list_projects`]; every filter set must hold.
+/// Filters of [`crate::Projects::list_projects`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectQuery {
     pub name_exact: Option<String>,
@@ -185,7 +185,7 @@ pub struct TagRecord {
     pub pull_time: Option<OffsetDateTime>,
 }
 
-/// A pushed manifest, as [`crate::MetaStore::put_manifest`] records it.
+/// A pushed manifest, as [`crate::Artifacts::put_manifest`] records it.
 #[derive(Debug, Clone)]
 pub struct PutManifest {
     pub repository_id: RepositoryId,
@@ -210,7 +210,7 @@ pub struct PutManifest {
     pub events: EventWrites,
 }
 
-/// What [`crate::MetaStore::put_manifest`] did.
+/// What [`crate::Artifacts::put_manifest`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PutOutcome {
     pub artifact: Artifact,

@@ -1,6 +1,6 @@
 //! The outbox of durable events. A state change writes its events with
 //! [`insert_outbox!`] inside its own transaction; after commit the dispatcher (in core)
-//! claims them, works out each subscriber's effects, and [`MetaStore::complete_outbox`]
+//! claims them, works out each subscriber's effects, and [`Outbox::complete_outbox`]
 //! deletes each event in the transaction that writes those effects. So an event is either
 //! pending here or done, never half-handled, and a crash at any instant loses none.
 
@@ -14,7 +14,7 @@ use crate::dbtime::{DbTime, now};
 use crate::model::NewOutboxEvent;
 use crate::sql::{Arg, Sql, bind_args, in_tx, with_pool};
 use crate::webhooks::insert_deliveries;
-use crate::{MetaStore, NewAuditEntry, NewWebhookDelivery, Result, WEBHOOK_JOB_KIND};
+use crate::{NewAuditEntry, NewWebhookDelivery, Outbox, Result, WEBHOOK_JOB_KIND};
 
 /// How long the writer of an event keeps it before the background dispatcher may take it:
 /// the request that caused it hands it to subscribers itself, right after commit (in
@@ -99,9 +99,9 @@ fn events_of(rows: Vec<OutboxRow>) -> Vec<OutboxEvent> {
         .collect()
 }
 
-impl MetaStore {
+impl Outbox<'_> {
     /// Writes events on their own (changes whose transaction lives elsewhere).
-    pub async fn insert_outbox(&self, events: &[NewOutboxEvent]) -> Result<()> {
+    pub async fn insert_outbox(self, events: &[NewOutboxEvent]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -114,9 +114,9 @@ impl MetaStore {
 
     /// Claims up to `limit` events whose lease ran out (oldest first), leasing them for
     /// `lease`. On PostgreSQL concurrent dispatchers skip each other's rows.
-    pub async fn claim_outbox(&self, limit: u32, lease: Duration) -> Result<Vec<OutboxEvent>> {
+    pub async fn claim_outbox(self, limit: u32, lease: Duration) -> Result<Vec<OutboxEvent>> {
         let t = now();
-        let skip_locked = if self.backend_name() == "postgres" {
+        let skip_locked = if self.meta.backend_name() == "postgres" {
             " FOR UPDATE SKIP LOCKED"
         } else {
             ""
@@ -141,7 +141,7 @@ impl MetaStore {
 
     /// Reads pending events by id without claiming them (the writer of an event, which
     /// holds its lease, hands it over itself).
-    pub async fn outbox_events(&self, event_ids: &[String]) -> Result<Vec<OutboxEvent>> {
+    pub async fn outbox_events(self, event_ids: &[String]) -> Result<Vec<OutboxEvent>> {
         if event_ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -162,7 +162,7 @@ impl MetaStore {
     /// Completes events: in one transaction, each event still pending is deleted and its
     /// effects written. An event another dispatcher completed first is skipped whole, so
     /// effects are written exactly once. Returns how many events this call completed.
-    pub async fn complete_outbox(&self, done: &[OutboxEffects]) -> Result<usize> {
+    pub async fn complete_outbox(self, done: &[OutboxEffects]) -> Result<usize> {
         if done.is_empty() {
             return Ok(0);
         }
@@ -187,7 +187,7 @@ impl MetaStore {
     }
 
     /// Puts claimed events back, to be tried again no sooner than `after`.
-    pub async fn release_outbox(&self, event_ids: &[String], after: Duration) -> Result<()> {
+    pub async fn release_outbox(self, event_ids: &[String], after: Duration) -> Result<()> {
         if event_ids.is_empty() {
             return Ok(());
         }
@@ -204,7 +204,7 @@ impl MetaStore {
     }
 
     /// How many events are pending and how old the oldest is (metrics, tests).
-    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog> {
+    pub async fn outbox_backlog(self) -> Result<OutboxBacklog> {
         let (pending, oldest): (i64, Option<DbTime>) = with_pool!(self, read, |pool| {
             sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM outbox")
                 .fetch_one(pool)

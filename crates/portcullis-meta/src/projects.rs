@@ -9,23 +9,23 @@ use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::rows::{PROJECT_SELECT, ProjectRow, convert_all, metadata_from_json, to_json, to_u64};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::users::found;
-use crate::{Error, MetaStore, NewProject, Project, ProjectId, ProjectQuery, Result};
+use crate::{Error, NewProject, Project, ProjectId, ProjectQuery, Projects, Result};
 
 /// The metadata key Harbor mirrors into the project's `public` flag.
 const PUBLIC_KEY: &str = "public";
 
-impl MetaStore {
+impl Projects<'_> {
     /// Creates a project; [`Error::Conflict`] when the name is taken, [`Error::NotFound`]
     /// when the owner does not exist. `metadata["public"]` is set from `public`. Its
     /// storage quota is unlimited.
-    pub async fn create_project(&self, new: NewProject) -> Result<Project> {
+    pub async fn create_project(self, new: NewProject) -> Result<Project> {
         self.create_project_with_quota(new, -1).await
     }
 
-    /// [`MetaStore::create_project`] with a storage limit in bytes (-1: unlimited),
+    /// [`Projects::create_project`] with a storage limit in bytes (-1: unlimited),
     /// written in the same transaction as the project.
     pub async fn create_project_with_quota(
-        &self,
+        self,
         new: NewProject,
         storage_limit: i64,
     ) -> Result<Project> {
@@ -78,7 +78,7 @@ impl MetaStore {
     }
 
     /// The project with this id.
-    pub async fn get_project(&self, id: ProjectId) -> Result<Option<Project>> {
+    pub async fn get_project(self, id: ProjectId) -> Result<Option<Project>> {
         let sql = format!("{PROJECT_SELECT} WHERE p.id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ProjectRow>(AssertSqlSafe(sql))
@@ -90,7 +90,7 @@ impl MetaStore {
     }
 
     /// The project with this name.
-    pub async fn get_project_by_name(&self, name: &str) -> Result<Option<Project>> {
+    pub async fn get_project_by_name(self, name: &str) -> Result<Option<Project>> {
         let sql = format!("{PROJECT_SELECT} WHERE p.name = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ProjectRow>(AssertSqlSafe(sql))
@@ -103,7 +103,7 @@ impl MetaStore {
 
     /// One page (1-based) of projects matching `query`, by name, and the total matching.
     pub async fn list_projects(
-        &self,
+        self,
         query: &ProjectQuery,
         page: u64,
         page_size: u64,
@@ -137,7 +137,7 @@ impl MetaStore {
     /// Merges `changes` into the project's metadata. A `"public"` key must be `"true"` or
     /// `"false"` and also sets the project's `public` flag.
     pub async fn update_project_metadata(
-        &self,
+        self,
         id: ProjectId,
         changes: BTreeMap<String, String>,
     ) -> Result<Project> {
@@ -175,7 +175,7 @@ impl MetaStore {
     }
 
     /// Removes one metadata key. The `"public"` key cannot be removed (set it instead).
-    pub async fn remove_project_metadata(&self, id: ProjectId, key: &str) -> Result<Project> {
+    pub async fn remove_project_metadata(self, id: ProjectId, key: &str) -> Result<Project> {
         if key == PUBLIC_KEY {
             return Err(Error::Invalid(
                 "the public flag cannot be removed".to_string(),
@@ -206,7 +206,7 @@ impl MetaStore {
     }
 
     /// Deletes an empty project; [`Error::NotEmpty`] while it has repositories.
-    pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
+    pub async fn delete_project(self, id: ProjectId) -> Result<()> {
         let deleted = in_tx!(self, |tx| {
             let repos: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM repositories WHERE project_id = $1")

@@ -7,16 +7,16 @@ use time::OffsetDateTime;
 
 use crate::dbtime::DbTime;
 use crate::sql::{Arg, Sql, bind_args, in_tx};
-use crate::{ArtifactId, MetaStore, Result};
+use crate::{ArtifactId, Artifacts, Result};
 
 /// Ids per `IN (…)` list, well under both backends' placeholder limits.
 const CHUNK: usize = 500;
 
-impl MetaStore {
+impl Artifacts<'_> {
     /// Records pulls: each artifact's pull time becomes the latest given (never moving
     /// back), and each repository's pull count grows by its artifacts' pulls. Artifacts
     /// deleted meanwhile are skipped. One transaction.
-    pub async fn record_pulls(&self, pulls: &[(ArtifactId, OffsetDateTime)]) -> Result<()> {
+    pub async fn record_pulls(self, pulls: &[(ArtifactId, OffsetDateTime)]) -> Result<()> {
         let mut per_artifact: BTreeMap<i64, (i64, DbTime)> = BTreeMap::new();
         for (id, at) in pulls {
             let at = DbTime::from(*at);

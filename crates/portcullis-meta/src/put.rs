@@ -10,9 +10,9 @@ use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, parse_digest, to_i64, to_json};
 use crate::sql::{Arg, Sql, bind_args, in_tx};
-use crate::{Error, MetaStore, PutManifest, PutOutcome, Result};
+use crate::{Artifacts, Error, PutManifest, PutOutcome, Result};
 
-impl MetaStore {
+impl Artifacts<'_> {
     /// Records a pushed manifest in one transaction.
     ///
     /// Every digest in `blobs` must be linked to the repository ([`Error::MissingBlobs`])
@@ -26,7 +26,7 @@ impl MetaStore {
     /// The project's quota row is locked next and its usage recounted before the commit:
     /// [`Error::QuotaExceeded`] when the push would grow it past the limit, and
     /// [`Error::Immutable`] when it would move a protected tag; either writes nothing.
-    pub async fn put_manifest(&self, m: PutManifest) -> Result<PutOutcome> {
+    pub async fn put_manifest(self, m: PutManifest) -> Result<PutOutcome> {
         let blobs = dedup(m.blobs.iter());
         let mut children = Vec::with_capacity(m.children.len());
         let mut seen = HashSet::new();

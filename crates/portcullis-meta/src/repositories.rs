@@ -9,11 +9,11 @@ use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{REPOSITORY_SELECT, RepositoryRow, convert_all, to_u64};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::users::found;
-use crate::{Error, MetaStore, ProjectId, Repository, RepositoryId, Result};
+use crate::{Error, ProjectId, Repositories, Repository, RepositoryId, Result};
 
-impl MetaStore {
+impl Repositories<'_> {
     /// The repository with this full name.
-    pub async fn get_repository(&self, name: &RepoName) -> Result<Option<Repository>> {
+    pub async fn get_repository(self, name: &RepoName) -> Result<Option<Repository>> {
         let sql = format!("{REPOSITORY_SELECT} WHERE r.name = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, RepositoryRow>(AssertSqlSafe(sql))
@@ -25,7 +25,7 @@ impl MetaStore {
     }
 
     /// The repository with this id.
-    pub async fn get_repository_by_id(&self, id: RepositoryId) -> Result<Option<Repository>> {
+    pub async fn get_repository_by_id(self, id: RepositoryId) -> Result<Option<Repository>> {
         let sql = format!("{REPOSITORY_SELECT} WHERE r.id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, RepositoryRow>(AssertSqlSafe(sql))
@@ -40,7 +40,7 @@ impl MetaStore {
     /// create it at once: all of them get the same row. [`Error::NotFound`] when the
     /// project does not exist; [`Error::Conflict`] when the name belongs to another project.
     pub async fn ensure_repository(
-        &self,
+        self,
         project: ProjectId,
         name: &RepoName,
     ) -> Result<Repository> {
@@ -83,7 +83,7 @@ impl MetaStore {
     /// One page (1-based) of repositories by name, optionally of one project and with a
     /// case-insensitive substring of the name, and the total matching.
     pub async fn list_repositories(
-        &self,
+        self,
         project: Option<ProjectId>,
         name_contains: Option<&str>,
         page: u64,
@@ -128,7 +128,7 @@ impl MetaStore {
     /// Repository names in byte order, strictly after `after`, at most `limit` of them,
     /// optionally only those of some projects (`GET /v2/_catalog`).
     pub async fn catalog(
-        &self,
+        self,
         after: Option<&str>,
         limit: u32,
         only_projects: Option<&[ProjectId]>,
@@ -156,7 +156,7 @@ impl MetaStore {
 
     /// Sets the repository's description.
     pub async fn update_repository_description(
-        &self,
+        self,
         id: RepositoryId,
         description: &str,
     ) -> Result<()> {
@@ -174,7 +174,7 @@ impl MetaStore {
 
     /// Deletes the repository with its artifacts, tags and blob links, in one transaction.
     /// The project keeps counting a blob only while another of its repositories links it.
-    pub async fn delete_repository(&self, id: RepositoryId) -> Result<()> {
+    pub async fn delete_repository(self, id: RepositoryId) -> Result<()> {
         in_tx!(self, |tx| {
             // Touching the row first locks it (PostgreSQL): pushes into the repository wait.
             let project: Option<i64> = sqlx::query_scalar(

@@ -9,7 +9,7 @@ use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, limit_offset, with_pool};
 use crate::users::found;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, ProjectId, Result, Robots};
 
 /// A robot account. `permissions` is Harbor's `[{kind, namespace, access:[…]}]` list.
 #[derive(Clone, PartialEq, Serialize)]
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Robot {
     }
 }
 
-/// What [`MetaStore::create_robot`] needs.
+/// What [`Robots::create_robot`] needs.
 #[derive(Clone)]
 pub struct NewRobot {
     pub name: String,
@@ -61,7 +61,7 @@ pub struct NewRobot {
     pub creator: String,
 }
 
-/// The fields [`MetaStore::update_robot`] replaces.
+/// The fields [`Robots::update_robot`] replaces.
 #[derive(Debug, Clone)]
 pub struct RobotUpdate {
     pub description: String,
@@ -115,10 +115,10 @@ impl TryFrom<RobotRow> for Robot {
 const ROBOT_SELECT: &str = "SELECT id, name, description, level, project_id, secret_hash, \
      disabled, duration, expires_at, permissions, creator, creation_time, update_time FROM robots";
 
-impl MetaStore {
+impl Robots<'_> {
     /// Creates a robot; [`Error::Conflict`] when the name is taken, [`Error::NotFound`]
     /// when its project does not exist.
-    pub async fn create_robot(&self, new: NewRobot) -> Result<Robot> {
+    pub async fn create_robot(self, new: NewRobot) -> Result<Robot> {
         let t = DbTime(now());
         let res = with_pool!(self, write, |pool| {
             sqlx::query_scalar::<_, i64>(
@@ -163,7 +163,7 @@ impl MetaStore {
     }
 
     /// The robot with this id.
-    pub async fn get_robot(&self, id: i64) -> Result<Option<Robot>> {
+    pub async fn get_robot(self, id: i64) -> Result<Option<Robot>> {
         let sql = format!("{ROBOT_SELECT} WHERE id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, RobotRow>(AssertSqlSafe(sql))
@@ -175,7 +175,7 @@ impl MetaStore {
     }
 
     /// The robot with this full name.
-    pub async fn get_robot_by_name(&self, name: &str) -> Result<Option<Robot>> {
+    pub async fn get_robot_by_name(self, name: &str) -> Result<Option<Robot>> {
         let sql = format!("{ROBOT_SELECT} WHERE name = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, RobotRow>(AssertSqlSafe(sql))
@@ -189,7 +189,7 @@ impl MetaStore {
     /// One page (1-based) of robots by name and the total: those of `project` when given
     /// (else all), optionally with a case-insensitive substring of the name.
     pub async fn list_robots(
-        &self,
+        self,
         project: Option<ProjectId>,
         name_contains: Option<&str>,
         page: u64,
@@ -236,7 +236,7 @@ impl MetaStore {
     }
 
     /// Replaces a robot's description, state, validity and permissions.
-    pub async fn update_robot(&self, id: i64, u: RobotUpdate) -> Result<()> {
+    pub async fn update_robot(self, id: i64, u: RobotUpdate) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE robots SET description = $2, disabled = $3, duration = $4, \
@@ -257,7 +257,7 @@ impl MetaStore {
     }
 
     /// Replaces a robot's secret hash.
-    pub async fn set_robot_secret(&self, id: i64, secret_hash: &str) -> Result<()> {
+    pub async fn set_robot_secret(self, id: i64, secret_hash: &str) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("UPDATE robots SET secret_hash = $2, update_time = $3 WHERE id = $1")
                 .bind(id)
@@ -271,7 +271,7 @@ impl MetaStore {
     }
 
     /// Deletes a robot.
-    pub async fn delete_robot(&self, id: i64) -> Result<()> {
+    pub async fn delete_robot(self, id: i64) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM robots WHERE id = $1")
                 .bind(id)

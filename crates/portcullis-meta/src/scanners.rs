@@ -9,7 +9,7 @@ use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::users::found;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, ProjectId, Result, Scanners};
 
 /// A registered scanner adapter.
 #[derive(Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl std::fmt::Debug for ScannerRegistration {
     }
 }
 
-/// Filters of [`MetaStore::list_scanners`]: exact values, or substrings when `fuzzy`.
+/// Filters of [`Scanners::list_scanners`]: exact values, or substrings when `fuzzy`.
 #[derive(Debug, Clone, Default)]
 pub struct ScannerQuery {
     pub name: Option<(String, bool)>,
@@ -105,11 +105,11 @@ fn conflict(e: sqlx::Error, r: &ScannerRegistration) -> Error {
     }
 }
 
-impl MetaStore {
+impl Scanners<'_> {
     /// Stores a new registration (never as the default: see
-    /// [`MetaStore::set_default_scanner`]); [`Error::Conflict`] when its name or URL is
+    /// [`Scanners::set_default_scanner`]); [`Error::Conflict`] when its name or URL is
     /// taken. Times are set here.
-    pub async fn create_scanner(&self, r: &ScannerRegistration) -> Result<ScannerRegistration> {
+    pub async fn create_scanner(self, r: &ScannerRegistration) -> Result<ScannerRegistration> {
         let t = DbTime(now());
         with_pool!(self, write, |pool| {
             sqlx::query(
@@ -139,7 +139,7 @@ impl MetaStore {
     /// Creates the registration unless its uuid exists (then its name, description and
     /// URL are refreshed); it becomes the default when there is none. For the built-in
     /// scanner, at every start.
-    pub async fn ensure_scanner(&self, r: &ScannerRegistration) -> Result<()> {
+    pub async fn ensure_scanner(self, r: &ScannerRegistration) -> Result<()> {
         let t = DbTime(now());
         in_tx!(self, |tx| {
             let done = sqlx::query(
@@ -183,7 +183,7 @@ impl MetaStore {
     }
 
     /// The registration with this uuid.
-    pub async fn get_scanner(&self, uuid: &str) -> Result<Option<ScannerRegistration>> {
+    pub async fn get_scanner(self, uuid: &str) -> Result<Option<ScannerRegistration>> {
         let sql = format!("{SELECT} WHERE uuid = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, Row>(AssertSqlSafe(sql))
@@ -195,7 +195,7 @@ impl MetaStore {
     }
 
     /// The system default registration.
-    pub async fn default_scanner(&self) -> Result<Option<ScannerRegistration>> {
+    pub async fn default_scanner(self) -> Result<Option<ScannerRegistration>> {
         let sql = format!("{SELECT} WHERE is_default");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, Row>(AssertSqlSafe(sql))
@@ -207,7 +207,7 @@ impl MetaStore {
 
     /// One page (1-based) of registrations by creation time, and the total.
     pub async fn list_scanners(
-        &self,
+        self,
         q: &ScannerQuery,
         page: u64,
         page_size: u64,
@@ -260,7 +260,7 @@ impl MetaStore {
 
     /// Replaces the editable fields of a registration (not its default flag, times or
     /// immutability).
-    pub async fn update_scanner(&self, r: &ScannerRegistration) -> Result<()> {
+    pub async fn update_scanner(self, r: &ScannerRegistration) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE scanner_registrations SET name = $2, description = $3, url = $4, \
@@ -286,7 +286,7 @@ impl MetaStore {
     }
 
     /// Makes this registration the one system default.
-    pub async fn set_default_scanner(&self, uuid: &str) -> Result<()> {
+    pub async fn set_default_scanner(self, uuid: &str) -> Result<()> {
         let t = DbTime(now());
         in_tx!(self, |tx| {
             let exists: Option<String> =
@@ -319,7 +319,7 @@ impl MetaStore {
 
     /// Deletes a registration; projects that chose it fall back to the default. When it
     /// was the default, the oldest immutable (built-in) registration takes over.
-    pub async fn delete_scanner(&self, uuid: &str) -> Result<ScannerRegistration> {
+    pub async fn delete_scanner(self, uuid: &str) -> Result<ScannerRegistration> {
         let Some(old) = self.get_scanner(uuid).await? else {
             return Err(Error::NotFound);
         };
@@ -344,7 +344,7 @@ impl MetaStore {
 
     /// Sets the scanner of a project; [`Error::NotFound`] when the project or the
     /// registration does not exist.
-    pub async fn set_project_scanner(&self, project: ProjectId, uuid: &str) -> Result<()> {
+    pub async fn set_project_scanner(self, project: ProjectId, uuid: &str) -> Result<()> {
         let res = with_pool!(self, write, |pool| {
             sqlx::query(
                 "INSERT INTO project_scanners (project_id, registration_uuid) VALUES ($1, $2) \
@@ -364,7 +364,7 @@ impl MetaStore {
     }
 
     /// The registration the project chose, if it chose one.
-    pub async fn project_scanner(&self, project: ProjectId) -> Result<Option<ScannerRegistration>> {
+    pub async fn project_scanner(self, project: ProjectId) -> Result<Option<ScannerRegistration>> {
         let sql = format!(
             "{SELECT} WHERE uuid = (SELECT registration_uuid FROM project_scanners \
              WHERE project_id = $1)"

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, in_tx, with_pool};
-use crate::{MetaStore, Result};
+use crate::{Result, Scans};
 
 /// Where a report is in its life, in Harbor's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -116,7 +116,7 @@ pub struct ScanReport {
     pub updated_at: OffsetDateTime,
 }
 
-/// The outcome of a scan, written by [`MetaStore::finish_scan`].
+/// The outcome of a scan, written by [`Scans::finish_scan`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FinishedScan {
     pub severity: Option<String>,
@@ -221,12 +221,12 @@ pub struct ScannableArtifact {
     pub repository: String,
 }
 
-impl MetaStore {
+impl Scans<'_> {
     /// Marks a scan as asked for: creates the report `Pending` (with `uuid` as its id), or
     /// moves an existing one back to `Pending`, keeping its last results until the new
     /// scan writes its own.
     pub async fn request_scan(
-        &self,
+        self,
         key: &ReportKey,
         uuid: &str,
         job_id: i64,
@@ -259,7 +259,7 @@ impl MetaStore {
 
     /// The scan started (or restarted after a crash): `Running` from now, under `job_id`.
     /// Creates the report when a job runs without one (a crash before it was written).
-    pub async fn start_scan(&self, key: &ReportKey, uuid: &str, job_id: i64) -> Result<()> {
+    pub async fn start_scan(self, key: &ReportKey, uuid: &str, job_id: i64) -> Result<()> {
         let at = DbTime::from(now());
         with_pool!(self, write, |pool| {
             sqlx::query(
@@ -283,7 +283,7 @@ impl MetaStore {
     }
 
     /// Records how far a running scan got (0–100).
-    pub async fn set_scan_progress(&self, key: &ReportKey, percent: u8) -> Result<()> {
+    pub async fn set_scan_progress(self, key: &ReportKey, percent: u8) -> Result<()> {
         with_pool!(self, write, |pool| {
             sqlx::query(
                 "UPDATE scan_reports SET complete_percent = $4 \
@@ -302,7 +302,7 @@ impl MetaStore {
     /// Ends a scan with `status` (`Success`, `Error` or `Stopped`). `Success` replaces the
     /// results; the others keep the previous results and record only the log.
     pub async fn finish_scan(
-        &self,
+        self,
         key: &ReportKey,
         status: ReportStatus,
         done: &FinishedScan,
@@ -357,7 +357,7 @@ impl MetaStore {
     }
 
     /// The report for `key`.
-    pub async fn get_report(&self, key: &ReportKey) -> Result<Option<ScanReport>> {
+    pub async fn get_report(self, key: &ReportKey) -> Result<Option<ScanReport>> {
         let sql = format!(
             "SELECT {COLUMNS} FROM scan_reports \
              WHERE digest = $1 AND scanner = $2 AND mime_type = $3"
@@ -374,7 +374,7 @@ impl MetaStore {
     }
 
     /// The report with Harbor id `uuid`.
-    pub async fn get_report_by_uuid(&self, uuid: &str) -> Result<Option<ScanReport>> {
+    pub async fn get_report_by_uuid(self, uuid: &str) -> Result<Option<ScanReport>> {
         let sql = format!("SELECT {COLUMNS} FROM scan_reports WHERE uuid = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ReportRow>(AssertSqlSafe(sql))
@@ -387,7 +387,7 @@ impl MetaStore {
 
     /// Every report of these digests of one MIME type, whatever the scanner (the caller
     /// picks), without their documents.
-    pub async fn reports_of(&self, digests: &[String], mime_type: &str) -> Result<Vec<ScanReport>> {
+    pub async fn reports_of(self, digests: &[String], mime_type: &str) -> Result<Vec<ScanReport>> {
         let mut out = Vec::new();
         for chunk in digests.chunks(400) {
             let mut q = Sql::new(&format!(
@@ -409,7 +409,7 @@ impl MetaStore {
     }
 
     /// Counts per status of the reports a scan-all run asked for.
-    pub async fn report_counts(&self, trigger_id: i64) -> Result<Vec<(ReportStatus, u64)>> {
+    pub async fn report_counts(self, trigger_id: i64) -> Result<Vec<(ReportStatus, u64)>> {
         let rows: Vec<(String, i64)> = with_pool!(self, read, |pool| {
             sqlx::query_as(
                 "SELECT status, COUNT(*) FROM scan_reports WHERE trigger_id = $1 GROUP BY status",
@@ -429,7 +429,7 @@ impl MetaStore {
     }
 
     /// Reports a scan-all run asked for that have not finished.
-    pub async fn unfinished_reports(&self, trigger_id: i64) -> Result<Vec<ScanReport>> {
+    pub async fn unfinished_reports(self, trigger_id: i64) -> Result<Vec<ScanReport>> {
         let sql = format!(
             "SELECT {LIGHT_COLUMNS} FROM scan_reports WHERE trigger_id = $1 \
              AND status IN ('Pending', 'Running') ORDER BY id"
@@ -446,7 +446,7 @@ impl MetaStore {
     /// Successful reports of `scanner` judged against another database generation than
     /// `generation`, after id `after`, in id order: what a rescan still has to do.
     pub async fn reports_to_rejudge(
-        &self,
+        self,
         scanner: &str,
         generation: i64,
         after: i64,
@@ -473,7 +473,7 @@ impl MetaStore {
     /// Deletes the finished reports of digests no artifact has any more (the last artifact
     /// with that digest was deleted in every repository); reports of scans still pending
     /// or running are left for their job to finish. Returns how many went.
-    pub async fn prune_reports(&self) -> Result<u64> {
+    pub async fn prune_reports(self) -> Result<u64> {
         let n = with_pool!(self, write, |pool| {
             sqlx::query(
                 "DELETE FROM scan_reports WHERE status NOT IN ('Pending', 'Running') \
@@ -487,7 +487,7 @@ impl MetaStore {
     }
 
     /// Replaces the results of successful reports judged again, in one transaction.
-    pub async fn store_rejudged(&self, updates: &[(i64, FinishedScan)]) -> Result<()> {
+    pub async fn store_rejudged(self, updates: &[(i64, FinishedScan)]) -> Result<()> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -516,7 +516,7 @@ impl MetaStore {
 
     /// One page of distinct artifact digests after `after`, in digest order (scan-all).
     pub async fn scannable_artifacts(
-        &self,
+        self,
         after: &str,
         limit: u32,
     ) -> Result<Vec<ScannableArtifact>> {

@@ -106,9 +106,10 @@ macro_rules! bind_args {
 }
 
 /// Runs `$body` with `$pool` bound to the backend's read pool (`read`) or write pool (`write`).
+/// `$store` is one of the store's facets, whose `meta` field holds the [`crate::MetaStore`].
 macro_rules! with_pool {
     ($store:expr, read, |$pool:ident| $body:expr) => {
-        match &$store.backend {
+        match &$store.meta.backend {
             $crate::Backend::Sqlite { reader, .. } => {
                 let $pool = reader;
                 $body
@@ -120,7 +121,7 @@ macro_rules! with_pool {
         }
     };
     ($store:expr, write, |$pool:ident| $body:expr) => {
-        match &$store.backend {
+        match &$store.meta.backend {
             $crate::Backend::Sqlite { writer, .. } => {
                 let $pool = writer;
                 $body
@@ -140,7 +141,7 @@ macro_rules! with_pool {
 /// transaction that reads before it writes cannot fail to upgrade its lock.
 macro_rules! in_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
-        match &$store.backend {
+        match &$store.meta.backend {
             $crate::Backend::Sqlite { writer, .. } => {
                 let mut $tx = writer.begin_with("BEGIN IMMEDIATE").await?;
                 let out = $body;

@@ -5,12 +5,12 @@ use sqlx::AssertSqlSafe;
 
 use crate::rows::{TAG_COLUMNS, TagRow, convert_all};
 use crate::sql::{Arg, Sql, bind_args, with_pool};
-use crate::{ArtifactId, MetaStore, RepositoryId, Result, TagRecord};
+use crate::{ArtifactId, RepositoryId, Result, TagRecord, Tags};
 
-impl MetaStore {
+impl Tags<'_> {
     /// Tag names of the repository in byte order, strictly after `after`, at most `limit`.
     pub async fn list_tags(
-        &self,
+        self,
         repository: RepositoryId,
         after: Option<&str>,
         limit: Option<u32>,
@@ -36,7 +36,7 @@ impl MetaStore {
     }
 
     /// The tags pointing at the artifact, by name.
-    pub async fn tags_of(&self, artifact: ArtifactId) -> Result<Vec<TagRecord>> {
+    pub async fn tags_of(self, artifact: ArtifactId) -> Result<Vec<TagRecord>> {
         let sql =
             format!("SELECT {TAG_COLUMNS} FROM tags t WHERE t.artifact_id = $1 ORDER BY t.name");
         let rows = with_pool!(self, read, |pool| {
@@ -49,7 +49,7 @@ impl MetaStore {
     }
 
     /// The tag's record.
-    pub async fn get_tag(&self, repository: RepositoryId, tag: &Tag) -> Result<Option<TagRecord>> {
+    pub async fn get_tag(self, repository: RepositoryId, tag: &Tag) -> Result<Option<TagRecord>> {
         let sql =
             format!("SELECT {TAG_COLUMNS} FROM tags t WHERE t.repository_id = $1 AND t.name = $2");
         let row = with_pool!(self, read, |pool| {
@@ -63,7 +63,7 @@ impl MetaStore {
     }
 
     /// Removes the tag; the artifact stays. False when there was no such tag.
-    pub async fn delete_tag(&self, repository: RepositoryId, tag: &Tag) -> Result<bool> {
+    pub async fn delete_tag(self, repository: RepositoryId, tag: &Tag) -> Result<bool> {
         let removed = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM tags WHERE repository_id = $1 AND name = $2")
                 .bind(repository.0)

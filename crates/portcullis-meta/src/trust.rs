@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::sql::with_pool;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, ProjectId, Result, Trust};
 
 /// A trusted cosign key (`kind` "cosign") or notation certificate ("notation"), as PEM.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,11 +42,11 @@ impl From<Row> for TrustedKeyRecord {
     }
 }
 
-impl MetaStore {
+impl Trust<'_> {
     /// Adds a trusted key to a project. [`Error::Conflict`] when the project already has
     /// one of that name, [`Error::NotFound`] when the project does not exist.
     pub async fn add_trusted_key(
-        &self,
+        self,
         project: ProjectId,
         name: &str,
         kind: &str,
@@ -77,7 +77,7 @@ impl MetaStore {
     }
 
     /// The project's trusted keys, by name.
-    pub async fn trusted_keys(&self, project: ProjectId) -> Result<Vec<TrustedKeyRecord>> {
+    pub async fn trusted_keys(self, project: ProjectId) -> Result<Vec<TrustedKeyRecord>> {
         let rows = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, Row>(
                 "SELECT id, project_id, name, kind, pem, creation_time FROM trusted_keys \
@@ -91,7 +91,7 @@ impl MetaStore {
     }
 
     /// Removes a trusted key of a project. False when there was none.
-    pub async fn remove_trusted_key(&self, project: ProjectId, id: i64) -> Result<bool> {
+    pub async fn remove_trusted_key(self, project: ProjectId, id: i64) -> Result<bool> {
         let n = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM trusted_keys WHERE project_id = $1 AND id = $2")
                 .bind(project.0)

@@ -6,11 +6,11 @@ use crate::dbtime::{DbTime, now};
 use crate::error::{is_foreign_key_violation, is_unique_violation};
 use crate::rows::{USER_COLUMNS, UserRow, to_u64};
 use crate::sql::{limit_offset, with_pool};
-use crate::{Error, MetaStore, NewUser, Result, User, UserId};
+use crate::{Error, NewUser, Result, User, UserId, Users};
 
-impl MetaStore {
+impl Users<'_> {
     /// Creates a user; [`Error::Conflict`] when the username is taken.
-    pub async fn create_user(&self, new: NewUser) -> Result<User> {
+    pub async fn create_user(self, new: NewUser) -> Result<User> {
         let t = DbTime(now());
         let sql = format!(
             "INSERT INTO users (username, email, realname, comment, password_hash, sysadmin, \
@@ -40,7 +40,7 @@ impl MetaStore {
     }
 
     /// The user with this id.
-    pub async fn get_user(&self, id: UserId) -> Result<Option<User>> {
+    pub async fn get_user(self, id: UserId) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
@@ -52,7 +52,7 @@ impl MetaStore {
     }
 
     /// The user with this username (exact match).
-    pub async fn get_user_by_name(&self, username: &str) -> Result<Option<User>> {
+    pub async fn get_user_by_name(self, username: &str) -> Result<Option<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, UserRow>(AssertSqlSafe(sql))
@@ -64,7 +64,7 @@ impl MetaStore {
     }
 
     /// Replaces the user's password hash (an argon2 PHC string).
-    pub async fn set_password(&self, id: UserId, password_hash: &str) -> Result<()> {
+    pub async fn set_password(self, id: UserId, password_hash: &str) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("UPDATE users SET password_hash = $2, update_time = $3 WHERE id = $1")
                 .bind(id.0)
@@ -78,7 +78,7 @@ impl MetaStore {
     }
 
     /// Grants or revokes system administrator rights.
-    pub async fn set_sysadmin(&self, id: UserId, sysadmin: bool) -> Result<()> {
+    pub async fn set_sysadmin(self, id: UserId, sysadmin: bool) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("UPDATE users SET sysadmin = $2, update_time = $3 WHERE id = $1")
                 .bind(id.0)
@@ -93,7 +93,7 @@ impl MetaStore {
 
     /// Updates the profile fields a user may edit about themselves.
     pub async fn update_user_profile(
-        &self,
+        self,
         id: UserId,
         email: &str,
         realname: &str,
@@ -117,7 +117,7 @@ impl MetaStore {
     }
 
     /// Deletes a user; [`Error::Conflict`] while they still own projects.
-    pub async fn delete_user(&self, id: UserId) -> Result<()> {
+    pub async fn delete_user(self, id: UserId) -> Result<()> {
         let res = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM users WHERE id = $1")
                 .bind(id.0)
@@ -135,7 +135,7 @@ impl MetaStore {
     }
 
     /// One page (1-based) of users by username, and the total count.
-    pub async fn list_users(&self, page: u64, page_size: u64) -> Result<(Vec<User>, u64)> {
+    pub async fn list_users(self, page: u64, page_size: u64) -> Result<(Vec<User>, u64)> {
         let (limit, offset) = limit_offset(page, page_size);
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username LIMIT $1 OFFSET $2");
         let (rows, total) = with_pool!(self, read, |pool| {

@@ -79,6 +79,7 @@ async fn nodes_starting_together_migrate_once() {
     );
     let (a, b, c) = (a.unwrap(), b.unwrap(), c.unwrap());
     let user = a
+        .users()
         .create_user(portcullis_meta::NewUser {
             username: "shared".into(),
             password_hash: "h".into(),
@@ -86,7 +87,10 @@ async fn nodes_starting_together_migrate_once() {
         })
         .await
         .unwrap();
-    assert_eq!(b.get_user_by_name("shared").await.unwrap(), Some(user));
+    assert_eq!(
+        b.users().get_user_by_name("shared").await.unwrap(),
+        Some(user)
+    );
     for store in [a, b, c] {
         store.close().await;
     }

@@ -85,7 +85,7 @@ impl FromStr for JobState {
     }
 }
 
-/// What [`crate::MetaStore::enqueue_job`] needs.
+/// What [`crate::Jobs::enqueue_job`] needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewJob {
     /// Which worker runs it (`"scan"`, `"webhook"`, …).
@@ -164,7 +164,7 @@ pub struct Job {
     pub finished_at: Option<OffsetDateTime>,
 }
 
-/// The result of [`crate::MetaStore::enqueue_job`].
+/// The result of [`crate::Jobs::enqueue_job`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enqueued {
     /// The new job, or the unfinished one already holding the dedup key.
@@ -173,14 +173,14 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-/// What [`crate::MetaStore::renew_job_lease`] learns about a job it still holds.
+/// What [`crate::Jobs::renew_job_lease`] learns about a job it still holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaseRenewal {
     /// The job was asked to stop: the worker should wind down.
     pub stop_requested: bool,
 }
 
-/// The result of [`crate::MetaStore::request_job_stop`].
+/// The result of [`crate::Jobs::request_job_stop`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopRequest {
     /// The job had not started: it is now `stopped`.
@@ -191,7 +191,7 @@ pub enum StopRequest {
     AlreadyFinished(JobState),
 }
 
-/// Filters and paging for [`crate::MetaStore::list_jobs`].
+/// Filters and paging for [`crate::Jobs::list_jobs`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobQuery {
     pub kind: Option<String>,
@@ -228,7 +228,7 @@ pub struct Schedule {
     pub updated_at: OffsetDateTime,
 }
 
-/// What [`crate::MetaStore::put_schedule`] needs.
+/// What [`crate::Schedules::put_schedule`] needs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewSchedule {
     pub name: String,
@@ -241,7 +241,7 @@ pub struct NewSchedule {
     pub next_run_at: OffsetDateTime,
 }
 
-/// The result of [`crate::MetaStore::fire_schedule`].
+/// The result of [`crate::Schedules::fire_schedule`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum FireOutcome {
     /// Another node fired it first, or it changed meanwhile: nothing was done.

@@ -8,11 +8,11 @@ use crate::jobs::model::{Job, JobCount, JobId, JobQuery};
 use crate::jobs::rows::{JOB_COLUMNS, JobRow, jobs};
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, limit_offset, with_pool};
-use crate::{MetaStore, Result};
+use crate::{Jobs, Result};
 
-impl MetaStore {
+impl Jobs<'_> {
     /// The job with this id.
-    pub async fn get_job(&self, id: JobId) -> Result<Option<Job>> {
+    pub async fn get_job(self, id: JobId) -> Result<Option<Job>> {
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, JobRow>(AssertSqlSafe(sql))
@@ -24,7 +24,7 @@ impl MetaStore {
     }
 
     /// One page of jobs, newest first, filtered by kind and state, with the total count.
-    pub async fn list_jobs(&self, query: &JobQuery) -> Result<(Vec<Job>, u64)> {
+    pub async fn list_jobs(self, query: &JobQuery) -> Result<(Vec<Job>, u64)> {
         let mut filter = Sql::new(" FROM jobs WHERE 1 = 1");
         if let Some(kind) = &query.kind {
             filter.push(" AND kind = ").bind(Arg::Text(kind.clone()));
@@ -60,7 +60,7 @@ impl MetaStore {
 
     /// How many jobs each kind has in each state (only non-zero counts), ordered by kind
     /// and state: queue depth for metrics and the API.
-    pub async fn job_counts(&self) -> Result<Vec<JobCount>> {
+    pub async fn job_counts(self) -> Result<Vec<JobCount>> {
         let rows: Vec<(String, String, i64)> = with_pool!(self, read, |pool| {
             sqlx::query_as("SELECT kind, state, COUNT(*) FROM jobs GROUP BY kind, state")
                 .fetch_all(pool)
@@ -84,7 +84,7 @@ impl MetaStore {
 
     /// Per kind with pending jobs: how many are pending and when the oldest of them was
     /// queued (Harbor's job queues: count and latency).
-    pub async fn pending_queues(&self) -> Result<Vec<(String, u64, OffsetDateTime)>> {
+    pub async fn pending_queues(self) -> Result<Vec<(String, u64, OffsetDateTime)>> {
         let rows: Vec<(String, i64, DbTime)> = with_pool!(self, read, |pool| {
             sqlx::query_as(
                 "SELECT kind, COUNT(*), MIN(created_at) FROM jobs WHERE state = 'pending' \
@@ -100,7 +100,7 @@ impl MetaStore {
     }
 
     /// Deletes finished jobs that finished before `before`; returns how many.
-    pub async fn purge_finished_jobs(&self, before: OffsetDateTime) -> Result<u64> {
+    pub async fn purge_finished_jobs(self, before: OffsetDateTime) -> Result<u64> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query(
                 "DELETE FROM jobs WHERE state IN ('succeeded', 'failed', 'stopped') \

@@ -12,7 +12,7 @@ use crate::dbtime::{DbTime, now};
 use crate::jobs::model::{Enqueued, Job, JobId, JobState, LeaseRenewal, NewJob, StopRequest};
 use crate::jobs::rows::{JOB_COLUMNS, JobRow, jobs};
 use crate::sql::with_pool;
-use crate::{Backend, Error, MetaStore, Result};
+use crate::{Backend, Error, Jobs, Result};
 
 /// Inserts a job unless an unfinished one holds its dedup key (then inserts nothing).
 pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, state, attempts, \
@@ -49,10 +49,10 @@ fn lease_end(from: OffsetDateTime, lease: Duration) -> Result<DbTime> {
     Ok(DbTime::from(from + lease))
 }
 
-impl MetaStore {
+impl Jobs<'_> {
     /// Adds a pending job. When `dedup_key` is set and a pending or running job of the same
     /// kind holds it, returns that job instead (`created == false`).
-    pub async fn enqueue_job(&self, new: &NewJob) -> Result<Enqueued> {
+    pub async fn enqueue_job(self, new: &NewJob) -> Result<Enqueued> {
         let payload = validate(new)?;
         let t = DbTime(now());
         let run_at = new.run_at.map(DbTime::from).unwrap_or(t);
@@ -106,7 +106,7 @@ impl MetaStore {
     /// First finishes the expired jobs that may not run again: those asked to stop
     /// become `stopped`, those on their last attempt `failed`.
     pub async fn claim_jobs(
-        &self,
+        self,
         kind: &str,
         owner: &str,
         limit: u32,
@@ -137,7 +137,7 @@ impl MetaStore {
         });
         // PostgreSQL: concurrent claimers skip each other's locked rows. SQLite: the
         // single writer connection runs claims one at a time.
-        let lock = match self.backend {
+        let lock = match self.meta.backend {
             Backend::Postgres(_) => "FOR UPDATE SKIP LOCKED",
             Backend::Sqlite { .. } => "",
         };
@@ -167,7 +167,7 @@ impl MetaStore {
     /// longer holds the job (its lease ran out and another runner took it, or it finished):
     /// the owner must then abandon its work without recording anything.
     pub async fn renew_job_lease(
-        &self,
+        self,
         id: JobId,
         owner: &str,
         lease: Duration,
@@ -193,7 +193,7 @@ impl MetaStore {
     /// Records a running job's progress (clamped to 0–100). False when `owner` no longer
     /// holds the job.
     pub async fn set_job_progress(
-        &self,
+        self,
         id: JobId,
         owner: &str,
         percent: u8,
@@ -217,19 +217,19 @@ impl MetaStore {
     }
 
     /// Marks `owner`'s running job `succeeded`. False when `owner` no longer holds it.
-    pub async fn complete_job(&self, id: JobId, owner: &str) -> Result<bool> {
+    pub async fn complete_job(self, id: JobId, owner: &str) -> Result<bool> {
         let set = "state = 'succeeded', progress_percent = 100, finished_at = $3";
         self.transition(id, owner, set, None, None).await
     }
 
     /// Marks `owner`'s running job `failed` for good with `error`.
-    pub async fn fail_job(&self, id: JobId, owner: &str, error: &str) -> Result<bool> {
+    pub async fn fail_job(self, id: JobId, owner: &str, error: &str) -> Result<bool> {
         let set = "state = 'failed', finished_at = $3";
         self.transition(id, owner, set, Some(error), None).await
     }
 
     /// Marks `owner`'s running job `stopped` (it saw its stop request).
-    pub async fn mark_job_stopped(&self, id: JobId, owner: &str) -> Result<bool> {
+    pub async fn mark_job_stopped(self, id: JobId, owner: &str) -> Result<bool> {
         let set = "state = 'stopped', finished_at = $3";
         self.transition(id, owner, set, None, None).await
     }
@@ -237,7 +237,7 @@ impl MetaStore {
     /// Sends `owner`'s running job back to `pending` until `run_at` after a failed
     /// attempt, recording `error`. The attempt counts toward `max_attempts`.
     pub async fn retry_job(
-        &self,
+        self,
         id: JobId,
         owner: &str,
         error: &str,
@@ -250,7 +250,7 @@ impl MetaStore {
     /// Sends `owner`'s running job back to `pending` until `run_at` because the worker
     /// asked to be run again later; the attempt does not count.
     pub async fn reschedule_job(
-        &self,
+        self,
         id: JobId,
         owner: &str,
         run_at: OffsetDateTime,
@@ -261,7 +261,7 @@ impl MetaStore {
 
     /// Gives `owner`'s running job back at once without counting the attempt (graceful
     /// shutdown), so that another runner can claim it immediately.
-    pub async fn release_job(&self, id: JobId, owner: &str) -> Result<bool> {
+    pub async fn release_job(self, id: JobId, owner: &str) -> Result<bool> {
         let set = format!("{BACK_TO_PENDING}, attempts = attempts - 1");
         self.transition(id, owner, &set, None, Some(now())).await
     }
@@ -269,7 +269,7 @@ impl MetaStore {
     /// Runs `UPDATE jobs SET {set}` on `owner`'s running job (`$3` is now), clearing the
     /// lease and replacing `last_error` and `next_run_at` when given.
     async fn transition(
-        &self,
+        self,
         id: JobId,
         owner: &str,
         set: &str,
@@ -297,7 +297,7 @@ impl MetaStore {
 
     /// Asks a job to stop: a pending job stops at once; a running one is flagged, and its
     /// runner cancels it at its next lease renewal. [`Error::NotFound`] for an unknown id.
-    pub async fn request_job_stop(&self, id: JobId) -> Result<StopRequest> {
+    pub async fn request_job_stop(self, id: JobId) -> Result<StopRequest> {
         // A job can move between pending and running while we look; each round either
         // wins one of the two updates or sees a finished job, so a few rounds suffice.
         for _ in 0..5 {

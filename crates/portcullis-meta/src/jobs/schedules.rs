@@ -1,7 +1,7 @@
 //! Cron schedules: rows that the runner turns into jobs when they come due.
 //!
 //! The store keeps the expression as text and never parses it: the runner computes each
-//! next time and hands it to [`MetaStore::fire_schedule`], which advances the schedule
+//! next time and hands it to [`Schedules::fire_schedule`], which advances the schedule
 //! only if nobody else did first, so a schedule fires once per due time whatever the
 //! number of nodes.
 
@@ -13,11 +13,11 @@ use crate::jobs::model::{FireOutcome, Job, NewJob, NewSchedule, Schedule};
 use crate::jobs::queue::{INSERT_JOB, SELECT_DEDUP, validate};
 use crate::jobs::rows::{JOB_COLUMNS, JobRow, SCHEDULE_COLUMNS, ScheduleRow};
 use crate::sql::{in_tx, with_pool};
-use crate::{Error, MetaStore, Result};
+use crate::{Error, Result, Schedules};
 
-impl MetaStore {
+impl Schedules<'_> {
     /// Creates the schedule named `new.name`, or replaces every field of the existing one.
-    pub async fn put_schedule(&self, new: &NewSchedule) -> Result<Schedule> {
+    pub async fn put_schedule(self, new: &NewSchedule) -> Result<Schedule> {
         if new.name.is_empty() || new.cron.trim().is_empty() {
             return Err(Error::Invalid(
                 "a schedule needs a name and a cron expression".into(),
@@ -56,7 +56,7 @@ impl MetaStore {
     }
 
     /// The schedule with this name.
-    pub async fn get_schedule(&self, name: &str) -> Result<Option<Schedule>> {
+    pub async fn get_schedule(self, name: &str) -> Result<Option<Schedule>> {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM job_schedules WHERE name = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ScheduleRow>(AssertSqlSafe(sql))
@@ -68,7 +68,7 @@ impl MetaStore {
     }
 
     /// Every schedule, by name.
-    pub async fn list_schedules(&self) -> Result<Vec<Schedule>> {
+    pub async fn list_schedules(self) -> Result<Vec<Schedule>> {
         let sql = format!("SELECT {SCHEDULE_COLUMNS} FROM job_schedules ORDER BY name");
         let rows = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, ScheduleRow>(AssertSqlSafe(sql))
@@ -80,7 +80,7 @@ impl MetaStore {
 
     /// Deletes the schedule with this name; false when there was none. Jobs it already
     /// queued are left alone.
-    pub async fn delete_schedule(&self, name: &str) -> Result<bool> {
+    pub async fn delete_schedule(self, name: &str) -> Result<bool> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM job_schedules WHERE name = $1")
                 .bind(name)
@@ -92,7 +92,7 @@ impl MetaStore {
     }
 
     /// Enabled schedules due now, earliest first, at most `limit`.
-    pub async fn due_schedules(&self, limit: u32) -> Result<Vec<Schedule>> {
+    pub async fn due_schedules(self, limit: u32) -> Result<Vec<Schedule>> {
         let sql = format!(
             "SELECT {SCHEDULE_COLUMNS} FROM job_schedules WHERE enabled AND next_run_at <= $1 \
              ORDER BY next_run_at, id LIMIT $2"
@@ -107,7 +107,7 @@ impl MetaStore {
         rows.into_iter().map(Schedule::try_from).collect()
     }
 
-    /// Fires a due schedule read by [`MetaStore::due_schedules`]: in one transaction, moves
+    /// Fires a due schedule read by [`Schedules::due_schedules`]: in one transaction, moves
     /// it to `next_run_at` and enqueues its job, unless the schedule no longer has the
     /// due time `schedule.next_run_at` (another node fired it, or it was edited), in
     /// which case nothing happens.
@@ -115,7 +115,7 @@ impl MetaStore {
     /// The job carries the dedup key `schedule:<name>`, so a run still going when the
     /// next one comes due is not doubled.
     pub async fn fire_schedule(
-        &self,
+        self,
         schedule: &Schedule,
         next_run_at: OffsetDateTime,
     ) -> Result<FireOutcome> {

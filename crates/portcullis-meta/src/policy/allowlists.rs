@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 
 use crate::dbtime::{DbTime, now};
 use crate::sql::with_pool;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, Policies, ProjectId, Result};
 
 /// An allowlist. `project_id` is `None` for the system's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,11 +50,11 @@ impl TryFrom<AllowlistRow> for CveAllowlist {
 const COLUMNS: &str =
     "SELECT id, project_id, items, expires_at, creation_time, update_time FROM cve_allowlists";
 
-impl MetaStore {
+impl Policies<'_> {
     /// The system allowlist, or the project's when `project` is set (`None` when the
     /// project never had one).
     pub async fn get_cve_allowlist(
-        &self,
+        self,
         project: Option<ProjectId>,
     ) -> Result<Option<CveAllowlist>> {
         let row = with_pool!(self, read, |pool| {
@@ -81,7 +81,7 @@ impl MetaStore {
 
     /// Replaces the system allowlist (`project` `None`) or the project's.
     pub async fn put_cve_allowlist(
-        &self,
+        self,
         project: Option<ProjectId>,
         items: &[String],
         expires_at: Option<i64>,

@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::sql::with_pool;
 use crate::users::found;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, Policies, ProjectId, Result};
 
 /// A stored rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,10 +53,10 @@ impl TryFrom<RuleRow> for ImmutableRuleRecord {
 const RULE_COLUMNS: &str =
     "id, project_id, priority, disabled, rule, creation_time, update_time FROM immutable_rules";
 
-impl MetaStore {
+impl Policies<'_> {
     /// The project's rules by priority, then id.
     pub async fn list_immutable_rules(
-        &self,
+        self,
         project: ProjectId,
     ) -> Result<Vec<ImmutableRuleRecord>> {
         let sql = format!("SELECT {RULE_COLUMNS} WHERE project_id = $1 ORDER BY priority, id");
@@ -73,7 +73,7 @@ impl MetaStore {
 
     /// Adds a rule; returns its id.
     pub async fn create_immutable_rule(
-        &self,
+        self,
         project: ProjectId,
         priority: i64,
         disabled: bool,
@@ -98,7 +98,7 @@ impl MetaStore {
 
     /// Replaces a rule of the project; [`Error::NotFound`] when it has no such rule.
     pub async fn update_immutable_rule(
-        &self,
+        self,
         project: ProjectId,
         id: i64,
         priority: i64,
@@ -125,7 +125,7 @@ impl MetaStore {
     }
 
     /// Removes a rule of the project; [`Error::NotFound`] when it has no such rule.
-    pub async fn delete_immutable_rule(&self, project: ProjectId, id: i64) -> Result<()> {
+    pub async fn delete_immutable_rule(self, project: ProjectId, id: i64) -> Result<()> {
         let done = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM immutable_rules WHERE project_id = $1 AND id = $2")
                 .bind(project.0)

@@ -12,7 +12,7 @@ use crate::dbtime::{DbTime, now};
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, limit_offset, with_pool};
 use crate::users::found;
-use crate::{MetaStore, ProjectId, Result};
+use crate::{ProjectId, Quotas, Result};
 
 /// A quota's id (Harbor's quota `id`, distinct from the project's).
 #[derive(
@@ -43,7 +43,7 @@ pub struct QuotaUsage {
     pub after: i64,
 }
 
-/// Sort keys of [`MetaStore::list_quotas`].
+/// Sort keys of [`Quotas::list_quotas`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaSort {
     Hard,
@@ -52,7 +52,7 @@ pub enum QuotaSort {
     UpdateTime,
 }
 
-/// Filters and order of [`MetaStore::list_quotas`].
+/// Filters and order of [`Quotas::list_quotas`].
 #[derive(Debug, Clone, Default)]
 pub struct QuotaQuery {
     pub project_id: Option<ProjectId>,
@@ -160,10 +160,10 @@ impl From<QuotaRow> for Quota {
     }
 }
 
-impl MetaStore {
+impl Quotas<'_> {
     /// One page (1-based) of quotas and the total matching.
     pub async fn list_quotas(
-        &self,
+        self,
         query: &QuotaQuery,
         page: u64,
         page_size: u64,
@@ -208,7 +208,7 @@ impl MetaStore {
     }
 
     /// The quota with this id.
-    pub async fn get_quota(&self, id: QuotaId) -> Result<Option<Quota>> {
+    pub async fn get_quota(self, id: QuotaId) -> Result<Option<Quota>> {
         let sql = format!("{QUOTA_SELECT} WHERE q.id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, QuotaRow>(AssertSqlSafe(sql))
@@ -220,7 +220,7 @@ impl MetaStore {
     }
 
     /// The project's quota.
-    pub async fn project_quota(&self, project: ProjectId) -> Result<Option<Quota>> {
+    pub async fn project_quota(self, project: ProjectId) -> Result<Option<Quota>> {
         let sql = format!("{QUOTA_SELECT} WHERE q.project_id = $1");
         let row = with_pool!(self, read, |pool| {
             sqlx::query_as::<_, QuotaRow>(AssertSqlSafe(sql))
@@ -233,7 +233,7 @@ impl MetaStore {
 
     /// Sets the project's storage limit (-1: unlimited). A limit below the current usage
     /// is accepted: it stops growth, as Harbor's does, without removing anything.
-    pub async fn set_quota_limit(&self, project: ProjectId, hard: i64) -> Result<()> {
+    pub async fn set_quota_limit(self, project: ProjectId, hard: i64) -> Result<()> {
         let t = DbTime(now());
         let done = with_pool!(self, write, |pool| {
             sqlx::query("UPDATE quotas SET hard = $2, update_time = $3 WHERE project_id = $1")

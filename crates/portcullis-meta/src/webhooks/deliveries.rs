@@ -9,7 +9,7 @@ use crate::dbtime::{DbTime, now};
 use crate::error::corrupt;
 use crate::rows::to_u64;
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
-use crate::{JobId, JobState, MetaStore, Result};
+use crate::{JobId, JobState, Result, Webhooks};
 
 /// Inside a transaction: writes an execution per delivery, its tasks and their jobs, and
 /// yields how many tasks were queued. A delivery whose policy is gone writes nothing.
@@ -200,11 +200,11 @@ impl TryFrom<TaskRow> for WebhookTask {
     }
 }
 
-impl MetaStore {
+impl Webhooks<'_> {
     /// Records executions and tasks and queues one job per task, all in one transaction:
     /// once this returns, every delivery survives restarts. Executions of policies
     /// deleted meanwhile are skipped. Returns the number of tasks queued.
-    pub async fn create_webhook_deliveries(&self, batch: &[NewWebhookDelivery]) -> Result<usize> {
+    pub async fn create_webhook_deliveries(self, batch: &[NewWebhookDelivery]) -> Result<usize> {
         if batch.is_empty() {
             return Ok(0);
         }
@@ -218,7 +218,7 @@ impl MetaStore {
 
     /// A page of a policy's executions, newest first, with the total count.
     pub async fn list_webhook_executions(
-        &self,
+        self,
         policy_id: i64,
         page: u64,
         page_size: u64,
@@ -259,7 +259,7 @@ impl MetaStore {
 
     /// One execution of a policy.
     pub async fn get_webhook_execution(
-        &self,
+        self,
         policy_id: i64,
         id: i64,
     ) -> Result<Option<WebhookExecution>> {
@@ -287,7 +287,7 @@ impl MetaStore {
     }
 
     async fn tasks_of(
-        &self,
+        self,
         executions: &[i64],
     ) -> Result<std::collections::HashMap<i64, Vec<WebhookTask>>> {
         let mut sql = Sql::new(TASK_SELECT);
@@ -311,7 +311,7 @@ impl MetaStore {
     }
 
     /// The task, its body and its policy, for the worker delivering it.
-    pub async fn webhook_delivery(&self, task_id: i64) -> Result<Option<WebhookDelivery>> {
+    pub async fn webhook_delivery(self, task_id: i64) -> Result<Option<WebhookDelivery>> {
         let sql = format!("{TASK_SELECT} WHERE t.id = $1");
         let found = with_pool!(self, write, |pool| {
             let task = sqlx::query_as::<_, TaskRow>(AssertSqlSafe(sql))
@@ -345,7 +345,7 @@ impl MetaStore {
     }
 
     /// Appends an attempt to a task's record.
-    pub async fn record_webhook_attempt(&self, a: &NewWebhookAttempt) -> Result<()> {
+    pub async fn record_webhook_attempt(self, a: &NewWebhookAttempt) -> Result<()> {
         let t = DbTime(now());
         with_pool!(self, write, |pool| {
             sqlx::query(
@@ -368,7 +368,7 @@ impl MetaStore {
 
     /// A task of an execution of a policy, with its attempts in order.
     pub async fn webhook_task_attempts(
-        &self,
+        self,
         execution_id: i64,
         task_id: i64,
     ) -> Result<Option<(WebhookTask, Vec<WebhookAttempt>)>> {

@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::dbtime::{DbTime, now};
 use crate::error::{corrupt, is_foreign_key_violation, is_unique_violation};
 use crate::sql::with_pool;
-use crate::{Error, MetaStore, ProjectId, Result};
+use crate::{Error, ProjectId, Result, Webhooks};
 
 /// Where a policy sends its events (Harbor's `WebhookTargetObject`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,9 +130,9 @@ fn name_taken(e: sqlx::Error) -> Error {
     }
 }
 
-impl MetaStore {
+impl Webhooks<'_> {
     /// Adds a policy. [`Error::Conflict`] when the project has one of that name.
-    pub async fn create_webhook_policy(&self, new: &NewWebhookPolicy) -> Result<WebhookPolicy> {
+    pub async fn create_webhook_policy(self, new: &NewWebhookPolicy) -> Result<WebhookPolicy> {
         let t = DbTime(now());
         let (events, targets) = (json(&new.event_types)?, json(&new.targets)?);
         let id = with_pool!(self, write, |pool| {
@@ -161,7 +161,7 @@ impl MetaStore {
 
     /// The policies of `project`, or of every project, by id.
     pub async fn list_webhook_policies(
-        &self,
+        self,
         project: Option<ProjectId>,
     ) -> Result<Vec<WebhookPolicy>> {
         let sql = match project {
@@ -179,7 +179,7 @@ impl MetaStore {
 
     /// One policy of `project`.
     pub async fn get_webhook_policy(
-        &self,
+        self,
         project: ProjectId,
         id: i64,
     ) -> Result<Option<WebhookPolicy>> {
@@ -196,7 +196,7 @@ impl MetaStore {
 
     /// Replaces every field of a policy but its creator and creation time.
     /// [`Error::NotFound`] when `project` has no policy `id`.
-    pub async fn update_webhook_policy(&self, id: i64, new: &NewWebhookPolicy) -> Result<()> {
+    pub async fn update_webhook_policy(self, id: i64, new: &NewWebhookPolicy) -> Result<()> {
         let t = DbTime(now());
         let (events, targets) = (json(&new.event_types)?, json(&new.targets)?);
         let n = with_pool!(self, write, |pool| {
@@ -224,7 +224,7 @@ impl MetaStore {
 
     /// Deletes a policy with its executions, tasks and attempts. Their queued jobs find
     /// no task when they run and end at once.
-    pub async fn delete_webhook_policy(&self, project: ProjectId, id: i64) -> Result<()> {
+    pub async fn delete_webhook_policy(self, project: ProjectId, id: i64) -> Result<()> {
         let n = with_pool!(self, write, |pool| {
             sqlx::query("DELETE FROM webhook_policies WHERE project_id = $1 AND id = $2")
                 .bind(project.0)
@@ -239,7 +239,7 @@ impl MetaStore {
     /// The latest execution time per policy and event type of `project` (Harbor's
     /// `lasttrigger`).
     pub async fn webhook_last_triggers(
-        &self,
+        self,
         project: ProjectId,
     ) -> Result<Vec<(i64, String, OffsetDateTime)>> {
         let rows = with_pool!(self, read, |pool| {

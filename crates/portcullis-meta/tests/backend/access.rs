@@ -11,21 +11,23 @@ pub async fn members_hold_one_role_per_project(store: MetaStore) {
     let dev = user(&store, "dev").await;
     let p = project_of(&store, &owner, "team", false).await;
     let q = project_of(&store, &owner, "other", false).await;
-    let m = store.add_member(p.id, dev.id, 2).await.unwrap();
+    let m = store.members().add_member(p.id, dev.id, 2).await.unwrap();
     assert_eq!((m.username.as_str(), m.role_id), ("dev", 2));
     assert!(matches!(
-        store.add_member(p.id, dev.id, 3).await,
+        store.members().add_member(p.id, dev.id, 3).await,
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
         store
+            .members()
             .add_member(p.id, portcullis_meta::UserId(9999), 3)
             .await,
         Err(Error::NotFound)
     ));
-    store.add_member(q.id, dev.id, 5).await.unwrap();
-    store.add_member(p.id, owner.id, 1).await.unwrap();
+    store.members().add_member(q.id, dev.id, 5).await.unwrap();
+    store.members().add_member(p.id, owner.id, 1).await.unwrap();
     let names: Vec<_> = store
+        .members()
         .list_members(p.id, None)
         .await
         .unwrap()
@@ -34,22 +36,44 @@ pub async fn members_hold_one_role_per_project(store: MetaStore) {
         .collect();
     assert_eq!(names, ["dev", "owner"]);
     assert_eq!(
-        store.list_members(p.id, Some("OWN")).await.unwrap().len(),
+        store
+            .members()
+            .list_members(p.id, Some("OWN"))
+            .await
+            .unwrap()
+            .len(),
         1
     );
-    store.update_member_role(p.id, m.id, 4).await.unwrap();
-    assert_eq!(store.role_in_project(p.id, dev.id).await.unwrap(), Some(4));
-    let mut roles = store.roles_of_user(dev.id).await.unwrap();
+    store
+        .members()
+        .update_member_role(p.id, m.id, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.members().role_in_project(p.id, dev.id).await.unwrap(),
+        Some(4)
+    );
+    let mut roles = store.members().roles_of_user(dev.id).await.unwrap();
     roles.sort();
     assert_eq!(roles, vec![(p.id, 4), (q.id, 5)]);
     // A member id of another project is not found through this one.
     assert!(matches!(
-        store.update_member_role(q.id, m.id, 1).await,
+        store.members().update_member_role(q.id, m.id, 1).await,
         Err(Error::NotFound)
     ));
-    store.delete_member(p.id, m.id).await.unwrap();
-    assert_eq!(store.role_in_project(p.id, dev.id).await.unwrap(), None);
-    assert!(store.get_member(p.id, m.id).await.unwrap().is_none());
+    store.members().delete_member(p.id, m.id).await.unwrap();
+    assert_eq!(
+        store.members().role_in_project(p.id, dev.id).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .members()
+            .get_member(p.id, m.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 fn new_robot(name: &str, project: Option<portcullis_meta::ProjectId>) -> NewRobot {
@@ -77,6 +101,7 @@ pub async fn robots_round_trip(store: MetaStore) {
     let owner = user(&store, "owner").await;
     let p = project_of(&store, &owner, "team", false).await;
     let r = store
+        .robots()
         .create_robot(new_robot("robot$team+ci", Some(p.id)))
         .await
         .unwrap();
@@ -88,21 +113,32 @@ pub async fn robots_round_trip(store: MetaStore) {
     assert_eq!(r.permissions[0]["access"][0]["action"], "pull");
     assert!(matches!(
         store
+            .robots()
             .create_robot(new_robot("robot$team+ci", Some(p.id)))
             .await,
         Err(Error::Conflict(_))
     ));
     store
+        .robots()
         .create_robot(new_robot("robot$global", None))
         .await
         .unwrap();
-    let (all, total) = store.list_robots(None, None, 1, 10).await.unwrap();
+    let (all, total) = store.robots().list_robots(None, None, 1, 10).await.unwrap();
     assert_eq!((all.len(), total), (2, 2));
-    let (mine, _) = store.list_robots(Some(p.id), None, 1, 10).await.unwrap();
+    let (mine, _) = store
+        .robots()
+        .list_robots(Some(p.id), None, 1, 10)
+        .await
+        .unwrap();
     assert_eq!(mine.len(), 1);
-    let (found, _) = store.list_robots(None, Some("GLOB"), 1, 10).await.unwrap();
+    let (found, _) = store
+        .robots()
+        .list_robots(None, Some("GLOB"), 1, 10)
+        .await
+        .unwrap();
     assert_eq!(found[0].name, "robot$global");
     store
+        .robots()
         .update_robot(
             r.id,
             RobotUpdate {
@@ -115,8 +151,13 @@ pub async fn robots_round_trip(store: MetaStore) {
         )
         .await
         .unwrap();
-    store.set_robot_secret(r.id, "other").await.unwrap();
+    store
+        .robots()
+        .set_robot_secret(r.id, "other")
+        .await
+        .unwrap();
     let got = store
+        .robots()
         .get_robot_by_name("robot$team+ci")
         .await
         .unwrap()
@@ -130,10 +171,10 @@ pub async fn robots_round_trip(store: MetaStore) {
         ),
         ("changed", None, "other")
     );
-    store.delete_robot(r.id).await.unwrap();
-    assert!(store.get_robot(r.id).await.unwrap().is_none());
+    store.robots().delete_robot(r.id).await.unwrap();
+    assert!(store.robots().get_robot(r.id).await.unwrap().is_none());
     assert!(matches!(
-        store.delete_robot(r.id).await,
+        store.robots().delete_robot(r.id).await,
         Err(Error::NotFound)
     ));
 }
@@ -160,8 +201,9 @@ pub async fn audit_filters_pages_and_purges(store: MetaStore) {
         .collect();
     batch.push(entry(new, "alice", "create", Some(1)));
     batch.push(entry(new, "bob", "login", None));
-    store.record_audit(&batch).await.unwrap();
+    store.audit().record_audit(&batch).await.unwrap();
     let (page, total) = store
+        .audit()
         .list_audit(&AuditQuery::default(), 1, 2)
         .await
         .unwrap();
@@ -172,33 +214,36 @@ pub async fn audit_filters_pages_and_purges(store: MetaStore) {
         operation: Some("create".into()),
         ..Default::default()
     };
-    let (hits, total) = store.list_audit(&q, 1, 10).await.unwrap();
+    let (hits, total) = store.audit().list_audit(&q, 1, 10).await.unwrap();
     assert_eq!((total, hits[0].username.as_str()), (1, "alice"));
     assert_eq!(hits[0].client_ip, "10.0.0.1");
     let q = AuditQuery {
         username: Some("bob".into()),
         ..Default::default()
     };
-    let (hits, _) = store.list_audit(&q, 1, 10).await.unwrap();
+    let (hits, _) = store.audit().list_audit(&q, 1, 10).await.unwrap();
     assert!(!hits[0].success);
     let q = AuditQuery {
         resource_contains: Some("APP:CREATE".into()),
         from: Some(datetime!(2025-01-01 00:00 UTC)),
         ..Default::default()
     };
-    assert_eq!(store.list_audit(&q, 1, 10).await.unwrap().1, 1);
+    assert_eq!(store.audit().list_audit(&q, 1, 10).await.unwrap().1, 1);
     let purged = store
+        .audit()
         .purge_audit(datetime!(2021-01-01 00:00 UTC), Some(&["create".into()]))
         .await
         .unwrap();
     assert_eq!(purged, 0);
     let purged = store
+        .audit()
         .purge_audit(datetime!(2021-01-01 00:00 UTC), None)
         .await
         .unwrap();
     assert_eq!(purged, 450);
     assert_eq!(
         store
+            .audit()
             .list_audit(&AuditQuery::default(), 1, 1)
             .await
             .unwrap()
@@ -210,7 +255,7 @@ pub async fn audit_filters_pages_and_purges(store: MetaStore) {
 pub async fn browsing_lookups(store: MetaStore) {
     let owner = user(&store, "owner").await;
     user(&store, "Owen").await;
-    let (found, total) = store.search_users("OW", 1, 10).await.unwrap();
+    let (found, total) = store.users().search_users("OW", 1, 10).await.unwrap();
     assert_eq!(total, 2);
     assert_eq!(found[0].username, "Owen");
     let a = project_of(&store, &owner, "alpha", false).await;
@@ -219,22 +264,29 @@ pub async fn browsing_lookups(store: MetaStore) {
     repo(&store, &b, "app").await;
     repo(&store, &b, "tool").await;
     let (repos, total) = store
+        .repositories()
         .list_repositories_in(Some(&[b.id]), None, 1, 10)
         .await
         .unwrap();
     assert_eq!((repos.len(), total), (2, 2));
     let (repos, _) = store
+        .repositories()
         .list_repositories_in(None, Some("APP"), 1, 10)
         .await
         .unwrap();
     assert_eq!(repos.len(), 2);
     let art = push_image(&store, ra.id, "one", Some("v1")).await;
-    store.create_tag(ra.id, art.id, &tag("v2")).await.unwrap();
+    store
+        .tags()
+        .create_tag(ra.id, art.id, &tag("v2"))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_tag(ra.id, art.id, &tag("v1")).await,
+        store.tags().create_tag(ra.id, art.id, &tag("v1")).await,
         Err(Error::Conflict(_))
     ));
     let tags: Vec<_> = store
+        .tags()
         .tags_of(art.id)
         .await
         .unwrap()

@@ -1,4 +1,4 @@
-//! Manifests, tags, referrers, index children and pulls.
+//! Manifests, tags and pulls.
 
 use std::collections::BTreeMap;
 
@@ -33,7 +33,7 @@ pub async fn put_manifest_records_and_resolves(store: MetaStore) {
     )]);
     m.extra_attrs = serde_json::json!({"architecture": "amd64", "os": "linux"});
     m.tag = Some(tag("v1"));
-    let out = store.put_manifest(m.clone()).await.unwrap();
+    let out = store.artifacts().put_manifest(m.clone()).await.unwrap();
     assert!(out.created);
     assert_eq!(out.replaced_tag_from, None);
     let a = out.artifact;
@@ -50,48 +50,79 @@ pub async fn put_manifest_records_and_resolves(store: MetaStore) {
     assert_eq!(a.pull_time, None);
 
     assert_eq!(
-        store.get_artifact(r.id, &a.digest).await.unwrap(),
+        store
+            .artifacts()
+            .get_artifact(r.id, &a.digest)
+            .await
+            .unwrap(),
         Some(a.clone())
     );
     assert_eq!(
-        store.get_artifact_by_id(a.id).await.unwrap(),
+        store.artifacts().get_artifact_by_id(a.id).await.unwrap(),
         Some(a.clone())
     );
     assert_eq!(
-        store.resolve_tag(r.id, &tag("v1")).await.unwrap(),
+        store
+            .artifacts()
+            .resolve_tag(r.id, &tag("v1"))
+            .await
+            .unwrap(),
         Some(a.clone())
     );
-    assert_eq!(store.resolve_tag(r.id, &tag("v2")).await.unwrap(), None);
+    assert_eq!(
+        store
+            .artifacts()
+            .resolve_tag(r.id, &tag("v2"))
+            .await
+            .unwrap(),
+        None
+    );
     let by_tag = Reference::Tag(tag("v1"));
     let by_digest = Reference::Digest(a.digest.clone());
     assert_eq!(
-        store.resolve(&r.name, &by_tag).await.unwrap(),
+        store.artifacts().resolve(&r.name, &by_tag).await.unwrap(),
         Some(a.clone())
     );
     assert_eq!(
-        store.resolve(&r.name, &by_digest).await.unwrap(),
+        store
+            .artifacts()
+            .resolve(&r.name, &by_digest)
+            .await
+            .unwrap(),
         Some(a.clone())
     );
     let elsewhere = repo(&store, &p, "other").await;
     assert_eq!(
-        store.resolve(&elsewhere.name, &by_digest).await.unwrap(),
+        store
+            .artifacts()
+            .resolve(&elsewhere.name, &by_digest)
+            .await
+            .unwrap(),
         None
     );
-    assert_eq!(store.resolve(&elsewhere.name, &by_tag).await.unwrap(), None);
+    assert_eq!(
+        store
+            .artifacts()
+            .resolve(&elsewhere.name, &by_tag)
+            .await
+            .unwrap(),
+        None
+    );
 
-    let tags = store.tags_of(a.id).await.unwrap();
+    let tags = store.tags().tags_of(a.id).await.unwrap();
     assert_eq!(tags.len(), 1);
     assert_eq!(tags[0].name, tag("v1"));
     assert_eq!(tags[0].artifact_id, a.id);
     assert_eq!(tags[0].repository_id, r.id);
     assert_eq!(tags[0].push_time, a.push_time);
     assert_eq!(
-        store.get_tag(r.id, &tag("v1")).await.unwrap(),
+        store.tags().get_tag(r.id, &tag("v1")).await.unwrap(),
         Some(tags[0].clone())
     );
 
     // The manifest itself can be fetched as a blob of its repository.
     let as_blob = store
+        .blobs()
         .blob_in_repository(r.id, &a.digest)
         .await
         .unwrap()
@@ -100,20 +131,26 @@ pub async fn put_manifest_records_and_resolves(store: MetaStore) {
     assert_eq!(as_blob.media_type.as_deref(), Some(IMAGE_MANIFEST));
     assert_eq!(
         store
+            .blobs()
             .blob_in_repository(elsewhere.id, &a.digest)
             .await
             .unwrap(),
         None
     );
 
-    let repo_after = store.get_repository(&r.name).await.unwrap().unwrap();
+    let repo_after = store
+        .repositories()
+        .get_repository(&r.name)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(repo_after.artifact_count, 1);
     assert!(repo_after.update_time >= r.update_time);
 
     let mut unknown = manifest(portcullis_meta::RepositoryId(r.id.0 + 1000), "x");
     unknown.tag = Some(tag("x"));
     assert!(matches!(
-        store.put_manifest(unknown).await,
+        store.artifacts().put_manifest(unknown).await,
         Err(Error::NotFound)
     ));
 }
@@ -129,12 +166,13 @@ pub async fn put_manifest_again_keeps_the_row(store: MetaStore) {
     m.blobs = vec![config, layer];
     m.size = 2_000;
     m.tag = Some(tag("also"));
-    let out = store.put_manifest(m).await.unwrap();
+    let out = store.artifacts().put_manifest(m).await.unwrap();
     assert!(!out.created);
     assert_eq!(out.artifact.id, first.id);
     assert!(out.artifact.push_time > first.push_time);
     assert_eq!(out.replaced_tag_from, None);
     let names: Vec<String> = store
+        .tags()
         .tags_of(first.id)
         .await
         .unwrap()
@@ -142,7 +180,15 @@ pub async fn put_manifest_again_keeps_the_row(store: MetaStore) {
         .map(|t| t.name.to_string())
         .collect();
     assert_eq!(names, ["also", "v1"]);
-    assert_eq!(store.list_artifacts(r.id, 1, 10).await.unwrap().1, 1);
+    assert_eq!(
+        store
+            .artifacts()
+            .list_artifacts(r.id, 1, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
 }
 
 pub async fn put_manifest_missing_blob_writes_nothing(store: MetaStore) {
@@ -163,19 +209,50 @@ pub async fn put_manifest_missing_blob_writes_nothing(store: MetaStore) {
     let mut m = manifest(r.id, "broken");
     m.blobs = vec![config, foreign.clone(), unknown.clone()];
     m.tag = Some(tag("latest"));
-    match store.put_manifest(m.clone()).await {
+    match store.artifacts().put_manifest(m.clone()).await {
         Err(Error::MissingBlobs(missing)) => assert_eq!(missing, vec![foreign, unknown]),
         other => panic!("expected MissingBlobs, got {other:?}"),
     }
-    assert_eq!(store.get_artifact(r.id, &m.digest).await.unwrap(), None);
-    assert!(store.list_tags(r.id, None, None).await.unwrap().is_empty());
-    assert_eq!(store.list_artifacts(r.id, 1, 10).await.unwrap().1, 0);
     assert_eq!(
-        store.blob_in_repository(r.id, &m.digest).await.unwrap(),
+        store
+            .artifacts()
+            .get_artifact(r.id, &m.digest)
+            .await
+            .unwrap(),
         None
     );
-    assert_eq!(store.get_blob(&m.digest).await.unwrap(), None);
-    let unchanged = store.get_repository(&r.name).await.unwrap().unwrap();
+    assert!(
+        store
+            .tags()
+            .list_tags(r.id, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .artifacts()
+            .list_artifacts(r.id, 1, 10)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+    assert_eq!(
+        store
+            .blobs()
+            .blob_in_repository(r.id, &m.digest)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.blobs().get_blob(&m.digest).await.unwrap(), None);
+    let unchanged = store
+        .repositories()
+        .get_repository(&r.name)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(unchanged.update_time, r.update_time, "rolled back");
 
     // An index naming a manifest the repository lacks fails the same way.
@@ -184,12 +261,26 @@ pub async fn put_manifest_missing_blob_writes_nothing(store: MetaStore) {
     index.media_type = IMAGE_INDEX.to_string();
     index.children = vec![(child.digest.clone(), None)];
     index.tag = Some(tag("latest"));
-    match store.put_manifest(index.clone()).await {
+    match store.artifacts().put_manifest(index.clone()).await {
         Err(Error::MissingManifests(missing)) => assert_eq!(missing, vec![child.digest]),
         other => panic!("expected MissingManifests, got {other:?}"),
     }
-    assert_eq!(store.get_artifact(r.id, &index.digest).await.unwrap(), None);
-    assert!(store.list_tags(r.id, None, None).await.unwrap().is_empty());
+    assert_eq!(
+        store
+            .artifacts()
+            .get_artifact(r.id, &index.digest)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        store
+            .tags()
+            .list_tags(r.id, None, None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn tags_move_and_page(store: MetaStore) {
@@ -206,11 +297,12 @@ pub async fn tags_move_and_page(store: MetaStore) {
     let mut m = manifest(r.id, "b");
     m.blobs = vec![b_config];
     m.tag = Some(tag("latest"));
-    let out = store.put_manifest(m.clone()).await.unwrap();
+    let out = store.artifacts().put_manifest(m.clone()).await.unwrap();
     assert_eq!(out.replaced_tag_from, Some(a.digest.clone()));
     let b = out.artifact;
     assert_eq!(
         store
+            .artifacts()
             .resolve_tag(r.id, &tag("latest"))
             .await
             .unwrap()
@@ -218,216 +310,70 @@ pub async fn tags_move_and_page(store: MetaStore) {
             .id,
         b.id
     );
-    assert!(store.tags_of(a.id).await.unwrap().is_empty());
+    assert!(store.tags().tags_of(a.id).await.unwrap().is_empty());
     assert!(
-        store.get_artifact(r.id, &a.digest).await.unwrap().is_some(),
+        store
+            .artifacts()
+            .get_artifact(r.id, &a.digest)
+            .await
+            .unwrap()
+            .is_some(),
         "untagged, kept"
     );
 
-    let again = store.put_manifest(m).await.unwrap();
+    let again = store.artifacts().put_manifest(m).await.unwrap();
     assert_eq!(again.replaced_tag_from, None, "same digest is no move");
 
     for t in ["v1.0", "v1.1", "v2", "V3", "_x", "1.0"] {
         let mut m = manifest(r.id, "a");
         m.tag = Some(tag(t));
-        store.put_manifest(m).await.unwrap();
+        store.artifacts().put_manifest(m).await.unwrap();
     }
-    let all = store.list_tags(r.id, None, None).await.unwrap();
+    let all = store.tags().list_tags(r.id, None, None).await.unwrap();
     assert_eq!(all, ["1.0", "V3", "_x", "latest", "v1.0", "v1.1", "v2"]);
     assert_eq!(
-        store.list_tags(r.id, None, Some(2)).await.unwrap(),
+        store.tags().list_tags(r.id, None, Some(2)).await.unwrap(),
         ["1.0", "V3"]
     );
     assert_eq!(
-        store.list_tags(r.id, Some("_x"), Some(2)).await.unwrap(),
+        store
+            .tags()
+            .list_tags(r.id, Some("_x"), Some(2))
+            .await
+            .unwrap(),
         ["latest", "v1.0"]
     );
     assert_eq!(
-        store.list_tags(r.id, Some("v2"), None).await.unwrap(),
+        store
+            .tags()
+            .list_tags(r.id, Some("v2"), None)
+            .await
+            .unwrap(),
         Vec::<String>::new()
     );
     assert!(
         store
+            .tags()
             .list_tags(r.id, None, Some(0))
             .await
             .unwrap()
             .is_empty()
     );
 
-    assert!(store.delete_tag(r.id, &tag("latest")).await.unwrap());
-    assert!(!store.delete_tag(r.id, &tag("latest")).await.unwrap());
-    assert_eq!(store.resolve_tag(r.id, &tag("latest")).await.unwrap(), None);
-    assert!(store.get_artifact(r.id, &b.digest).await.unwrap().is_some());
-}
-
-pub async fn referrers_filter_by_artifact_type(store: MetaStore) {
-    const SIG: &str = "application/vnd.dev.cosign.artifact.sig.v1+json";
-    const SBOM: &str = "application/spdx+json";
-    let p = project(&store, "lib").await;
-    let r = repo(&store, &p, "app").await;
-    let other = repo(&store, &p, "other").await;
-    let subject = push_image(&store, r.id, "subject", Some("v1")).await;
-
-    let mut sig = manifest(r.id, "sig");
-    sig.artifact_type = Some(SIG.to_string());
-    sig.config_media_type = Some("application/vnd.oci.empty.v1+json".to_string());
-    sig.subject = Some(subject.digest.clone());
-    let sig = store.put_manifest(sig).await.unwrap().artifact;
-    assert_eq!(sig.subject.as_ref(), Some(&subject.digest));
-
-    // An older-style artifact: its type is only its config media type.
-    let mut sbom = manifest(r.id, "sbom");
-    sbom.config_media_type = Some(SBOM.to_string());
-    sbom.subject = Some(subject.digest.clone());
-    let sbom = store.put_manifest(sbom).await.unwrap().artifact;
-
-    // A referrer of a subject that is not (yet) in the repository is fine.
-    let mut dangling = manifest(r.id, "dangling");
-    dangling.subject = Some(digest("not pushed yet"));
-    store.put_manifest(dangling).await.unwrap();
-
-    let ids = |v: Vec<portcullis_meta::Artifact>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+    assert!(store.tags().delete_tag(r.id, &tag("latest")).await.unwrap());
+    assert!(!store.tags().delete_tag(r.id, &tag("latest")).await.unwrap());
     assert_eq!(
-        ids(store.referrers(r.id, &subject.digest, None).await.unwrap()),
-        [sig.id, sbom.id]
-    );
-    assert_eq!(
-        ids(store
-            .referrers(r.id, &subject.digest, Some(SIG))
+        store
+            .artifacts()
+            .resolve_tag(r.id, &tag("latest"))
             .await
-            .unwrap()),
-        [sig.id]
-    );
-    assert_eq!(
-        ids(store
-            .referrers(r.id, &subject.digest, Some(SBOM))
-            .await
-            .unwrap()),
-        [sbom.id]
+            .unwrap(),
+        None
     );
     assert!(
         store
-            .referrers(r.id, &subject.digest, Some("application/x-none"))
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .referrers(other.id, &subject.digest, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        store
-            .referrers(r.id, &sig.digest, None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-}
-
-pub async fn index_children_block_deletion(store: MetaStore) {
-    let p = project(&store, "lib").await;
-    let r = repo(&store, &p, "app").await;
-    let amd = push_image(&store, r.id, "amd64", None).await;
-    let arm = push_image(&store, r.id, "arm64", None).await;
-    let amd_platform = serde_json::json!({"architecture": "amd64", "os": "linux"});
-
-    let mut index = manifest(r.id, "index");
-    index.media_type = IMAGE_INDEX.to_string();
-    index.config_media_type = None;
-    index.children = vec![
-        (amd.digest.clone(), Some(amd_platform.clone())),
-        (arm.digest.clone(), None),
-        (amd.digest.clone(), Some(amd_platform.clone())),
-    ];
-    index.tag = Some(tag("multi"));
-    let index = store.put_manifest(index).await.unwrap().artifact;
-
-    assert_eq!(
-        store.parents_of(r.id, &amd.digest).await.unwrap(),
-        std::slice::from_ref(&index.digest)
-    );
-    assert!(
-        store
-            .parents_of(r.id, &index.digest)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let mut children = store.children_of(index.id).await.unwrap();
-    children.sort_by(|a, b| a.digest.cmp(&b.digest));
-    let mut expected = vec![
-        (amd.digest.clone(), Some(amd_platform)),
-        (arm.digest.clone(), None),
-    ];
-    expected.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(
-        children
-            .into_iter()
-            .map(|c| (c.digest, c.platform))
-            .collect::<Vec<_>>(),
-        expected
-    );
-
-    match store
-        .delete_artifact(r.id, &amd.digest, &Default::default())
-        .await
-    {
-        Err(Error::Referenced(parents)) => assert_eq!(parents, vec![index.digest.clone()]),
-        other => panic!("expected Referenced, got {other:?}"),
-    }
-    assert!(
-        store
-            .get_artifact(r.id, &amd.digest)
-            .await
-            .unwrap()
-            .is_some()
-    );
-
-    assert!(
-        store
-            .delete_artifact(r.id, &index.digest, &Default::default())
-            .await
-            .unwrap()
-    );
-    assert_eq!(store.resolve_tag(r.id, &tag("multi")).await.unwrap(), None);
-    assert!(
-        store
-            .parents_of(r.id, &amd.digest)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(store.children_of(index.id).await.unwrap().is_empty());
-    assert!(
-        store
-            .delete_artifact(r.id, &amd.digest, &Default::default())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .delete_artifact(r.id, &amd.digest, &Default::default())
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .delete_artifact(
-                portcullis_meta::RepositoryId(r.id.0 + 1000),
-                &arm.digest,
-                &Default::default()
-            )
-            .await
-            .unwrap()
-    );
-    // The repository still sees the deleted artifact's blobs (GC decides about them).
-    assert!(
-        store
-            .blob_in_repository(r.id, &digest("layer amd64"))
+            .artifacts()
+            .get_artifact(r.id, &b.digest)
             .await
             .unwrap()
             .is_some()
@@ -445,7 +391,11 @@ pub async fn artifacts_page_newest_first(store: MetaStore) {
     pushed.reverse();
     let mut listed = Vec::new();
     for page in 1..=3 {
-        let (items, total) = store.list_artifacts(r.id, page, 2).await.unwrap();
+        let (items, total) = store
+            .artifacts()
+            .list_artifacts(r.id, page, 2)
+            .await
+            .unwrap();
         assert_eq!(total, 5);
         assert!(items.len() <= 2);
         listed.extend(items.into_iter().map(|a| a.id));
@@ -463,8 +413,9 @@ pub async fn pulls_are_recorded_in_batches(store: MetaStore) {
     let t0 = OffsetDateTime::now_utc();
     let later = t0 + Duration::minutes(5);
 
-    store.record_pulls(&[]).await.unwrap();
+    store.artifacts().record_pulls(&[]).await.unwrap();
     store
+        .artifacts()
         .record_pulls(&[
             (a.id, t0),
             (a.id, later),
@@ -476,13 +427,24 @@ pub async fn pulls_are_recorded_in_batches(store: MetaStore) {
         .await
         .unwrap();
 
-    let a_now = store.get_artifact(r.id, &a.digest).await.unwrap().unwrap();
+    let a_now = store
+        .artifacts()
+        .get_artifact(r.id, &a.digest)
+        .await
+        .unwrap()
+        .unwrap();
     let expect = |t: OffsetDateTime| t.replace_nanosecond(t.nanosecond() / 1000 * 1000).unwrap();
     assert_eq!(a_now.pull_time, Some(expect(later)));
-    let b_now = store.get_artifact(r.id, &b.digest).await.unwrap().unwrap();
+    let b_now = store
+        .artifacts()
+        .get_artifact(r.id, &b.digest)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(b_now.pull_time, Some(expect(t0)));
     assert_eq!(
         store
+            .repositories()
             .get_repository(&r.name)
             .await
             .unwrap()
@@ -492,6 +454,7 @@ pub async fn pulls_are_recorded_in_batches(store: MetaStore) {
     );
     assert_eq!(
         store
+            .repositories()
             .get_repository(&other.name)
             .await
             .unwrap()
@@ -501,11 +464,17 @@ pub async fn pulls_are_recorded_in_batches(store: MetaStore) {
     );
 
     // An older pull arriving late counts but never moves the pull time back.
-    store.record_pulls(&[(a.id, t0)]).await.unwrap();
-    let a_now = store.get_artifact(r.id, &a.digest).await.unwrap().unwrap();
+    store.artifacts().record_pulls(&[(a.id, t0)]).await.unwrap();
+    let a_now = store
+        .artifacts()
+        .get_artifact(r.id, &a.digest)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(a_now.pull_time, Some(expect(later)));
     assert_eq!(
         store
+            .repositories()
             .get_repository(&r.name)
             .await
             .unwrap()

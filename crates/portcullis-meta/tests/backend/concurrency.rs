@@ -17,7 +17,7 @@ pub async fn concurrent_ensure_repository(store: MetaStore) {
     let tasks = (0..TASKS).map(|_| {
         let store = store.clone();
         let name = name.clone();
-        tokio::spawn(async move { store.ensure_repository(p.id, &name).await })
+        tokio::spawn(async move { store.repositories().ensure_repository(p.id, &name).await })
     });
     let ids: HashSet<_> = join_all(tasks)
         .await
@@ -26,6 +26,7 @@ pub async fn concurrent_ensure_repository(store: MetaStore) {
         .collect();
     assert_eq!(ids.len(), 1, "every caller gets the same repository");
     let (_, total) = store
+        .repositories()
         .list_repositories(Some(p.id), None, 1, 10)
         .await
         .unwrap();
@@ -35,6 +36,7 @@ pub async fn concurrent_ensure_repository(store: MetaStore) {
 pub async fn concurrent_put_of_one_digest(store: MetaStore) {
     let p = project(&store, "lib").await;
     let r = store
+        .repositories()
         .ensure_repository(p.id, &RepoName::parse("lib/app").unwrap())
         .await
         .unwrap();
@@ -51,7 +53,7 @@ pub async fn concurrent_put_of_one_digest(store: MetaStore) {
     let tasks = (0..TASKS).map(|_| {
         let store = store.clone();
         let m = m.clone();
-        tokio::spawn(async move { store.put_manifest(m).await })
+        tokio::spawn(async move { store.artifacts().put_manifest(m).await })
     });
     let outcomes: Vec<_> = join_all(tasks)
         .await
@@ -62,13 +64,25 @@ pub async fn concurrent_put_of_one_digest(store: MetaStore) {
     assert_eq!(ids.len(), 1);
     assert_eq!(outcomes.iter().filter(|o| o.created).count(), 1);
     assert!(outcomes.iter().all(|o| o.replaced_tag_from.is_none()));
-    assert_eq!(store.list_artifacts(r.id, 1, 10).await.unwrap().1, 1);
-    assert_eq!(store.list_tags(r.id, None, None).await.unwrap(), ["latest"]);
+    assert_eq!(
+        store
+            .artifacts()
+            .list_artifacts(r.id, 1, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    assert_eq!(
+        store.tags().list_tags(r.id, None, None).await.unwrap(),
+        ["latest"]
+    );
 }
 
 pub async fn concurrent_tag_moves_are_serialised(store: MetaStore) {
     let p = project(&store, "lib").await;
     let r = store
+        .repositories()
         .ensure_repository(p.id, &RepoName::parse("lib/app").unwrap())
         .await
         .unwrap();
@@ -76,7 +90,7 @@ pub async fn concurrent_tag_moves_are_serialised(store: MetaStore) {
         let store = store.clone();
         let mut m = manifest(r.id, &format!("m{i}"));
         m.tag = Some(tag("latest"));
-        tokio::spawn(async move { store.put_manifest(m).await })
+        tokio::spawn(async move { store.artifacts().put_manifest(m).await })
     });
     let outcomes: Vec<_> = join_all(tasks)
         .await
@@ -93,13 +107,19 @@ pub async fn concurrent_tag_moves_are_serialised(store: MetaStore) {
     let distinct: HashSet<_> = moved_from.iter().collect();
     assert_eq!(distinct.len(), TASKS - 1);
     let current = store
+        .artifacts()
         .resolve_tag(r.id, &tag("latest"))
         .await
         .unwrap()
         .unwrap();
     assert!(!distinct.contains(&current.digest));
     assert_eq!(
-        store.list_artifacts(r.id, 1, 100).await.unwrap().1,
+        store
+            .artifacts()
+            .list_artifacts(r.id, 1, 100)
+            .await
+            .unwrap()
+            .1,
         TASKS as u64
     );
 }

@@ -14,6 +14,7 @@ pub const LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 pub async fn user(store: &MetaStore, username: &str) -> User {
     store
+        .users()
         .create_user(NewUser {
             username: username.to_string(),
             email: format!("{username}@example.com"),
@@ -28,6 +29,7 @@ pub async fn user(store: &MetaStore, username: &str) -> User {
 
 pub async fn project_of(store: &MetaStore, owner: &User, name: &str, public: bool) -> Project {
     store
+        .projects()
         .create_project(NewProject {
             name: ProjectName::parse(name).unwrap(),
             owner_id: owner.id,
@@ -47,6 +49,7 @@ pub async fn project(store: &MetaStore, name: &str) -> Project {
 pub async fn repo(store: &MetaStore, project: &Project, path: &str) -> Repository {
     let name = RepoName::parse(&format!("{}/{path}", project.name)).unwrap();
     store
+        .repositories()
         .ensure_repository(project.id, &name)
         .await
         .expect("ensure repository")
@@ -64,10 +67,11 @@ pub fn digest(seed: &str) -> Digest {
 pub async fn blob(store: &MetaStore, repo: RepositoryId, seed: &str, media_type: &str) -> Digest {
     let d = digest(seed);
     store
+        .blobs()
         .record_blob(&d, seed.len() as u64 * 100, Some(media_type))
         .await
         .expect("record blob");
-    store.link_blob(repo, &d).await.expect("link blob");
+    store.blobs().link_blob(repo, &d).await.expect("link blob");
     d
 }
 
@@ -105,5 +109,10 @@ pub async fn push_image(
     m.blobs = vec![config, layer];
     m.size = 2_000;
     m.tag = tag_name.map(tag);
-    store.put_manifest(m).await.expect("put manifest").artifact
+    store
+        .artifacts()
+        .put_manifest(m)
+        .await
+        .expect("put manifest")
+        .artifact
 }

@@ -21,26 +21,40 @@ pub async fn labels_are_scoped_and_attach_to_artifacts(store: MetaStore) {
     let a = push_image(&store, r.id, "a", Some("v1")).await;
     let b = push_image(&store, r.id, "b", Some("v2")).await;
 
-    let g = store.create_label(&label("qa", None)).await.unwrap();
+    let g = store
+        .labels()
+        .create_label(&label("qa", None))
+        .await
+        .unwrap();
     // One name per scope and project; the same name may live in several projects.
     assert!(matches!(
-        store.create_label(&label("qa", None)).await,
+        store.labels().create_label(&label("qa", None)).await,
         Err(Error::Conflict(_))
     ));
-    let pl = store.create_label(&label("qa", Some(p.id))).await.unwrap();
-    store.create_label(&label("qa", Some(q.id))).await.unwrap();
+    let pl = store
+        .labels()
+        .create_label(&label("qa", Some(p.id)))
+        .await
+        .unwrap();
+    store
+        .labels()
+        .create_label(&label("qa", Some(q.id)))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_label(&label("qa", Some(p.id))).await,
+        store.labels().create_label(&label("qa", Some(p.id))).await,
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
         store
+            .labels()
             .create_label(&label("x", Some(portcullis_meta::ProjectId(9999))))
             .await,
         Err(Error::NotFound)
     ));
 
     let (page, total) = store
+        .labels()
         .list_labels(
             &LabelQuery {
                 scope: Some("p".into()),
@@ -55,18 +69,23 @@ pub async fn labels_are_scoped_and_attach_to_artifacts(store: MetaStore) {
     assert_eq!((page.len(), total), (1, 1));
     assert_eq!(page[0].id, pl.id);
 
-    store.add_artifact_label(a.id, g.id).await.unwrap();
-    store.add_artifact_label(a.id, pl.id).await.unwrap();
-    store.add_artifact_label(b.id, g.id).await.unwrap();
+    store.labels().add_artifact_label(a.id, g.id).await.unwrap();
+    store
+        .labels()
+        .add_artifact_label(a.id, pl.id)
+        .await
+        .unwrap();
+    store.labels().add_artifact_label(b.id, g.id).await.unwrap();
     assert!(matches!(
-        store.add_artifact_label(a.id, g.id).await,
+        store.labels().add_artifact_label(a.id, g.id).await,
         Err(Error::Conflict(_))
     ));
     assert!(matches!(
-        store.add_artifact_label(a.id, 424_242).await,
+        store.labels().add_artifact_label(a.id, 424_242).await,
         Err(Error::NotFound)
     ));
     let names: Vec<_> = store
+        .labels()
         .labels_of(a.id)
         .await
         .unwrap()
@@ -83,7 +102,11 @@ pub async fn labels_are_scoped_and_attach_to_artifacts(store: MetaStore) {
                 any_label: any,
                 ..Default::default()
             };
-            let (list, total) = store.find_artifacts(r.id, &f, 1, 10).await.unwrap();
+            let (list, total) = store
+                .artifacts()
+                .find_artifacts(r.id, &f, 1, 10)
+                .await
+                .unwrap();
             assert_eq!(list.len() as u64, total);
             let mut ids: Vec<_> = list.into_iter().map(|x| x.id).collect();
             ids.sort();
@@ -99,17 +122,36 @@ pub async fn labels_are_scoped_and_attach_to_artifacts(store: MetaStore) {
     assert_eq!(find(vec![], vec![pl.id, 424_242]).await, vec![a.id]);
 
     let renamed = store
+        .labels()
         .update_label(g.id, "qa-passed", "ok", "#000")
         .await
         .unwrap();
     assert_eq!(renamed.name, "qa-passed");
-    assert!(store.update_label(424_242, "n", "", "").await.is_err());
-    assert!(store.remove_artifact_label(a.id, pl.id).await.unwrap());
-    assert!(!store.remove_artifact_label(a.id, pl.id).await.unwrap());
+    assert!(
+        store
+            .labels()
+            .update_label(424_242, "n", "", "")
+            .await
+            .is_err()
+    );
+    assert!(
+        store
+            .labels()
+            .remove_artifact_label(a.id, pl.id)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .labels()
+            .remove_artifact_label(a.id, pl.id)
+            .await
+            .unwrap()
+    );
     // Deleting a label takes it off every artifact.
-    assert!(store.delete_label(g.id).await.unwrap());
-    assert!(store.labels_of(b.id).await.unwrap().is_empty());
-    assert!(!store.delete_label(g.id).await.unwrap());
+    assert!(store.labels().delete_label(g.id).await.unwrap());
+    assert!(store.labels().labels_of(b.id).await.unwrap().is_empty());
+    assert!(!store.labels().delete_label(g.id).await.unwrap());
 }
 
 pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
@@ -123,11 +165,17 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     index.config_media_type = None;
     index.children = vec![(amd.digest.clone(), None), (arm.digest.clone(), None)];
     index.tag = Some(tag("multi"));
-    let index = store.put_manifest(index).await.unwrap().artifact;
+    let index = store
+        .artifacts()
+        .put_manifest(index)
+        .await
+        .unwrap()
+        .artifact;
 
     // Leaving out a child: the index cannot be copied, and the child that came first in
     // the same call is not left behind either.
     match store
+        .artifacts()
         .copy_artifacts(&[amd.id, index.id], dst.id, true)
         .await
     {
@@ -136,6 +184,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     }
     assert!(
         store
+            .artifacts()
             .get_artifact(dst.id, &amd.digest)
             .await
             .unwrap()
@@ -143,6 +192,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     );
 
     let (copy, created) = store
+        .artifacts()
         .copy_artifacts(&[amd.id, arm.id, index.id], dst.id, true)
         .await
         .unwrap();
@@ -150,6 +200,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     assert_eq!(copy.digest, index.digest);
     assert_eq!(
         store
+            .artifacts()
             .resolve_tag(dst.id, &tag("multi"))
             .await
             .unwrap()
@@ -158,6 +209,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     );
     assert!(
         store
+            .artifacts()
             .get_artifact(dst.id, &arm.digest)
             .await
             .unwrap()
@@ -165,6 +217,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     );
     // Copying again changes nothing and reports the copy as existing.
     let (again, created) = store
+        .artifacts()
         .copy_artifacts(&[index.id], dst.id, true)
         .await
         .unwrap();

@@ -8,6 +8,7 @@ mod fixtures;
 mod labels;
 mod outbox;
 mod projects;
+mod references;
 mod repositories;
 mod scanners;
 mod scans;
@@ -93,8 +94,8 @@ backend_suite!(
     artifacts::put_manifest_again_keeps_the_row,
     artifacts::put_manifest_missing_blob_writes_nothing,
     artifacts::tags_move_and_page,
-    artifacts::referrers_filter_by_artifact_type,
-    artifacts::index_children_block_deletion,
+    references::referrers_filter_by_artifact_type,
+    references::index_children_block_deletion,
     artifacts::artifacts_page_newest_first,
     artifacts::pulls_are_recorded_in_batches,
     concurrency::concurrent_ensure_repository,

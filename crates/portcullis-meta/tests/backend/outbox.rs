@@ -40,30 +40,36 @@ pub async fn events_commit_with_the_push_and_complete_once(store: MetaStore) {
     let mut failing = manifest(repo.id, "missing blob");
     failing.blobs = vec![crate::fixtures::digest("never linked")];
     failing.events.outbox = vec![event("lost", p.id.0)];
-    assert!(store.put_manifest(failing).await.is_err());
-    assert_eq!(store.outbox_backlog().await.unwrap().pending, 0);
+    assert!(store.artifacts().put_manifest(failing).await.is_err());
+    assert_eq!(store.outbox().outbox_backlog().await.unwrap().pending, 0);
 
     let mut m = manifest(repo.id, "ok");
     m.events.outbox = vec![event("e1", p.id.0)];
     m.events.audit = vec![audit("outbox/app:0")];
-    store.put_manifest(m).await.unwrap();
-    let backlog = store.outbox_backlog().await.unwrap();
+    store.artifacts().put_manifest(m).await.unwrap();
+    let backlog = store.outbox().outbox_backlog().await.unwrap();
     assert_eq!(backlog.pending, 1);
     assert!(backlog.oldest.is_some());
 
     // The writer holds the lease: a dispatcher finds nothing to claim yet.
     assert!(
         store
+            .outbox()
             .claim_outbox(10, Duration::from_secs(30))
             .await
             .unwrap()
             .is_empty()
     );
-    let pending = store.outbox_events(&["e1".to_string()]).await.unwrap();
+    let pending = store
+        .outbox()
+        .outbox_events(&["e1".to_string()])
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].payload, "{\"id\":\"e1\"}");
 
     let hook = store
+        .webhooks()
         .create_webhook_policy(&crate::webhooks::policy(p.id, "hook"))
         .await
         .unwrap();
@@ -85,33 +91,45 @@ pub async fn events_commit_with_the_push_and_complete_once(store: MetaStore) {
     };
     assert_eq!(
         store
+            .outbox()
             .complete_outbox(std::slice::from_ref(&effects))
             .await
             .unwrap(),
         1
     );
     // Completing again (a second dispatcher, a retry) writes nothing twice.
-    assert_eq!(store.complete_outbox(&[effects]).await.unwrap(), 0);
-    assert_eq!(store.outbox_backlog().await.unwrap().pending, 0);
-    let (entries, total) = store.list_audit(&Default::default(), 1, 10).await.unwrap();
+    assert_eq!(store.outbox().complete_outbox(&[effects]).await.unwrap(), 0);
+    assert_eq!(store.outbox().outbox_backlog().await.unwrap().pending, 0);
+    let (entries, total) = store
+        .audit()
+        .list_audit(&Default::default(), 1, 10)
+        .await
+        .unwrap();
     // One written with the push, one by the completion.
     assert_eq!(total, 2, "{entries:?}");
-    let (execs, total) = store.list_webhook_executions(hook.id, 1, 10).await.unwrap();
+    let (execs, total) = store
+        .webhooks()
+        .list_webhook_executions(hook.id, 1, 10)
+        .await
+        .unwrap();
     assert_eq!((execs.len(), total), (1, 1));
 }
 
 pub async fn expired_leases_are_claimed_again(store: MetaStore) {
     let p = project(&store, "leases").await;
     store
+        .outbox()
         .insert_outbox(&[event("a", p.id.0), event("b", p.id.0)])
         .await
         .unwrap();
     // As if the writer died: its lease is given up.
     store
+        .outbox()
         .release_outbox(&["a".into(), "b".into()], Duration::ZERO)
         .await
         .unwrap();
     let claimed = store
+        .outbox()
         .claim_outbox(1, Duration::from_secs(60))
         .await
         .unwrap();
@@ -120,6 +138,7 @@ pub async fn expired_leases_are_claimed_again(store: MetaStore) {
     assert_eq!(claimed[0].attempts, 2);
     // A claimed event is not handed to a second dispatcher while its lease runs.
     let next = store
+        .outbox()
         .claim_outbox(10, Duration::from_secs(60))
         .await
         .unwrap();
@@ -129,6 +148,7 @@ pub async fn expired_leases_are_claimed_again(store: MetaStore) {
     );
     assert!(
         store
+            .outbox()
             .claim_outbox(10, Duration::from_secs(60))
             .await
             .unwrap()

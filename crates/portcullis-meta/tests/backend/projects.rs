@@ -14,6 +14,7 @@ pub async fn users_are_unique_and_editable(store: MetaStore) {
     assert_eq!(alice.creation_time, alice.update_time);
 
     let again = store
+        .users()
         .create_user(portcullis_meta::NewUser {
             username: "alice".into(),
             password_hash: "x".into(),
@@ -22,20 +23,34 @@ pub async fn users_are_unique_and_editable(store: MetaStore) {
         .await;
     assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
 
-    assert_eq!(store.get_user(alice.id).await.unwrap(), Some(alice.clone()));
     assert_eq!(
-        store.get_user_by_name("alice").await.unwrap().unwrap().id,
+        store.users().get_user(alice.id).await.unwrap(),
+        Some(alice.clone())
+    );
+    assert_eq!(
+        store
+            .users()
+            .get_user_by_name("alice")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         alice.id
     );
-    assert_eq!(store.get_user_by_name("Alice").await.unwrap(), None);
+    assert_eq!(store.users().get_user_by_name("Alice").await.unwrap(), None);
 
-    store.set_password(alice.id, "new-hash").await.unwrap();
-    store.set_sysadmin(alice.id, true).await.unwrap();
     store
+        .users()
+        .set_password(alice.id, "new-hash")
+        .await
+        .unwrap();
+    store.users().set_sysadmin(alice.id, true).await.unwrap();
+    store
+        .users()
         .update_user_profile(alice.id, "a@example.org", "Alice A", "hello")
         .await
         .unwrap();
-    let changed = store.get_user(alice.id).await.unwrap().unwrap();
+    let changed = store.users().get_user(alice.id).await.unwrap().unwrap();
     assert_eq!(changed.password_hash, "new-hash");
     assert!(changed.sysadmin);
     assert_eq!(changed.email, "a@example.org");
@@ -46,41 +61,41 @@ pub async fn users_are_unique_and_editable(store: MetaStore) {
 
     let missing = UserId(alice.id.0 + 1000);
     assert!(matches!(
-        store.set_password(missing, "h").await,
+        store.users().set_password(missing, "h").await,
         Err(Error::NotFound)
     ));
     assert!(matches!(
-        store.set_sysadmin(missing, true).await,
+        store.users().set_sysadmin(missing, true).await,
         Err(Error::NotFound)
     ));
     assert!(matches!(
-        store.delete_user(missing).await,
+        store.users().delete_user(missing).await,
         Err(Error::NotFound)
     ));
 
     project_of(&store, &alice, "owned", false).await;
     assert!(matches!(
-        store.delete_user(alice.id).await,
+        store.users().delete_user(alice.id).await,
         Err(Error::Conflict(_))
     ));
     let bob = user(&store, "bob").await;
-    store.delete_user(bob.id).await.unwrap();
-    assert_eq!(store.get_user(bob.id).await.unwrap(), None);
+    store.users().delete_user(bob.id).await.unwrap();
+    assert_eq!(store.users().get_user(bob.id).await.unwrap(), None);
 }
 
 pub async fn users_page_with_totals(store: MetaStore) {
     for name in ["e", "c", "a", "d", "b"] {
         user(&store, name).await;
     }
-    let (page1, total) = store.list_users(1, 2).await.unwrap();
+    let (page1, total) = store.users().list_users(1, 2).await.unwrap();
     assert_eq!(total, 5);
     let names = |users: &[portcullis_meta::User]| {
         users.iter().map(|u| u.username.clone()).collect::<Vec<_>>()
     };
     assert_eq!(names(&page1), ["a", "b"]);
-    let (page3, total) = store.list_users(3, 2).await.unwrap();
+    let (page3, total) = store.users().list_users(3, 2).await.unwrap();
     assert_eq!((names(&page3), total), (vec!["e".to_string()], 5));
-    let (page4, total) = store.list_users(4, 2).await.unwrap();
+    let (page4, total) = store.users().list_users(4, 2).await.unwrap();
     assert!(page4.is_empty());
     assert_eq!(total, 5);
 }
@@ -91,6 +106,7 @@ pub async fn projects_are_unique(store: MetaStore) {
     metadata.insert("auto_scan".to_string(), "true".to_string());
     metadata.insert("public".to_string(), "false".to_string());
     let created = store
+        .projects()
         .create_project(NewProject {
             name: ProjectName::parse("library").unwrap(),
             owner_id: owner.id,
@@ -108,6 +124,7 @@ pub async fn projects_are_unique(store: MetaStore) {
     assert_eq!(created.repo_count, 0);
 
     let dup = store
+        .projects()
         .create_project(NewProject {
             name: ProjectName::parse("library").unwrap(),
             owner_id: owner.id,
@@ -118,6 +135,7 @@ pub async fn projects_are_unique(store: MetaStore) {
     assert!(matches!(dup, Err(Error::Conflict(_))), "{dup:?}");
 
     let orphan = store
+        .projects()
         .create_project(NewProject {
             name: ProjectName::parse("orphan").unwrap(),
             owner_id: UserId(owner.id.0 + 1000),
@@ -128,18 +146,30 @@ pub async fn projects_are_unique(store: MetaStore) {
     assert!(matches!(orphan, Err(Error::NotFound)), "{orphan:?}");
 
     assert_eq!(
-        store.get_project(created.id).await.unwrap(),
+        store.projects().get_project(created.id).await.unwrap(),
         Some(created.clone())
     );
     assert_eq!(
-        store.get_project_by_name("library").await.unwrap(),
+        store
+            .projects()
+            .get_project_by_name("library")
+            .await
+            .unwrap(),
         Some(created.clone())
     );
-    assert_eq!(store.get_project_by_name("nope").await.unwrap(), None);
+    assert_eq!(
+        store.projects().get_project_by_name("nope").await.unwrap(),
+        None
+    );
 
     repo(&store, &created, "app").await;
     repo(&store, &created, "tools/cli").await;
-    let counted = store.get_project(created.id).await.unwrap().unwrap();
+    let counted = store
+        .projects()
+        .get_project(created.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(counted.repo_count, 2);
 }
 
@@ -163,7 +193,11 @@ pub async fn project_listing_filters_and_pages(store: MetaStore) {
         let store = store.clone();
         let q = q.clone();
         async move {
-            let (projects, total) = store.list_projects(&q, page, size).await.unwrap();
+            let (projects, total) = store
+                .projects()
+                .list_projects(&q, page, size)
+                .await
+                .unwrap();
             let names: Vec<String> = projects.iter().map(|p| p.name.to_string()).collect();
             (names, total)
         }
@@ -246,7 +280,11 @@ pub async fn project_metadata_merges_and_syncs_public(store: MetaStore) {
     let mut changes = BTreeMap::new();
     changes.insert("auto_scan".to_string(), "true".to_string());
     changes.insert("severity".to_string(), "high".to_string());
-    let p = store.update_project_metadata(p.id, changes).await.unwrap();
+    let p = store
+        .projects()
+        .update_project_metadata(p.id, changes)
+        .await
+        .unwrap();
     assert_eq!(p.metadata["auto_scan"], "true");
     assert_eq!(p.metadata["severity"], "high");
     assert_eq!(p.metadata["public"], "false");
@@ -255,7 +293,11 @@ pub async fn project_metadata_merges_and_syncs_public(store: MetaStore) {
     let mut changes = BTreeMap::new();
     changes.insert("public".to_string(), "TRUE".to_string());
     changes.insert("severity".to_string(), "critical".to_string());
-    let p = store.update_project_metadata(p.id, changes).await.unwrap();
+    let p = store
+        .projects()
+        .update_project_metadata(p.id, changes)
+        .await
+        .unwrap();
     assert!(p.public);
     assert_eq!(p.metadata["public"], "true");
     assert_eq!(p.metadata["severity"], "critical");
@@ -264,24 +306,37 @@ pub async fn project_metadata_merges_and_syncs_public(store: MetaStore) {
     let mut bad = BTreeMap::new();
     bad.insert("public".to_string(), "yes".to_string());
     assert!(matches!(
-        store.update_project_metadata(p.id, bad).await,
+        store.projects().update_project_metadata(p.id, bad).await,
         Err(Error::Invalid(_))
     ));
-    assert!(store.get_project(p.id).await.unwrap().unwrap().public);
+    assert!(
+        store
+            .projects()
+            .get_project(p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .public
+    );
 
     let p = store
+        .projects()
         .remove_project_metadata(p.id, "severity")
         .await
         .unwrap();
     assert!(!p.metadata.contains_key("severity"));
     assert!(matches!(
-        store.remove_project_metadata(p.id, "public").await,
+        store
+            .projects()
+            .remove_project_metadata(p.id, "public")
+            .await,
         Err(Error::Invalid(_))
     ));
 
     let missing = ProjectId(p.id.0 + 1000);
     assert!(matches!(
         store
+            .projects()
             .update_project_metadata(missing, BTreeMap::new())
             .await,
         Err(Error::NotFound)
@@ -292,16 +347,16 @@ pub async fn delete_project_refuses_non_empty(store: MetaStore) {
     let p = project(&store, "full").await;
     let r = repo(&store, &p, "app").await;
     assert!(matches!(
-        store.delete_project(p.id).await,
+        store.projects().delete_project(p.id).await,
         Err(Error::NotEmpty)
     ));
-    assert!(store.get_project(p.id).await.unwrap().is_some());
+    assert!(store.projects().get_project(p.id).await.unwrap().is_some());
 
-    store.delete_repository(r.id).await.unwrap();
-    store.delete_project(p.id).await.unwrap();
-    assert_eq!(store.get_project(p.id).await.unwrap(), None);
+    store.repositories().delete_repository(r.id).await.unwrap();
+    store.projects().delete_project(p.id).await.unwrap();
+    assert_eq!(store.projects().get_project(p.id).await.unwrap(), None);
     assert!(matches!(
-        store.delete_project(p.id).await,
+        store.projects().delete_project(p.id).await,
         Err(Error::NotFound)
     ));
 }

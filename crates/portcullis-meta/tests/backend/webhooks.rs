@@ -47,26 +47,45 @@ pub async fn policies_round_trip(store: MetaStore) {
     let p = project(&store, "hooks").await;
     let other = project(&store, "other").await;
     let a = store
+        .webhooks()
         .create_webhook_policy(&policy(p.id, "a"))
         .await
         .unwrap();
     assert_eq!(a.targets[0].auth_header, "Bearer x");
     assert_eq!(a.secret.as_deref(), Some("key"));
     assert!(matches!(
-        store.create_webhook_policy(&policy(p.id, "a")).await,
+        store
+            .webhooks()
+            .create_webhook_policy(&policy(p.id, "a"))
+            .await,
         Err(Error::Conflict(_))
     ));
     store
+        .webhooks()
         .create_webhook_policy(&policy(other.id, "a"))
         .await
         .unwrap();
     assert_eq!(
-        store.list_webhook_policies(Some(p.id)).await.unwrap().len(),
+        store
+            .webhooks()
+            .list_webhook_policies(Some(p.id))
+            .await
+            .unwrap()
+            .len(),
         1
     );
-    assert_eq!(store.list_webhook_policies(None).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .webhooks()
+            .list_webhook_policies(None)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
     assert!(
         store
+            .webhooks()
             .get_webhook_policy(other.id, a.id)
             .await
             .unwrap()
@@ -77,8 +96,17 @@ pub async fn policies_round_trip(store: MetaStore) {
     changed.enabled = false;
     changed.secret = None;
     changed.event_types = vec!["PULL_ARTIFACT".into(), "DELETE_ARTIFACT".into()];
-    store.update_webhook_policy(a.id, &changed).await.unwrap();
-    let b = store.get_webhook_policy(p.id, a.id).await.unwrap().unwrap();
+    store
+        .webhooks()
+        .update_webhook_policy(a.id, &changed)
+        .await
+        .unwrap();
+    let b = store
+        .webhooks()
+        .get_webhook_policy(p.id, a.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (b.name.as_str(), b.enabled, b.secret.clone()),
         ("b", false, None)
@@ -87,12 +115,16 @@ pub async fn policies_round_trip(store: MetaStore) {
     assert_eq!(b.creation_time, a.creation_time);
     changed.project_id = other.id;
     assert!(matches!(
-        store.update_webhook_policy(a.id, &changed).await,
+        store.webhooks().update_webhook_policy(a.id, &changed).await,
         Err(Error::NotFound)
     ));
-    store.delete_webhook_policy(p.id, a.id).await.unwrap();
+    store
+        .webhooks()
+        .delete_webhook_policy(p.id, a.id)
+        .await
+        .unwrap();
     assert!(matches!(
-        store.delete_webhook_policy(p.id, a.id).await,
+        store.webhooks().delete_webhook_policy(p.id, a.id).await,
         Err(Error::NotFound)
     ));
 }
@@ -100,31 +132,48 @@ pub async fn policies_round_trip(store: MetaStore) {
 pub async fn deliveries_are_jobs_with_attempts(store: MetaStore) {
     let p = project(&store, "hooks").await;
     let pol = store
+        .webhooks()
         .create_webhook_policy(&policy(p.id, "a"))
         .await
         .unwrap();
     let queued = store
+        .webhooks()
         .create_webhook_deliveries(&[delivery(pol.id, 2), delivery(pol.id + 1000, 1)])
         .await
         .unwrap();
     assert_eq!(queued, 2, "a missing policy's delivery is skipped");
-    let (list, total) = store.list_webhook_executions(pol.id, 1, 10).await.unwrap();
+    let (list, total) = store
+        .webhooks()
+        .list_webhook_executions(pol.id, 1, 10)
+        .await
+        .unwrap();
     assert_eq!((list.len(), total), (1, 1));
     let exec = &list[0];
     assert_eq!(exec.tasks.len(), 2);
     let task = &exec.tasks[0];
     assert_eq!(task.state, Some(JobState::Pending));
     assert_eq!(task.attempts, 0);
-    let job = store.get_job(task.job_id.unwrap()).await.unwrap().unwrap();
+    let job = store
+        .jobs()
+        .get_job(task.job_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(job.kind, WEBHOOK_JOB_KIND);
     assert_eq!(job.max_attempts, 3);
     assert_eq!(job.payload["task_id"], task.id);
 
-    let d = store.webhook_delivery(task.id).await.unwrap().unwrap();
+    let d = store
+        .webhooks()
+        .webhook_delivery(task.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(d.body, "{\"n\":0}");
     assert_eq!(d.policy.id, pol.id);
     for (n, code) in [(1, Some(500)), (2, None), (3, Some(200))] {
         store
+            .webhooks()
             .record_webhook_attempt(&NewWebhookAttempt {
                 task_id: task.id,
                 attempt: n,
@@ -137,6 +186,7 @@ pub async fn deliveries_are_jobs_with_attempts(store: MetaStore) {
             .unwrap();
     }
     let (t, attempts) = store
+        .webhooks()
         .webhook_task_attempts(exec.id, task.id)
         .await
         .unwrap()
@@ -147,22 +197,39 @@ pub async fn deliveries_are_jobs_with_attempts(store: MetaStore) {
     assert_eq!(attempts[1].error.as_deref(), Some("refused"));
     assert!(
         store
+            .webhooks()
             .webhook_task_attempts(exec.id + 1, task.id)
             .await
             .unwrap()
             .is_none()
     );
-    let one = store.get_webhook_execution(pol.id, exec.id).await.unwrap();
+    let one = store
+        .webhooks()
+        .get_webhook_execution(pol.id, exec.id)
+        .await
+        .unwrap();
     assert_eq!(one.as_ref(), Some(exec));
-    let last = store.webhook_last_triggers(p.id).await.unwrap();
+    let last = store.webhooks().webhook_last_triggers(p.id).await.unwrap();
     assert_eq!(last.len(), 1);
     assert_eq!((last[0].0, last[0].1.as_str()), (pol.id, "PUSH_ARTIFACT"));
 
     // Deleting the policy takes its records along; its jobs then find nothing.
-    store.delete_webhook_policy(p.id, pol.id).await.unwrap();
-    assert!(store.webhook_delivery(task.id).await.unwrap().is_none());
+    store
+        .webhooks()
+        .delete_webhook_policy(p.id, pol.id)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .webhooks()
+            .webhook_delivery(task.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         store
+            .webhooks()
             .list_webhook_executions(pol.id, 1, 10)
             .await
             .unwrap()
