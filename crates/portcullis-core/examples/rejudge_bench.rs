@@ -118,7 +118,8 @@ async fn main() -> anyhow::Result<()> {
         let tar = base_layer(b);
         let d = Digest::sha256_of(&tar);
         let inv = inventory_of_layer(tar.as_slice(), None, Some(d.clone()), &limits)?;
-        meta.put_layer_inventory(d.as_str(), i64::from(INVENTORY_VERSION), &codec::pack(&inv))
+        meta.scans()
+            .put_layer_inventory(d.as_str(), i64::from(INVENTORY_VERSION), &codec::pack(&inv))
             .await?;
         base_digests.push(d.to_string());
     }
@@ -126,7 +127,8 @@ async fn main() -> anyhow::Result<()> {
         let tar = app_layer(i);
         let d = Digest::sha256_of(&tar);
         let inv = inventory_of_layer(tar.as_slice(), None, Some(d.clone()), &limits)?;
-        meta.put_layer_inventory(d.as_str(), i64::from(INVENTORY_VERSION), &codec::pack(&inv))
+        meta.scans()
+            .put_layer_inventory(d.as_str(), i64::from(INVENTORY_VERSION), &codec::pack(&inv))
             .await?;
         let digest = format!("sha256:{:064x}", i + 1);
         let key = ReportKey {
@@ -134,7 +136,9 @@ async fn main() -> anyhow::Result<()> {
             scanner: BUILTIN_SCANNER.into(),
             mime_type: VULN_MIME.into(),
         };
-        meta.start_scan(&key, &format!("report-{i}"), 0).await?;
+        meta.scans()
+            .start_scan(&key, &format!("report-{i}"), 0)
+            .await?;
         let input = RescanInput {
             repository: "bench/app".into(),
             media_type: "application/vnd.oci.image.manifest.v1+json".into(),
@@ -146,7 +150,9 @@ async fn main() -> anyhow::Result<()> {
             db_generation: Some(0),
             ..FinishedScan::default()
         };
-        meta.finish_scan(&key, ReportStatus::Success, &done).await?;
+        meta.scans()
+            .finish_scan(&key, ReportStatus::Success, &done)
+            .await?;
     }
     let osv = tempfile::tempdir()?;
     advisories(osv.path());
@@ -186,6 +192,7 @@ async fn main() -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!(e))?;
     let secs = started.elapsed().as_secs_f64();
     let sample = meta
+        .scans()
         .get_report(&ReportKey {
             digest: format!("sha256:{:064x}", 1),
             scanner: BUILTIN_SCANNER.into(),

@@ -74,12 +74,13 @@ impl Registry {
         project: ProjectId,
         artifact: Artifact,
     ) -> Result<ArtifactView> {
-        let tags = self.meta.tags_of(artifact.id).await?;
-        let labels = self.meta.labels_of(artifact.id).await?;
+        let tags = self.meta.tags().tags_of(artifact.id).await?;
+        let labels = self.meta.labels().labels_of(artifact.id).await?;
         let mut references = Vec::new();
-        for child in self.meta.children_of(artifact.id).await? {
+        for child in self.meta.artifacts().children_of(artifact.id).await? {
             let id = self
                 .meta
+                .artifacts()
                 .get_artifact(artifact.repository_id, &child.digest)
                 .await?
                 .map(|c| c.id);
@@ -110,6 +111,7 @@ impl Registry {
             .await?;
         let (list, total) = self
             .meta
+            .artifacts()
             .find_artifacts(r.id, filter, page, page_size)
             .await?;
         let mut out = Vec::with_capacity(list.len());
@@ -197,7 +199,7 @@ impl Registry {
             .repository_for(&ctx.principal, project, repository, "tag", "list")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
-        Ok(self.meta.tags_of(a.id).await?)
+        Ok(self.meta.tags().tags_of(a.id).await?)
     }
 
     /// Tags an artifact (needs `tag:create`); `409` when the tag exists in the repository.
@@ -215,7 +217,7 @@ impl Registry {
             .await?;
         let tag = Tag::parse(tag).map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
         let a = self.access.find_artifact(&r, reference).await?;
-        let res = self.meta.create_tag(r.id, a.id, &tag).await;
+        let res = self.meta.tags().create_tag(r.id, a.id, &tag).await;
         self.projects.forget(p.name.as_str());
         let resource = format!("{}:{}", r.name, tag);
         self.audit_log.action(
@@ -246,6 +248,7 @@ impl Registry {
         let tag = Tag::parse(tag).map_err(|_| artifact_missing(tag))?;
         let on_artifact = self
             .meta
+            .tags()
             .get_tag(r.id, &tag)
             .await?
             .is_some_and(|t| t.artifact_id == a.id);
@@ -284,7 +287,11 @@ impl Registry {
             .repository_for(&ctx.principal, project, repository, "accessory", "list")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
-        let list = self.meta.referrers(r.id, &a.digest, None).await?;
+        let list = self
+            .meta
+            .artifacts()
+            .referrers(r.id, &a.digest, None)
+            .await?;
         Ok((r, a, list))
     }
 
@@ -308,6 +315,7 @@ impl Registry {
         let source = self.source_artifact(ctx, &src_name, &reference).await?;
         let dest = self
             .meta
+            .repositories()
             .ensure_repository(p.id, &dest_name)
             .await
             .map_err(Error::from)?;
@@ -324,6 +332,7 @@ impl Registry {
         let res = match res {
             Ok(order) => self
                 .meta
+                .artifacts()
                 .copy_artifacts(&order, dest.id, true)
                 .await
                 .map(|(copy, _)| copy)
@@ -384,6 +393,7 @@ impl Registry {
             return Err(missing());
         }
         self.meta
+            .artifacts()
             .resolve(name, reference)
             .await?
             .ok_or_else(missing)
@@ -398,8 +408,8 @@ impl Registry {
         source: &Artifact,
     ) -> Result<()> {
         let mut moved = Vec::new();
-        for t in self.meta.tags_of(source.id).await? {
-            if let Some(existing) = self.meta.resolve_tag(dest, &t.name).await?
+        for t in self.meta.tags().tags_of(source.id).await? {
+            if let Some(existing) = self.meta.artifacts().resolve_tag(dest, &t.name).await?
                 && existing.digest != source.digest
             {
                 moved.push(t.name);
@@ -428,12 +438,19 @@ impl Registry {
                 continue;
             }
             stack.push((a.clone(), true));
-            for child in self.meta.children_of(a.id).await? {
-                if self.meta.get_artifact(dest, &child.digest).await?.is_some() {
+            for child in self.meta.artifacts().children_of(a.id).await? {
+                if self
+                    .meta
+                    .artifacts()
+                    .get_artifact(dest, &child.digest)
+                    .await?
+                    .is_some()
+                {
                     continue;
                 }
                 let c = self
                     .meta
+                    .artifacts()
                     .get_artifact(a.repository_id, &child.digest)
                     .await?
                     .ok_or_else(|| artifact_missing(child.digest.as_str()))?;

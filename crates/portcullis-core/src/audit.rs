@@ -152,7 +152,7 @@ async fn write(meta: &MetaStore, pending: &mut Pending) {
         return;
     }
     let batch = pending.take();
-    if let Err(e) = meta.record_audit(&batch).await {
+    if let Err(e) = meta.audit().record_audit(&batch).await {
         tracing::warn!(error = %e, entries = batch.len(), "writing audit entries failed");
     }
 }

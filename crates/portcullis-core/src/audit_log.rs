@@ -77,7 +77,7 @@ impl AuditLog {
         if !ctx.principal.is_sysadmin() {
             let mut allowed = Vec::new();
             for id in self.access.member_project_ids(&ctx.principal).await? {
-                let Some(p) = self.meta.get_project(ProjectId(id)).await? else {
+                let Some(p) = self.meta.projects().get_project(ProjectId(id)).await? else {
                     continue;
                 };
                 let info = crate::ProjectInfo {
@@ -99,7 +99,7 @@ impl AuditLog {
                 None => allowed,
             });
         }
-        Ok(self.meta.list_audit(&q, page, page_size).await?)
+        Ok(self.meta.audit().list_audit(&q, page, page_size).await?)
     }
 
     /// Purges entries older than `retain_hours`, optionally only some operations
@@ -116,12 +116,16 @@ impl AuditLog {
         self.flush().await;
         let before =
             time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(retain_hours));
-        Ok(self.meta.purge_audit(before, operations.as_deref()).await?)
+        Ok(self
+            .meta
+            .audit()
+            .purge_audit(before, operations.as_deref())
+            .await?)
     }
 
     /// The audit purge schedule, if one was ever set.
     pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
-        Ok(self.meta.get_schedule(PURGE_AUDIT).await?)
+        Ok(self.meta.schedules().get_schedule(PURGE_AUDIT).await?)
     }
 
     /// Sets the purge schedule; `cron = None` disables it (Harbor's "None"). System admins only.
@@ -152,6 +156,7 @@ impl AuditLog {
         }
         Ok(self
             .meta
+            .schedules()
             .put_schedule(&NewSchedule {
                 name: PURGE_AUDIT.into(),
                 kind: PURGE_AUDIT.into(),

@@ -61,6 +61,7 @@ impl Registry {
         let ids: Option<Vec<ProjectId>> = visible.map(|v| v.into_iter().map(ProjectId).collect());
         Ok(self
             .meta
+            .repositories()
             .list_repositories_in(ids.as_deref(), name_contains, page, page_size)
             .await?)
     }
@@ -80,6 +81,7 @@ impl Registry {
             .await?;
         Ok(self
             .meta
+            .repositories()
             .list_repositories(Some(p.id), name_contains, page, page_size)
             .await?)
     }
@@ -98,6 +100,7 @@ impl Registry {
             .await?;
         let res = self
             .meta
+            .repositories()
             .update_repository_description(r.id, description)
             .await;
         self.audit_log.action(
@@ -123,24 +126,28 @@ impl Registry {
             .repository_for(&ctx.principal, project, repository, "repository", "delete")
             .await?;
         // A repository holding a tag an immutable rule protects stays.
-        let tags = self.meta.list_tags(r.id, None, None).await?;
+        let tags = self.meta.tags().list_tags(r.id, None, None).await?;
         self.policy
             .check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
             .await?;
         // What goes, for the DELETE_ARTIFACT events Harbor sends (one per artifact).
         let mut gone = Vec::new();
         for page in 1.. {
-            let (list, _) = self.meta.list_artifacts(r.id, page, 500).await?;
+            let (list, _) = self
+                .meta
+                .artifacts()
+                .list_artifacts(r.id, page, 500)
+                .await?;
             let last = list.len() < 500;
             for a in list {
-                let tag = self.meta.tags_of(a.id).await?.into_iter().next();
+                let tag = self.meta.tags().tags_of(a.id).await?.into_iter().next();
                 gone.push((a.digest, tag.map(|t| t.name.to_string())));
             }
             if last {
                 break;
             }
         }
-        let res = self.meta.delete_repository(r.id).await;
+        let res = self.meta.repositories().delete_repository(r.id).await;
         self.projects.forget(p.name.as_str());
         if res.is_ok() {
             self.artifacts_removed().await;
@@ -187,7 +194,7 @@ impl Registry {
             let (name, public) = match owners.get(&r.project_id) {
                 Some(x) => x.clone(),
                 None => {
-                    let Some(p) = self.meta.get_project(r.project_id).await? else {
+                    let Some(p) = self.meta.projects().get_project(r.project_id).await? else {
                         continue;
                     };
                     let x = (p.name.to_string(), p.public);
@@ -220,14 +227,14 @@ impl Registry {
             ..Default::default()
         };
         if access.can("quota", "read")
-            && let Some(q) = self.meta.project_quota(p.id).await?
+            && let Some(q) = self.meta.quotas().project_quota(p.id).await?
         {
             s.quota = Some(SummaryQuota {
                 hard: StorageResource { storage: q.hard },
                 used: StorageResource { storage: q.used },
             });
         }
-        for m in self.meta.list_members(p.id, None).await? {
+        for m in self.meta.members().list_members(p.id, None).await? {
             match Role::from_id(m.role_id) {
                 Some(Role::ProjectAdmin) => s.project_admin_count += 1,
                 Some(Role::Maintainer) => s.maintainer_count += 1,

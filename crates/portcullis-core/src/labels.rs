@@ -104,6 +104,7 @@ impl Labels {
     pub async fn get_label(&self, ctx: &RequestCtx, id: i64) -> Result<Label> {
         let l = self
             .meta
+            .labels()
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
@@ -137,6 +138,7 @@ impl Labels {
         };
         let res = self
             .meta
+            .labels()
             .create_label(&NewLabel {
                 name: req.name.trim().to_string(),
                 description: req.description,
@@ -190,7 +192,7 @@ impl Labels {
             }
             other => return Err(bad(format!("invalid scope {other:?}: use g or p"))),
         }
-        Ok(self.meta.list_labels(&q, page, page_size).await?)
+        Ok(self.meta.labels().list_labels(&q, page, page_size).await?)
     }
 
     /// Changes a label's name, description or color.
@@ -202,6 +204,7 @@ impl Labels {
     ) -> Result<Label> {
         let l = self
             .meta
+            .labels()
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
@@ -214,6 +217,7 @@ impl Labels {
         validate(&name, &req.color)?;
         let res = self
             .meta
+            .labels()
             .update_label(id, &name, &req.description, &req.color)
             .await
             .map_err(Error::from);
@@ -232,11 +236,17 @@ impl Labels {
     pub async fn delete_label(&self, ctx: &RequestCtx, id: i64) -> Result<()> {
         let l = self
             .meta
+            .labels()
             .get_label(id)
             .await?
             .ok_or_else(|| label_missing(id))?;
         self.label_allowed(ctx, &l, "delete").await?;
-        let res = self.meta.delete_label(id).await.map_err(Error::from);
+        let res = self
+            .meta
+            .labels()
+            .delete_label(id)
+            .await
+            .map_err(Error::from);
         self.audit_log.action(
             &ctx.audit_actor(),
             "delete",
@@ -271,6 +281,7 @@ impl Labels {
         let a = self.access.find_artifact(&r, reference).await?;
         let l = self
             .meta
+            .labels()
             .get_label(label_id)
             .await?
             .ok_or_else(|| label_missing(label_id))?;
@@ -281,6 +292,7 @@ impl Labels {
         }
         let res = self
             .meta
+            .labels()
             .add_artifact_label(a.id, label_id)
             .await
             .map_err(Error::from);
@@ -315,7 +327,11 @@ impl Labels {
             )
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
-        let removed = self.meta.remove_artifact_label(a.id, label_id).await?;
+        let removed = self
+            .meta
+            .labels()
+            .remove_artifact_label(a.id, label_id)
+            .await?;
         self.audit_log.action(
             &ctx.audit_actor(),
             "delete",

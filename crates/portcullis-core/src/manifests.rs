@@ -18,7 +18,7 @@ impl Registry {
         if let Some(r) = self.resolutions.get(repo.as_str(), reference.as_str()) {
             return Ok(r);
         }
-        let Some(a) = self.meta.resolve(repo, reference).await? else {
+        let Some(a) = self.meta.artifacts().resolve(repo, reference).await? else {
             return Err(Error::code(ErrorCode::ManifestUnknown)
                 .with_detail(serde_json::json!({ "reference": reference.as_str() })));
         };
@@ -205,6 +205,7 @@ impl Registry {
         };
         let repository = self
             .meta
+            .repositories()
             .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
             .await?;
         // Stored first: a manifest row never points at missing bytes. A crash between the
@@ -269,7 +270,7 @@ impl Registry {
             tag,
             operator: &ctx.actor,
         };
-        let outcome = match self.meta.put_manifest(put).await {
+        let outcome = match self.meta.artifacts().put_manifest(put).await {
             Ok(o) => o,
             Err(e) => return Err(self.policy.refused_commit(&commit, immutable_rule, e)),
         };
@@ -381,8 +382,8 @@ impl Registry {
                     .await?
             }
             Reference::Digest(d) => {
-                if let Some(a) = self.meta.get_artifact(r.id, d).await? {
-                    let tags = self.meta.tags_of(a.id).await?;
+                if let Some(a) = self.meta.artifacts().get_artifact(r.id, d).await? {
+                    let tags = self.meta.tags().tags_of(a.id).await?;
                     self.policy
                         .check_tags_mutable(
                             r.project_id.0,
@@ -398,8 +399,13 @@ impl Registry {
             None => Default::default(),
         };
         let found = match reference {
-            Reference::Digest(d) => self.meta.delete_artifact(r.id, d, &writes).await?,
-            Reference::Tag(t) => self.meta.delete_tag(r.id, t).await?,
+            Reference::Digest(d) => {
+                self.meta
+                    .artifacts()
+                    .delete_artifact(r.id, d, &writes)
+                    .await?
+            }
+            Reference::Tag(t) => self.meta.tags().delete_tag(r.id, t).await?,
         };
         if found && matches!(reference, Reference::Digest(_)) {
             self.artifacts_removed().await;
@@ -422,7 +428,7 @@ impl Registry {
         n: Option<u32>,
     ) -> Result<Vec<String>> {
         let r = self.uploads.repository(repo).await?;
-        Ok(self.meta.list_tags(r.id, last, n).await?)
+        Ok(self.meta.tags().list_tags(r.id, last, n).await?)
     }
 
     pub async fn referrers(
@@ -431,10 +437,14 @@ impl Registry {
         subject: &Digest,
         artifact_type: Option<&str>,
     ) -> Result<Vec<ReferrerDescriptor>> {
-        let Some(r) = self.meta.get_repository(repo).await? else {
+        let Some(r) = self.meta.repositories().get_repository(repo).await? else {
             return Ok(Vec::new());
         };
-        let list = self.meta.referrers(r.id, subject, artifact_type).await?;
+        let list = self
+            .meta
+            .artifacts()
+            .referrers(r.id, subject, artifact_type)
+            .await?;
         Ok(list
             .into_iter()
             .map(|a| ReferrerDescriptor {
@@ -456,7 +466,11 @@ impl Registry {
     ) -> Result<Vec<String>> {
         let ids: Option<Vec<portcullis_meta::ProjectId>> =
             only.map(|o| o.iter().map(|i| portcullis_meta::ProjectId(*i)).collect());
-        Ok(self.meta.catalog(last, n, ids.as_deref()).await?)
+        Ok(self
+            .meta
+            .repositories()
+            .catalog(last, n, ids.as_deref())
+            .await?)
     }
 }
 

@@ -92,7 +92,7 @@ pub async fn render(meta: &MetaStore) -> crate::Result<String> {
     let Some(m) = METRICS.as_ref() else {
         return Ok(String::new());
     };
-    let counts = meta.job_counts().await?;
+    let counts = meta.jobs().job_counts().await?;
     m.jobs.reset();
     for c in counts {
         m.jobs

@@ -144,6 +144,7 @@ impl Projects {
         }
         let created = self
             .meta
+            .projects()
             .create_project_with_quota(
                 NewProject {
                     name: name.clone(),
@@ -163,6 +164,7 @@ impl Projects {
             })?;
         // The creator becomes the project's admin.
         self.meta
+            .members()
             .add_member(
                 created.id,
                 portcullis_meta::UserId(user.id),
@@ -196,7 +198,11 @@ impl Projects {
                 .collect();
             q.visible_to = Some(members);
         }
-        Ok(self.meta.list_projects(&q, page, page_size).await?)
+        Ok(self
+            .meta
+            .projects()
+            .list_projects(&q, page, page_size)
+            .await?)
     }
 
     pub async fn update_project(
@@ -221,6 +227,7 @@ impl Projects {
             }
             let p = self
                 .meta
+                .projects()
                 .update_project_metadata(project.id, metadata)
                 .await?;
             if let Some(list) = &policies.cve_allowlist {
@@ -254,6 +261,7 @@ impl Projects {
                 return Err(forbidden(&ctx.principal));
             }
             self.meta
+                .projects()
                 .delete_project(project.id)
                 .await
                 .map_err(|e| match e {

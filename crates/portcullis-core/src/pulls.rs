@@ -60,7 +60,7 @@ async fn write(meta: &MetaStore, pending: &mut Vec<(ArtifactId, time::OffsetDate
         return;
     }
     let batch = std::mem::take(pending);
-    if let Err(e) = meta.record_pulls(&batch).await {
+    if let Err(e) = meta.artifacts().record_pulls(&batch).await {
         tracing::warn!(error = %e, "recording pull times failed");
     }
 }

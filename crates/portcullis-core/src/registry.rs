@@ -281,7 +281,7 @@ impl Registry {
     pub(crate) async fn artifacts_removed(&self) {
         self.resolutions.invalidate();
         self.policy.gate_changed();
-        match self.meta.prune_reports().await {
+        match self.meta.scans().prune_reports().await {
             Ok(0) => {}
             Ok(n) => tracing::debug!(reports = n, "reports of deleted artifacts removed"),
             Err(e) => tracing::warn!(error = %e, "could not remove reports of deleted artifacts"),

@@ -53,7 +53,7 @@ pub fn check_private(path: &Path) -> anyhow::Result<()> {
 /// Creates the `admin` user when missing. The password comes from `admin_password`, or
 /// is generated and printed once to stderr. Never a fixed default.
 pub async fn ensure_admin(meta: &MetaStore, admin_password: Option<&str>) -> anyhow::Result<()> {
-    if meta.get_user_by_name("admin").await?.is_some() {
+    if meta.users().get_user_by_name("admin").await?.is_some() {
         return Ok(());
     }
     let (password, generated) = match admin_password {
@@ -63,6 +63,7 @@ pub async fn ensure_admin(meta: &MetaStore, admin_password: Option<&str>) -> any
     let hash = tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password)))
         .await??;
     let user = meta
+        .users()
         .create_user(NewUser {
             username: "admin".into(),
             email: "admin@example.com".into(),
@@ -82,16 +83,22 @@ pub async fn ensure_admin(meta: &MetaStore, admin_password: Option<&str>) -> any
         );
     }
     let library = ProjectName::parse("library")?;
-    if meta.get_project_by_name("library").await?.is_none() {
+    if meta
+        .projects()
+        .get_project_by_name("library")
+        .await?
+        .is_none()
+    {
         let mut metadata = BTreeMap::new();
         metadata.insert("public".to_string(), "true".to_string());
-        meta.create_project(NewProject {
-            name: library,
-            owner_id: user.id,
-            public: true,
-            metadata,
-        })
-        .await?;
+        meta.projects()
+            .create_project(NewProject {
+                name: library,
+                owner_id: user.id,
+                public: true,
+                metadata,
+            })
+            .await?;
     }
     Ok(())
 }

@@ -23,7 +23,7 @@ impl Uploads {
 
     /// Size of a blob visible in `repo`.
     pub async fn blob_size(&self, repo: &RepoName, digest: &Digest) -> Result<u64> {
-        match self.meta.blob_in_repository(repo, digest).await? {
+        match self.meta.blobs().blob_in_repository(repo, digest).await? {
             Some(b) => Ok(b.size),
             None => Err(Error::code(ErrorCode::BlobUnknown)
                 .with_detail(serde_json::json!({ "digest": digest.as_str() }))),
@@ -44,7 +44,7 @@ impl Uploads {
     /// other repositories may share them).
     pub async fn delete_blob(&self, repo: &RepoName, digest: &Digest) -> Result<()> {
         let r = self.repository(repo).await?;
-        if self.meta.unlink_blob(r.id, digest).await? {
+        if self.meta.blobs().unlink_blob(r.id, digest).await? {
             Ok(())
         } else {
             Err(Error::code(ErrorCode::BlobUnknown))
@@ -52,13 +52,17 @@ impl Uploads {
     }
 
     pub(crate) async fn repository(&self, repo: &RepoName) -> Result<portcullis_meta::Repository> {
-        self.meta.get_repository(repo).await?.ok_or_else(|| {
-            Error::new(
-                ErrorCode::NameUnknown,
-                format!("repository name not known to registry: {repo}"),
-            )
-            .with_detail(serde_json::json!({ "name": repo.as_str() }))
-        })
+        self.meta
+            .repositories()
+            .get_repository(repo)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::NameUnknown,
+                    format!("repository name not known to registry: {repo}"),
+                )
+                .with_detail(serde_json::json!({ "name": repo.as_str() }))
+            })
     }
 
     async fn adopt_blob(
@@ -70,10 +74,11 @@ impl Uploads {
     ) -> Result<()> {
         let r = self
             .meta
+            .repositories()
             .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
             .await?;
-        self.meta.record_blob(digest, size, None).await?;
-        self.meta.link_blob(r.id, digest).await?;
+        self.meta.blobs().record_blob(digest, size, None).await?;
+        self.meta.blobs().link_blob(r.id, digest).await?;
         Ok(())
     }
 
@@ -85,7 +90,7 @@ impl Uploads {
         from: &RepoName,
         digest: &Digest,
     ) -> Result<bool> {
-        let Some(b) = self.meta.blob_in_repository(from, digest).await? else {
+        let Some(b) = self.meta.blobs().blob_in_repository(from, digest).await? else {
             return Ok(false);
         };
         if self.blobs.stat(digest).await?.is_none() {

@@ -88,6 +88,7 @@ impl JobContext {
     pub async fn progress(&self, percent: u8, message: &str) -> Result<(), JobError> {
         let held = self
             .store
+            .jobs()
             .set_job_progress(self.job.id, &self.owner, percent, message)
             .await
             .map_err(JobError::retry)?;

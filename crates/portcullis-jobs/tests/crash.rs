@@ -59,7 +59,7 @@ async fn crash_child() {
 async fn wait_for(store: &MetaStore, id: JobId, what: &str, done: impl Fn(&Job) -> bool) -> Job {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let job = store.get_job(id).await.unwrap().expect("job exists");
+        let job = store.jobs().get_job(id).await.unwrap().expect("job exists");
         if done(&job) {
             return job;
         }
@@ -74,6 +74,7 @@ async fn wait_for(store: &MetaStore, id: JobId, what: &str, done: impl Fn(&Job) 
 async fn job_survives_kill_9(url: &str) {
     let store = MetaStore::connect(url).await.unwrap();
     let job = store
+        .jobs()
         .enqueue_job(&NewJob::new("slow", json!({"artifact": 1})))
         .await
         .unwrap()
@@ -92,7 +93,7 @@ async fn job_survives_kill_9(url: &str) {
     assert_eq!(claimed.lease_owner.as_deref(), Some(CHILD_NODE));
     // SIGKILL: the child gets no chance to release anything.
     child.kill().await.unwrap();
-    let orphan = store.get_job(job.id).await.unwrap().unwrap();
+    let orphan = store.jobs().get_job(job.id).await.unwrap().unwrap();
     assert_eq!(orphan.state, JobState::Running);
     assert_eq!(orphan.lease_owner.as_deref(), Some(CHILD_NODE));
 

@@ -49,6 +49,7 @@ impl Worker for PurgeAudit {
         let removed = self
             .reg
             .meta
+            .audit()
             .purge_audit(before, ops.as_deref())
             .await
             .map_err(JobError::retry)?;
@@ -111,7 +112,7 @@ pub async fn start(
     // The purge schedule may have been changed through the API: only create it.
     if reg.audit.purge_schedule().await?.is_none() {
         let default = portcullis_core::purge::default_schedule(reg.settings.audit_retention_days);
-        reg.meta.put_schedule(&default).await?;
+        reg.meta.schedules().put_schedule(&default).await?;
     }
     Ok(runner)
 }

@@ -114,7 +114,14 @@ pub async fn start(
     // Written only when a source is configured; one left from an earlier setting is
     // switched off.
     let configured = cfg.settings.vulndb_update_url.is_some();
-    if configured || runner.store().get_schedule(VULNDB_UPDATE).await?.is_some() {
+    if configured
+        || runner
+            .store()
+            .schedules()
+            .get_schedule(VULNDB_UPDATE)
+            .await?
+            .is_some()
+    {
         runner
             .set_schedule(
                 VULNDB_UPDATE,

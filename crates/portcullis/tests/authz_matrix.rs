@@ -169,19 +169,20 @@ async fn robots(s: &Server, project: &str) -> [String; 4] {
     let meta = portcullis_meta::MetaStore::connect(&s.database_url())
         .await
         .unwrap();
-    let r = meta.get_robot(id3).await.unwrap().unwrap();
-    meta.update_robot(
-        id3,
-        portcullis_meta::RobotUpdate {
-            description: r.description,
-            disabled: false,
-            duration: 1,
-            expires_at: Some(r.creation_time - std::time::Duration::from_secs(86_400)),
-            permissions: r.permissions,
-        },
-    )
-    .await
-    .unwrap();
+    let r = meta.robots().get_robot(id3).await.unwrap().unwrap();
+    meta.robots()
+        .update_robot(
+            id3,
+            portcullis_meta::RobotUpdate {
+                description: r.description,
+                disabled: false,
+                duration: 1,
+                expires_at: Some(r.creation_time - std::time::Duration::from_secs(86_400)),
+                permissions: r.permissions,
+            },
+        )
+        .await
+        .unwrap();
     meta.close().await;
     [
         basic(&n1, &s1),

@@ -27,7 +27,7 @@ async fn upkeep_schedules_are_rows() {
         assert!(list.iter().all(|x| x.next_run_at > now));
     };
     let meta = portcullis_meta::MetaStore::connect(&db).await.unwrap();
-    check(meta.list_schedules().await.unwrap());
+    check(meta.schedules().list_schedules().await.unwrap());
     meta.close().await;
 }
 

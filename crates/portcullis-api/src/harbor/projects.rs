@@ -54,7 +54,7 @@ pub(super) async fn owner_names(reg: &Registry, projects: &[Project]) -> HashMap
     let mut names = HashMap::new();
     for p in projects {
         if let std::collections::hash_map::Entry::Vacant(e) = names.entry(p.owner_id.0)
-            && let Ok(Some(u)) = reg.meta.get_user(p.owner_id).await
+            && let Ok(Some(u)) = reg.meta.users().get_user(p.owner_id).await
         {
             e.insert(u.username);
         }

@@ -87,6 +87,7 @@ pub async fn job_queues(
     let now = time::OffsetDateTime::now_utc();
     let queues: Vec<_> = reg
         .meta
+        .jobs()
         .pending_queues()
         .await
         .map_err(portcullis_core::Error::from)?

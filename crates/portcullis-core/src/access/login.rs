@@ -182,7 +182,7 @@ impl Access {
     }
 
     async fn verify_robot(&self, name: &str, secret: &str) -> Result<Option<Principal>> {
-        let Some(robot) = self.meta.get_robot_by_name(name).await? else {
+        let Some(robot) = self.meta.robots().get_robot_by_name(name).await? else {
             return Ok(None);
         };
         let now = time::OffsetDateTime::now_utc();

@@ -41,9 +41,14 @@ impl Access {
             .project_for(principal, project, true, resource, action)
             .await?;
         let name = repo_name(p.name.as_str(), repository)?;
-        let repo = self.meta.get_repository(&name).await?.ok_or_else(|| {
-            Error::new(ErrorCode::NotFound, format!("repository {name} not found"))
-        })?;
+        let repo = self
+            .meta
+            .repositories()
+            .get_repository(&name)
+            .await?
+            .ok_or_else(|| {
+                Error::new(ErrorCode::NotFound, format!("repository {name} not found"))
+            })?;
         if repo.project_id != p.id {
             return Err(Error::new(
                 ErrorCode::NotFound,
@@ -58,8 +63,8 @@ impl Access {
         let found = match Reference::parse(reference)
             .map_err(|_| Error::new(ErrorCode::BadRequest, "invalid artifact reference"))?
         {
-            Reference::Digest(d) => self.meta.get_artifact(repo.id, &d).await?,
-            Reference::Tag(t) => self.meta.resolve_tag(repo.id, &t).await?,
+            Reference::Digest(d) => self.meta.artifacts().get_artifact(repo.id, &d).await?,
+            Reference::Tag(t) => self.meta.artifacts().resolve_tag(repo.id, &t).await?,
         };
         found.ok_or_else(|| artifact_missing(reference))
     }

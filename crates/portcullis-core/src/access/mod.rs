@@ -190,7 +190,7 @@ impl Access {
         if let Some(u) = self.credentials.get(username, password) {
             return Ok(Some(u));
         }
-        let Some(user) = self.meta.get_user_by_name(username).await? else {
+        let Some(user) = self.meta.users().get_user_by_name(username).await? else {
             return Ok(None);
         };
         let hash = user.password_hash.clone();
@@ -218,9 +218,9 @@ impl Access {
         is_name: bool,
     ) -> Result<Project> {
         let found = if !is_name && let Ok(id) = name_or_id.parse::<i64>() {
-            self.meta.get_project(ProjectId(id)).await?
+            self.meta.projects().get_project(ProjectId(id)).await?
         } else {
-            self.meta.get_project_by_name(name_or_id).await?
+            self.meta.projects().get_project_by_name(name_or_id).await?
         };
         let not_found = || {
             Error::new(
@@ -275,7 +275,7 @@ impl Access {
         if let Some(hit) = self.project_cache.get(name) {
             return Ok(hit);
         }
-        let p = self.meta.get_project_by_name(name).await?;
+        let p = self.meta.projects().get_project_by_name(name).await?;
         let info = p.map(|p| ProjectInfo {
             id: p.id.0,
             name: p.name.to_string(),
@@ -294,6 +294,7 @@ impl Access {
         }
         let role = self
             .meta
+            .members()
             .role_in_project(ProjectId(project), UserId(user))
             .await?
             .and_then(Role::from_id);
@@ -435,7 +436,11 @@ impl Access {
         let mut ids = Vec::new();
         let mut page = 1;
         loop {
-            let (batch, total) = self.meta.list_projects(&query, page, 500).await?;
+            let (batch, total) = self
+                .meta
+                .projects()
+                .list_projects(&query, page, 500)
+                .await?;
             ids.extend(batch.iter().map(|p| p.id.0));
             if batch.is_empty() || ids.len() as u64 >= total {
                 break;
@@ -453,6 +458,7 @@ impl Access {
         Ok(match principal {
             Principal::User(u) => self
                 .meta
+                .members()
                 .roles_of_user(UserId(u.id))
                 .await?
                 .into_iter()
@@ -465,6 +471,7 @@ impl Access {
                 } else if r.grants.iter().any(|g| g.namespace == "*") {
                     let (all, _) = self
                         .meta
+                        .projects()
                         .list_projects(&ProjectQuery::default(), 1, u64::MAX)
                         .await?;
                     ids.extend(all.iter().map(|p| p.id.0));

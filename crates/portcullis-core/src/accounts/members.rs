@@ -30,7 +30,7 @@ impl Accounts {
             .access
             .project_for(&ctx.principal, project, is_name, "member", "list")
             .await?;
-        let members = self.meta.list_members(p.id, entity_name).await?;
+        let members = self.meta.members().list_members(p.id, entity_name).await?;
         Ok((p, members))
     }
 
@@ -47,6 +47,7 @@ impl Accounts {
             .project_for(&ctx.principal, project, is_name, "member", "read")
             .await?;
         self.meta
+            .members()
             .get_member(p.id, member_id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "member not found"))
@@ -66,11 +67,17 @@ impl Accounts {
             .access
             .project_for(&ctx.principal, project, is_name, "member", "create")
             .await?;
-        let user =
-            self.meta.get_user_by_name(username).await?.ok_or_else(|| {
-                Error::new(ErrorCode::NotFound, format!("user {username} not found"))
-            })?;
-        let res = self.meta.add_member(p.id, user.id, role.id()).await;
+        let user = self
+            .meta
+            .users()
+            .get_user_by_name(username)
+            .await?
+            .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("user {username} not found")))?;
+        let res = self
+            .meta
+            .members()
+            .add_member(p.id, user.id, role.id())
+            .await;
         self.access
             .role_cache
             .forget(&format!("{}/{}", user.id.0, p.id.0));
@@ -102,11 +109,13 @@ impl Accounts {
             .await?;
         let m = self
             .meta
+            .members()
             .get_member(p.id, member_id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "member not found"))?;
         let res = self
             .meta
+            .members()
             .update_member_role(p.id, member_id, role.id())
             .await;
         self.access
@@ -138,10 +147,11 @@ impl Accounts {
             .await?;
         let m = self
             .meta
+            .members()
             .get_member(p.id, member_id)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, "member not found"))?;
-        let res = self.meta.delete_member(p.id, member_id).await;
+        let res = self.meta.members().delete_member(p.id, member_id).await;
         self.access
             .role_cache
             .forget(&format!("{}/{}", m.user_id.0, p.id.0));

@@ -153,6 +153,7 @@ impl Accounts {
         let duration = req.duration.unwrap_or(-1);
         let res = self
             .meta
+            .robots()
             .create_robot(NewRobot {
                 name: name.clone(),
                 description: req.description,
@@ -185,14 +186,24 @@ impl Accounts {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
         let not_found = || Error::new(ErrorCode::NotFound, format!("robot {id} not found"));
-        let robot = self.meta.get_robot(id).await?.ok_or_else(not_found)?;
+        let robot = self
+            .meta
+            .robots()
+            .get_robot(id)
+            .await?
+            .ok_or_else(not_found)?;
         if ctx.principal.is_sysadmin() {
             return Ok(robot);
         }
         let Some(pid) = robot.project_id else {
             return Err(not_found());
         };
-        let project = self.meta.get_project(pid).await?.ok_or_else(not_found)?;
+        let project = self
+            .meta
+            .projects()
+            .get_project(pid)
+            .await?
+            .ok_or_else(not_found)?;
         let access = self.access.access_to(&ctx.principal, &project).await?;
         if !access.visible() || !access.can("robot", "read") {
             return Err(not_found());
@@ -222,12 +233,15 @@ impl Accounts {
                     .await?;
                 Ok(self
                     .meta
+                    .robots()
                     .list_robots(Some(ProjectId(id)), name, page, page_size)
                     .await?)
             }
-            None if ctx.principal.is_sysadmin() => {
-                Ok(self.meta.list_robots(None, name, page, page_size).await?)
-            }
+            None if ctx.principal.is_sysadmin() => Ok(self
+                .meta
+                .robots()
+                .list_robots(None, name, page, page_size)
+                .await?),
             None => Err(forbidden(&ctx.principal)),
         }
     }
@@ -248,6 +262,7 @@ impl Accounts {
         };
         let res = self
             .meta
+            .robots()
             .update_robot(
                 id,
                 RobotUpdate {
@@ -292,7 +307,7 @@ impl Accounts {
             .await
             .map_err(Error::internal)?
             .map_err(Error::internal)?;
-        let res = self.meta.set_robot_secret(id, &hash).await;
+        let res = self.meta.robots().set_robot_secret(id, &hash).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
         self.audit_log.action(
@@ -310,7 +325,7 @@ impl Accounts {
     /// Deletes a robot.
     pub async fn delete_robot(&self, ctx: &RequestCtx, id: i64) -> Result<()> {
         let robot = self.robot_for(ctx, id, "delete").await?;
-        let res = self.meta.delete_robot(id).await;
+        let res = self.meta.robots().delete_robot(id).await;
         self.access.robot_credentials.forget(&robot.name);
         let pid = robot.project_id.map(|p| p.0);
         self.audit_log.action(

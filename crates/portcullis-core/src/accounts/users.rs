@@ -91,6 +91,7 @@ impl Accounts {
         check_password(&req.password)?;
         let created = self
             .meta
+            .users()
             .create_user(NewUser {
                 username: req.username.clone(),
                 email: req.email,
@@ -118,6 +119,7 @@ impl Accounts {
             return Err(forbidden(&ctx.principal));
         }
         self.meta
+            .users()
             .get_user(UserId(id))
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("user {id} not found")))
@@ -126,6 +128,7 @@ impl Accounts {
     /// The username of a user id (adding a member by id).
     pub async fn get_user_name(&self, id: i64) -> Result<String> {
         self.meta
+            .users()
             .get_user(UserId(id))
             .await?
             .map(|u| u.username)
@@ -143,8 +146,8 @@ impl Accounts {
         Self::require_user(ctx)?;
         Self::require_admin(ctx)?;
         Ok(match needle {
-            Some(n) => self.meta.search_users(n, page, page_size).await?,
-            None => self.meta.list_users(page, page_size).await?,
+            Some(n) => self.meta.users().search_users(n, page, page_size).await?,
+            None => self.meta.users().list_users(page, page_size).await?,
         })
     }
 
@@ -157,7 +160,11 @@ impl Accounts {
         page_size: u64,
     ) -> Result<(Vec<User>, u64)> {
         Self::require_user(ctx)?;
-        Ok(self.meta.search_users(needle, page, page_size).await?)
+        Ok(self
+            .meta
+            .users()
+            .search_users(needle, page, page_size)
+            .await?)
     }
 
     /// Changes a profile: the admin may change anyone's, others only their own.
@@ -172,6 +179,7 @@ impl Accounts {
         let user = self.get_user(ctx, id).await?;
         let res = self
             .meta
+            .users()
             .update_user_profile(user.id, email, realname, comment)
             .await;
         self.audit_log.action(
@@ -196,7 +204,7 @@ impl Accounts {
             ));
         }
         let user = self.get_user(ctx, id).await?;
-        let res = self.meta.delete_user(user.id).await;
+        let res = self.meta.users().delete_user(user.id).await;
         self.access.credentials.forget(&user.username);
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -249,7 +257,11 @@ impl Accounts {
                 "the new password must differ from the old one",
             ));
         }
-        let res = self.meta.set_password(user.id, &hash(new).await?).await;
+        let res = self
+            .meta
+            .users()
+            .set_password(user.id, &hash(new).await?)
+            .await;
         self.access.credentials.forget(&user.username);
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -273,7 +285,7 @@ impl Accounts {
             ));
         }
         let user = self.get_user(ctx, id).await?;
-        let res = self.meta.set_sysadmin(user.id, flag).await;
+        let res = self.meta.users().set_sysadmin(user.id, flag).await;
         self.access.credentials.forget(&user.username);
         self.audit_log.action(
             &ctx.audit_actor(),

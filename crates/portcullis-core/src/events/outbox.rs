@@ -184,7 +184,7 @@ impl Outbox {
     async fn complete(&self, done: Vec<OutboxEffects>, mut failed: Vec<Retry>) -> usize {
         let mut completed = 0;
         if !done.is_empty() {
-            match self.meta.complete_outbox(&done).await {
+            match self.meta.outbox().complete_outbox(&done).await {
                 Ok(n) => completed = n,
                 Err(e) => {
                     tracing::warn!(error = %e, events = done.len(),
@@ -196,7 +196,7 @@ impl Outbox {
         for (id, attempts) in failed {
             self.failed.fetch_add(1, Ordering::Relaxed);
             let backoff = Duration::from_secs(1u64 << attempts.min(9)).min(MAX_BACKOFF);
-            if let Err(e) = self.meta.release_outbox(&[id], backoff).await {
+            if let Err(e) = self.meta.outbox().release_outbox(&[id], backoff).await {
                 tracing::warn!(error = %e, "putting an event back failed; its lease will expire");
             }
         }
@@ -221,7 +221,7 @@ impl Outbox {
 
     /// One round of the background dispatcher; returns how many events it claimed.
     pub async fn recover(&self) -> usize {
-        let claimed = match self.meta.claim_outbox(BATCH, LEASE).await {
+        let claimed = match self.meta.outbox().claim_outbox(BATCH, LEASE).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "claiming pending events failed");
@@ -345,7 +345,7 @@ mod tests {
         // The writer committed two events and died before handing them over.
         let events = [push(1), push(2)];
         let rows: Vec<_> = events.iter().map(Outbox::record).collect();
-        meta.insert_outbox(&rows).await.unwrap();
+        meta.outbox().insert_outbox(&rows).await.unwrap();
         let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
 
         // A new process: nothing is taken while the dead writer's lease runs.
@@ -355,20 +355,30 @@ mod tests {
         assert_eq!(outbox.recover().await, 0);
 
         // The lease runs out; a failing subscriber keeps the events pending.
-        meta.release_outbox(&ids, Duration::ZERO).await.unwrap();
+        meta.outbox()
+            .release_outbox(&ids, Duration::ZERO)
+            .await
+            .unwrap();
         rec.failing.store(true, Ordering::SeqCst);
         assert_eq!(outbox.recover().await, 2);
-        assert_eq!(meta.outbox_backlog().await.unwrap().pending, 2);
+        assert_eq!(meta.outbox().outbox_backlog().await.unwrap().pending, 2);
         assert_eq!(outbox.stats().failed, 2);
 
         // Once it works again, each event is handled and completed with its audit entry.
         rec.failing.store(false, Ordering::SeqCst);
-        meta.release_outbox(&ids, Duration::ZERO).await.unwrap();
+        meta.outbox()
+            .release_outbox(&ids, Duration::ZERO)
+            .await
+            .unwrap();
         assert_eq!(outbox.recover().await, 2);
         assert_eq!(*rec.seen.lock(), ids);
-        assert_eq!(meta.outbox_backlog().await.unwrap().pending, 0);
+        assert_eq!(meta.outbox().outbox_backlog().await.unwrap().pending, 0);
         assert_eq!(outbox.stats().recovered, 2);
-        let (entries, total) = meta.list_audit(&Default::default(), 1, 10).await.unwrap();
+        let (entries, total) = meta
+            .audit()
+            .list_audit(&Default::default(), 1, 10)
+            .await
+            .unwrap();
         assert_eq!(total, 2);
         assert!(entries.iter().all(|e| e.username == "admin" && e.success));
     }
@@ -377,16 +387,23 @@ mod tests {
     async fn a_handover_completes_at_once_and_leaves_nothing_to_recover() {
         let (_dir, meta) = store().await;
         let e = push(3);
-        meta.insert_outbox(&[Outbox::record(&e)]).await.unwrap();
+        meta.outbox()
+            .insert_outbox(&[Outbox::record(&e)])
+            .await
+            .unwrap();
         let outbox = Outbox::new(meta.clone());
         let rec = Arc::new(Recorder::default());
         outbox.subscribe(rec.clone());
         outbox.hand_over(std::slice::from_ref(&e)).await;
         assert_eq!(outbox.stats().handed_over, 1);
-        assert_eq!(meta.outbox_backlog().await.unwrap().pending, 0);
+        assert_eq!(meta.outbox().outbox_backlog().await.unwrap().pending, 0);
         // Handing the same event over again (a slow writer racing recovery) adds nothing.
         outbox.hand_over(std::slice::from_ref(&e)).await;
-        let (_, total) = meta.list_audit(&Default::default(), 1, 10).await.unwrap();
+        let (_, total) = meta
+            .audit()
+            .list_audit(&Default::default(), 1, 10)
+            .await
+            .unwrap();
         assert_eq!(total, 1);
     }
 }

@@ -79,6 +79,7 @@ impl Policy {
             return Err(forbidden(&ctx.principal));
         }
         self.meta
+            .policies()
             .get_cve_allowlist(None)
             .await?
             .ok_or_else(|| Error::internal(anyhow::anyhow!("the system allowlist row is missing")))
@@ -95,7 +96,10 @@ impl Policy {
                 return Err(forbidden(&ctx.principal));
             }
             let (ids, expires_at) = input.validated()?;
-            self.meta.put_cve_allowlist(None, &ids, expires_at).await?;
+            self.meta
+                .policies()
+                .put_cve_allowlist(None, &ids, expires_at)
+                .await?;
             self.gate_changed();
             Ok(())
         }
@@ -113,7 +117,11 @@ impl Policy {
 
     /// The project's own allowlist, if it has one.
     pub async fn project_allowlist(&self, project: ProjectId) -> Result<Option<CveAllowlist>> {
-        Ok(self.meta.get_cve_allowlist(Some(project)).await?)
+        Ok(self
+            .meta
+            .policies()
+            .get_cve_allowlist(Some(project))
+            .await?)
     }
 
     /// Replaces the project's own allowlist; the caller has checked `project:update`.
@@ -124,6 +132,7 @@ impl Policy {
     ) -> Result<()> {
         let (ids, expires_at) = input.validated()?;
         self.meta
+            .policies()
             .put_cve_allowlist(Some(project), &ids, expires_at)
             .await?;
         self.gate_changed();
@@ -137,6 +146,7 @@ impl Policy {
         // Only the list that applies is read; it stands in for both.
         let list = self
             .meta
+            .policies()
             .get_cve_allowlist(if reuse { None } else { Some(project.id) })
             .await?;
         let list = list.as_ref().map(list_ref);

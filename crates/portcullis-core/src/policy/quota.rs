@@ -163,13 +163,18 @@ impl Policy {
         page_size: u64,
     ) -> Result<(Vec<Quota>, u64)> {
         require_admin(ctx)?;
-        Ok(self.meta.list_quotas(query, page, page_size).await?)
+        Ok(self
+            .meta
+            .quotas()
+            .list_quotas(query, page, page_size)
+            .await?)
     }
 
     /// One quota (system administrators only).
     pub async fn get_quota(&self, ctx: &RequestCtx, id: i64) -> Result<Quota> {
         require_admin(ctx)?;
         self.meta
+            .quotas()
             .get_quota(QuotaId(id))
             .await?
             .ok_or_else(|| quota_missing(id))
@@ -181,10 +186,14 @@ impl Policy {
         check_limit(hard)?;
         let q = self
             .meta
+            .quotas()
             .get_quota(QuotaId(id))
             .await?
             .ok_or_else(|| quota_missing(id))?;
-        self.meta.set_quota_limit(q.project_id, hard).await?;
+        self.meta
+            .quotas()
+            .set_quota_limit(q.project_id, hard)
+            .await?;
         let (resource, project) = (q.project_name.as_str(), Some(q.project_id.0));
         self.audit_log.action(
             &ctx.audit_actor(),

@@ -60,6 +60,7 @@ impl Policy {
             .project_for(&ctx.principal, project, is_name, "immutable-tag", "list")
             .await?;
         self.meta
+            .policies()
             .list_immutable_rules(p.id)
             .await?
             .into_iter()
@@ -96,6 +97,7 @@ impl Policy {
         }
         let id = self
             .meta
+            .policies()
             .create_immutable_rule(p.id, rule.priority, rule.disabled, &rule_json(&rule))
             .await?;
         self.rules.forget_rules(p.id.0);
@@ -139,6 +141,7 @@ impl Policy {
             ));
         }
         self.meta
+            .policies()
             .update_immutable_rule(p.id, id, rule.priority, rule.disabled, &rule_json(&rule))
             .await
             .map_err(|e| match e {
@@ -163,6 +166,7 @@ impl Policy {
             .project_for(&ctx.principal, project, is_name, "immutable-tag", "delete")
             .await?;
         self.meta
+            .policies()
             .delete_immutable_rule(p.id, id)
             .await
             .map_err(|e| match e {
@@ -191,6 +195,7 @@ impl Policy {
 
     async fn list_rules_of(&self, project: ProjectId) -> Result<Vec<ImmutableRule>> {
         self.meta
+            .policies()
             .list_immutable_rules(project)
             .await?
             .into_iter()
@@ -262,7 +267,12 @@ impl Policy {
         let Some(first) = tags.first() else {
             return Ok(out);
         };
-        let Some(repo) = self.meta.get_repository_by_id(first.repository_id).await? else {
+        let Some(repo) = self
+            .meta
+            .repositories()
+            .get_repository_by_id(first.repository_id)
+            .await?
+        else {
             return Ok(out);
         };
         let rules = self.compiled_rules(repo.project_id.0).await?;

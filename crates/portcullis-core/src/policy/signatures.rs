@@ -171,6 +171,7 @@ impl Policy {
         }
         let p = self
             .meta
+            .projects()
             .get_project(project)
             .await?
             .ok_or_else(|| Error::code(ErrorCode::NotFound))?;
@@ -190,7 +191,7 @@ impl Policy {
                 .cloned()
                 .unwrap_or_default(),
         };
-        for k in self.meta.trusted_keys(project).await? {
+        for k in self.meta.trust().trusted_keys(project).await? {
             // Stored keys were parsed when added; one that no longer parses is skipped
             // (and reported by the keys API) rather than failing every pull.
             match k.kind.as_str() {
@@ -247,12 +248,12 @@ impl Policy {
         };
         let mut cosign_manifests = Vec::new();
         if let Ok(tag) = Tag::parse(&cosign::signature_tag(digest))
-            && let Some(a) = self.meta.resolve_tag(repo, &tag).await?
+            && let Some(a) = self.meta.artifacts().resolve_tag(repo, &tag).await?
         {
             cosign_manifests.push(a.digest);
         }
         let mut notation_manifests = Vec::new();
-        for r in self.meta.referrers(repo, digest, None).await? {
+        for r in self.meta.artifacts().referrers(repo, digest, None).await? {
             match r.effective_type() {
                 Some(media::COSIGN_SIGNATURE_ARTIFACT) => cosign_manifests.push(r.digest),
                 Some(media::NOTATION_SIGNATURE) => notation_manifests.push(r.digest),
@@ -333,7 +334,7 @@ impl Policy {
         let (mut cosign_ok, mut notation_ok) = satisfied(&own);
         if !(cosign_ok && notation_ok) {
             // A platform image pulled through its signed index carries no signature itself.
-            for parent in self.meta.parents_of(repo, digest).await? {
+            for parent in self.meta.artifacts().parents_of(repo, digest).await? {
                 let (c, n) = satisfied(&self.signature_status(project, repo, &parent).await?);
                 cosign_ok |= c;
                 notation_ok |= n;

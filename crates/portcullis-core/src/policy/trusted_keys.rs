@@ -98,6 +98,7 @@ impl Policy {
             .project_for(&ctx.principal, project, is_name, "metadata", "read")
             .await?;
         self.meta
+            .trust()
             .trusted_keys(p.id)
             .await?
             .iter()
@@ -141,7 +142,11 @@ impl Policy {
             pem: pem.to_string(),
             creation_time: time::OffsetDateTime::now_utc(),
         })?;
-        let res = self.meta.add_trusted_key(p.id, name, kind, pem).await;
+        let res = self
+            .meta
+            .trust()
+            .add_trusted_key(p.id, name, kind, pem)
+            .await;
         self.gate_changed();
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -166,7 +171,7 @@ impl Policy {
             .access
             .project_for(&ctx.principal, project, is_name, "metadata", "update")
             .await?;
-        let removed = self.meta.remove_trusted_key(p.id, id).await?;
+        let removed = self.meta.trust().remove_trusted_key(p.id, id).await?;
         self.gate_changed();
         self.audit_log.action(
             &ctx.audit_actor(),

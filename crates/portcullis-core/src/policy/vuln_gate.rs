@@ -68,6 +68,7 @@ impl Policy {
         }
         let p = self
             .meta
+            .projects()
             .get_project(project)
             .await?
             .ok_or_else(|| Error::code(ErrorCode::NotFound))?;
@@ -133,7 +134,12 @@ impl Policy {
         if parsed.kind.is_index() {
             // An index is refused if any image in it would be.
             for child in parsed.required_children() {
-                let Some(a) = self.meta.get_artifact(repo, &child.digest).await? else {
+                let Some(a) = self
+                    .meta
+                    .artifacts()
+                    .get_artifact(repo, &child.digest)
+                    .await?
+                else {
                     continue;
                 };
                 if !is_scannable(
@@ -174,7 +180,7 @@ impl Policy {
             scanner,
             mime_type: VULN_MIME.to_string(),
         };
-        let Some(report) = scanning.meta.get_report(&key).await? else {
+        let Some(report) = scanning.meta.scans().get_report(&key).await? else {
             return Ok(ScanState::NotScanned);
         };
         if report.status != ReportStatus::Success {

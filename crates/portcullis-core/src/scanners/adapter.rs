@@ -160,14 +160,19 @@ impl Scanners {
             .as_deref()
             .filter(|a| !a.is_empty());
         self.meta
+            .adapter_scans()
             .create_adapter_scan(&id, &stored, auth)
             .await
             .map_err(Error::from)?;
         let mut job = NewJob::new(ADAPTER_SCAN_JOB, serde_json::json!({ "id": id }));
         job.dedup_key = Some(id.clone());
-        self.meta.enqueue_job(&job).await.map_err(Error::from)?;
+        self.meta
+            .jobs()
+            .enqueue_job(&job)
+            .await
+            .map_err(Error::from)?;
         let before = time::OffsetDateTime::now_utc() - KEEP_FOR;
-        if let Err(e) = self.meta.purge_adapter_scans(before).await {
+        if let Err(e) = self.meta.adapter_scans().purge_adapter_scans(before).await {
             tracing::warn!(error = %e, "purging old adapter scan requests failed");
         }
         Ok(id)
@@ -177,6 +182,7 @@ impl Scanners {
     pub async fn adapter_scan_progress(&self, id: &str) -> Result<Option<ScanProgress>> {
         Ok(self
             .meta
+            .adapter_scans()
             .get_adapter_scan(id)
             .await?
             .map(|s| match s.state {
@@ -278,7 +284,7 @@ impl Worker for AdapterScanWorker {
             .ok_or_else(|| JobError::permanent("adapter scan job without an id"))?
             .to_string();
         let meta = &self.scanners.meta;
-        let Some(scan) = meta.get_adapter_scan(&id).await? else {
+        let Some(scan) = meta.adapter_scans().get_adapter_scan(&id).await? else {
             // Purged before it ran: nobody is waiting for it.
             return Ok(Outcome::Done);
         };
@@ -288,20 +294,24 @@ impl Worker for AdapterScanWorker {
         ) {
             return Ok(Outcome::Done);
         }
-        meta.start_adapter_scan(&id).await?;
+        meta.adapter_scans().start_adapter_scan(&id).await?;
         let result = tokio::select! {
             r = self.scanners.run_adapter_scan(&scan) => r,
             _ = job.cancelled() => return Err(JobError::retry("stopped before the scan ended")),
         };
         match result {
             Ok(report) => {
-                meta.finish_adapter_scan(&id, Ok(&report)).await?;
+                meta.adapter_scans()
+                    .finish_adapter_scan(&id, Ok(&report))
+                    .await?;
                 Ok(Outcome::Done)
             }
             Err(e) if e.transient && !job.is_last_attempt() => Err(JobError::retry(e)),
             Err(e) => {
                 tracing::info!(scan = %id, error = %e, "adapter scan failed");
-                meta.finish_adapter_scan(&id, Err(&e.message)).await?;
+                meta.adapter_scans()
+                    .finish_adapter_scan(&id, Err(&e.message))
+                    .await?;
                 Err(JobError::permanent(e))
             }
         }

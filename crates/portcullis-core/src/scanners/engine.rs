@@ -105,11 +105,19 @@ impl RegistrationResolver {
         match self
             .scanners
             .meta
+            .scanners()
             .project_scanner(ProjectId(project_id))
             .await
         {
             Ok(Some(r)) => Some(r),
-            Ok(None) => self.scanners.meta.default_scanner().await.ok().flatten(),
+            Ok(None) => self
+                .scanners
+                .meta
+                .scanners()
+                .default_scanner()
+                .await
+                .ok()
+                .flatten(),
             Err(e) => {
                 tracing::warn!(error = %e, "reading the project's scanner failed");
                 None
@@ -142,7 +150,14 @@ impl EngineResolver for RegistrationResolver {
             if id == self.builtin.id() || id == BUILTIN_UUID {
                 return Some(self.builtin.clone());
             }
-            let r = self.scanners.meta.get_scanner(id).await.ok().flatten()?;
+            let r = self
+                .scanners
+                .meta
+                .scanners()
+                .get_scanner(id)
+                .await
+                .ok()
+                .flatten()?;
             Some(self.engine_of(r).await)
         })
     }

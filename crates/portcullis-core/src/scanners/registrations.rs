@@ -92,7 +92,11 @@ fn require_admin(ctx: &RequestCtx) -> Result<()> {
 impl Scanners {
     /// Creates the built-in registration at start (default while no other is).
     pub async fn ensure_builtin_scanner(&self) -> Result<()> {
-        Ok(self.meta.ensure_scanner(&builtin_registration()).await?)
+        Ok(self
+            .meta
+            .scanners()
+            .ensure_scanner(&builtin_registration())
+            .await?)
     }
 
     /// One page of registrations (system admins).
@@ -104,7 +108,11 @@ impl Scanners {
         page_size: u64,
     ) -> Result<(Vec<RegistrationView>, u64)> {
         require_admin(ctx)?;
-        let (list, total) = self.meta.list_scanners(q, page, page_size).await?;
+        let (list, total) = self
+            .meta
+            .scanners()
+            .list_scanners(q, page, page_size)
+            .await?;
         Ok((list.into_iter().map(|r| self.view(r)).collect(), total))
     }
 
@@ -113,6 +121,7 @@ impl Scanners {
         require_admin(ctx)?;
         let r = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -143,7 +152,7 @@ impl Scanners {
             create_time: now,
             update_time: now,
         };
-        let res = self.meta.create_scanner(&r).await;
+        let res = self.meta.scanners().create_scanner(&r).await;
         self.audit_log.action(
             &ctx.audit_actor(),
             "create",
@@ -166,6 +175,7 @@ impl Scanners {
         require_admin(ctx)?;
         let old = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -194,7 +204,7 @@ impl Scanners {
             use_internal_addr: req.use_internal_addr,
             ..old
         };
-        let res = self.meta.update_scanner(&r).await;
+        let res = self.meta.scanners().update_scanner(&r).await;
         self.audit_log.action(
             &ctx.audit_actor(),
             "update",
@@ -211,6 +221,7 @@ impl Scanners {
         require_admin(ctx)?;
         let old = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -223,7 +234,7 @@ impl Scanners {
                 ),
             ));
         }
-        let res = self.meta.delete_scanner(uuid).await;
+        let res = self.meta.scanners().delete_scanner(uuid).await;
         self.audit_log.action(
             &ctx.audit_actor(),
             "delete",
@@ -246,6 +257,7 @@ impl Scanners {
         require_admin(ctx)?;
         let r = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -258,7 +270,7 @@ impl Scanners {
                 r.name
             )));
         }
-        let res = self.meta.set_default_scanner(uuid).await;
+        let res = self.meta.scanners().set_default_scanner(uuid).await;
         self.audit_log.action(
             &ctx.audit_actor(),
             "update",
@@ -275,6 +287,7 @@ impl Scanners {
         require_admin(ctx)?;
         let r = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -319,14 +332,15 @@ impl Scanners {
 
     /// The registration that scans `project`'s artifacts (no permission check).
     pub async fn scanner_of_project(&self, project: &Project) -> Result<ScannerRegistration> {
-        if let Some(r) = self.meta.project_scanner(project.id).await? {
+        if let Some(r) = self.meta.scanners().project_scanner(project.id).await? {
             return Ok(r);
         }
-        match self.meta.default_scanner().await? {
+        match self.meta.scanners().default_scanner().await? {
             Some(r) => Ok(r),
             None => {
                 self.ensure_builtin_scanner().await?;
                 self.meta
+                    .scanners()
                     .get_scanner(BUILTIN_UUID)
                     .await?
                     .ok_or_else(|| Error::internal(anyhow::anyhow!("no default scanner")))
@@ -351,6 +365,7 @@ impl Scanners {
         }
         let r = self
             .meta
+            .scanners()
             .get_scanner(uuid)
             .await?
             .ok_or_else(|| not_found(uuid))?;
@@ -360,7 +375,7 @@ impl Scanners {
                 r.name
             )));
         }
-        let res = self.meta.set_project_scanner(p.id, uuid).await;
+        let res = self.meta.scanners().set_project_scanner(p.id, uuid).await;
         let resource = format!("{}:{}", p.name, r.name);
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -386,7 +401,11 @@ impl Scanners {
         self.access
             .project_for(&ctx.principal, project, is_name, "scanner", "create")
             .await?;
-        let (list, total) = self.meta.list_scanners(q, page, page_size).await?;
+        let (list, total) = self
+            .meta
+            .scanners()
+            .list_scanners(q, page, page_size)
+            .await?;
         Ok((list.into_iter().map(|r| self.view(r)).collect(), total))
     }
 

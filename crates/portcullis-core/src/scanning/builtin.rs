@@ -91,6 +91,7 @@ impl LayerCache for MetaLayerCache {
             .rt
             .block_on(
                 self.meta
+                    .scans()
                     .layer_inventories(&[layer.to_string()], i64::from(INVENTORY_VERSION)),
             )
             .map_err(|e| tracing::warn!(layer = %layer, error = %e, "layer cache read failed"))
@@ -108,7 +109,7 @@ impl LayerCache for MetaLayerCache {
             return;
         };
         let bytes = pack(inventory);
-        if let Err(e) = self.rt.block_on(self.meta.put_layer_inventory(
+        if let Err(e) = self.rt.block_on(self.meta.scans().put_layer_inventory(
             digest.as_str(),
             i64::from(INVENTORY_VERSION),
             &bytes,

@@ -186,6 +186,7 @@ impl Worker for CveExportWorker {
         }
         self.scanning
             .meta
+            .cve_exports()
             .finish_cve_export(
                 job.id().0,
                 csv_d.as_str(),
@@ -215,11 +216,17 @@ impl Scanning {
             .unwrap_or_else(|| BUILTIN_SCANNER.to_string());
         let mut rows = Vec::new();
         for project_id in &c.projects {
-            let Some(project) = self.meta.get_project(ProjectId(*project_id)).await? else {
+            let Some(project) = self
+                .meta
+                .projects()
+                .get_project(ProjectId(*project_id))
+                .await?
+            else {
                 continue;
             };
             let (list, _) = self
                 .meta
+                .repositories()
                 .list_repositories(Some(project.id), None, 1, 100_000)
                 .await?;
             for repo in list {
@@ -234,11 +241,13 @@ impl Scanning {
                 }
                 let (artifacts, _) = self
                     .meta
+                    .artifacts()
                     .find_artifacts(repo.id, &ArtifactFilter::default(), 1, 100_000)
                     .await?;
                 for a in artifacts {
                     let tag_names: Vec<String> = self
                         .meta
+                        .tags()
                         .tags_of(a.id)
                         .await?
                         .iter()
@@ -251,6 +260,7 @@ impl Scanning {
                     if !c.labels.is_empty()
                         && !self
                             .meta
+                            .labels()
                             .labels_of(a.id)
                             .await?
                             .iter()
@@ -263,7 +273,7 @@ impl Scanning {
                         scanner: scanner.clone(),
                         mime_type: VULN_MIME.to_string(),
                     };
-                    let Some(report) = self.meta.get_report(&key).await? else {
+                    let Some(report) = self.meta.scans().get_report(&key).await? else {
                         continue;
                     };
                     if report.status != ReportStatus::Success {
@@ -346,6 +356,7 @@ impl Scanning {
         );
         let queued = self.enqueue(&job).await?;
         self.meta
+            .cve_exports()
             .create_cve_export(queued.job.id.0, user.id, &user.name, &criteria.job_name)
             .await?;
         Ok(queued.job.id.0)
@@ -360,12 +371,18 @@ impl Scanning {
         let Principal::User(user) = &ctx.principal else {
             return Err(crate::access::forbidden(&ctx.principal));
         };
-        let export = self.meta.get_cve_export(id).await?.ok_or_else(missing)?;
+        let export = self
+            .meta
+            .cve_exports()
+            .get_cve_export(id)
+            .await?
+            .ok_or_else(missing)?;
         if export.user_id != user.id && !user.sysadmin {
             return Err(missing());
         }
         let job = self
             .meta
+            .jobs()
             .get_job(portcullis_meta::JobId(id))
             .await?
             .ok_or_else(missing)?;
@@ -407,8 +424,18 @@ impl Scanning {
             return Err(crate::access::forbidden(&ctx.principal));
         };
         let mut items = Vec::new();
-        for e in self.meta.list_cve_exports(Some(user.id)).await? {
-            if let Some(job) = self.meta.get_job(portcullis_meta::JobId(e.job_id)).await? {
+        for e in self
+            .meta
+            .cve_exports()
+            .list_cve_exports(Some(user.id))
+            .await?
+        {
+            if let Some(job) = self
+                .meta
+                .jobs()
+                .get_job(portcullis_meta::JobId(e.job_id))
+                .await?
+            {
                 items.push(Self::execution_json(&e, &job));
             }
         }

@@ -75,7 +75,10 @@ impl Scanning {
             scanner: p.scanner.clone(),
             mime_type: VULN_MIME.to_string(),
         };
-        self.meta.start_scan(&key, &p.uuid, job.id().0).await?;
+        self.meta
+            .scans()
+            .start_scan(&key, &p.uuid, job.id().0)
+            .await?;
         let started = Instant::now();
         let Some(engine) = self.resolver().engine_by_id(&p.scanner).await else {
             let e = EngineError::permanent(
@@ -155,6 +158,7 @@ impl Scanning {
             let child_uuid = uuid::Uuid::new_v4().to_string();
             let _ = self
                 .meta
+                .scans()
                 .start_scan(&child_key, &child_uuid, job.id().0)
                 .await;
             let started = Instant::now();
@@ -191,7 +195,11 @@ impl Scanning {
                         log: e.log.clone(),
                         ..FinishedScan::default()
                     };
-                    let _ = self.meta.finish_scan(&child_key, status, &done).await;
+                    let _ = self
+                        .meta
+                        .scans()
+                        .finish_scan(&child_key, status, &done)
+                        .await;
                     return Err(EngineError {
                         log: format!("{}--- {}\n{}", all.log, child.digest, e.log),
                         ..e
@@ -236,6 +244,7 @@ impl Scanning {
             db_generation: scanned.db_generation.and_then(|g| i64::try_from(g).ok()),
         };
         self.meta
+            .scans()
             .finish_scan(key, ReportStatus::Success, &done)
             .await?;
         scan_outcome_decided(
@@ -286,6 +295,7 @@ impl Scanning {
         let stop_requested = job.is_cancelled()
             && self
                 .meta
+                .jobs()
                 .get_job(job.id())
                 .await
                 .ok()
@@ -312,6 +322,7 @@ impl Scanning {
                 ..FinishedScan::default()
             };
             self.meta
+                .scans()
                 .finish_scan(key, ReportStatus::Running, &done)
                 .await?;
             return Err(JobError::retry(e.message));
@@ -320,7 +331,7 @@ impl Scanning {
             log,
             ..FinishedScan::default()
         };
-        self.meta.finish_scan(key, status, &done).await?;
+        self.meta.scans().finish_scan(key, status, &done).await?;
         scan_outcome_decided(
             self,
             key,

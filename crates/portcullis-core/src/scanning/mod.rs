@@ -157,7 +157,7 @@ impl Scanning {
     pub(crate) async fn enqueue(&self, job: &NewJob) -> crate::Result<Enqueued> {
         Ok(match self.runner.get() {
             Some(r) => r.enqueue(job).await.map_err(crate::Error::internal)?,
-            None => self.meta.enqueue_job(job).await?,
+            None => self.meta.jobs().enqueue_job(job).await?,
         })
     }
 
@@ -167,7 +167,7 @@ impl Scanning {
     ) -> crate::Result<portcullis_meta::StopRequest> {
         Ok(match self.runner.get() {
             Some(r) => r.stop(id).await.map_err(crate::Error::internal)?,
-            None => self.meta.request_job_stop(id).await?,
+            None => self.meta.jobs().request_job_stop(id).await?,
         })
     }
 

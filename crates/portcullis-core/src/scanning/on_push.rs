@@ -25,7 +25,7 @@ impl ScanOnPush {
 
     /// Whether the project scans (`.0`) or makes SBOMs (`.1`) of what is pushed to it.
     async fn automatic(&self, project: i64) -> anyhow::Result<(bool, bool)> {
-        let Some(project) = self.meta.get_project(ProjectId(project)).await? else {
+        let Some(project) = self.meta.projects().get_project(ProjectId(project)).await? else {
             return Ok((false, false));
         };
         let on = |k: &str| project.metadata.get(k).is_some_and(|v| v == "true");
@@ -45,10 +45,10 @@ impl ScanOnPush {
             return Ok(());
         };
         // Gone already (deleted right after the push): nothing to scan.
-        let Some(r) = self.meta.get_repository(&repo).await? else {
+        let Some(r) = self.meta.repositories().get_repository(&repo).await? else {
             return Ok(());
         };
-        let Some(artifact) = self.meta.get_artifact(r.id, &digest).await? else {
+        let Some(artifact) = self.meta.artifacts().get_artifact(r.id, &digest).await? else {
             return Ok(());
         };
         if !scannable(&artifact) {

@@ -46,7 +46,7 @@ pub async fn scan_outcome_decided(
     if !scanning.events.wants(project.id, kind) {
         return;
     }
-    let overview = match scanning.meta.get_report(key).await {
+    let overview = match scanning.meta.scans().get_report(key).await {
         Ok(Some(r)) => serde_json::json!({ VULN_MIME: overview_json(&r) }),
         _ => serde_json::json!({}),
     };

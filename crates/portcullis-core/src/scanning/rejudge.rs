@@ -146,6 +146,7 @@ impl Scanning {
             }
             let page = self
                 .meta
+                .scans()
                 .reports_to_rejudge(BUILTIN_SCANNER, generation, after, PAGE)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -171,6 +172,7 @@ impl Scanning {
             wanted.dedup();
             let packed = self
                 .meta
+                .scans()
                 .layer_inventories(&wanted, i64::from(INVENTORY_VERSION))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -230,7 +232,10 @@ impl Scanning {
             }
             let meta = self.meta.clone();
             writing = Some(tokio::spawn(async move {
-                meta.store_rejudged(&done).await.map_err(|e| e.to_string())
+                meta.scans()
+                    .store_rejudged(&done)
+                    .await
+                    .map_err(|e| e.to_string())
             }));
             if let Some(j) = job {
                 let _ = j

@@ -49,9 +49,11 @@ pub(crate) async fn record_sbom(
         log: format!("SBOM stored as {digest} in {repo}\n"),
         ..FinishedScan::default()
     };
-    meta.start_scan(&sbom_key, &uuid::Uuid::new_v4().to_string(), 0)
+    meta.scans()
+        .start_scan(&sbom_key, &uuid::Uuid::new_v4().to_string(), 0)
         .await?;
-    meta.finish_scan(&sbom_key, ReportStatus::Success, &done)
+    meta.scans()
+        .finish_scan(&sbom_key, ReportStatus::Success, &done)
         .await?;
     Ok(())
 }
@@ -65,6 +67,7 @@ impl Scanning {
             ..key.clone()
         };
         self.meta
+            .scans()
             .start_scan(&sbom_key, &uuid::Uuid::new_v4().to_string(), 0)
             .await?;
         let failed = FinishedScan {
@@ -72,6 +75,7 @@ impl Scanning {
             ..FinishedScan::default()
         };
         self.meta
+            .scans()
             .finish_scan(&sbom_key, ReportStatus::Error, &failed)
             .await?;
         Ok(())

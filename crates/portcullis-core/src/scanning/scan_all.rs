@@ -41,7 +41,11 @@ impl Worker for ScanAllWorker {
             if job.is_cancelled() {
                 return Err(JobError::permanent("scan-all stopped"));
             }
-            let page = scanning.meta.scannable_artifacts(&after, PAGE).await?;
+            let page = scanning
+                .meta
+                .scans()
+                .scannable_artifacts(&after, PAGE)
+                .await?;
             let Some(last) = page.last() else {
                 break;
             };
@@ -69,7 +73,7 @@ impl Worker for ScanAllWorker {
                     mime_type: VULN_MIME.to_string(),
                 };
                 // A run taken up again after a crash skips what it already queued.
-                let existing = scanning.meta.get_report(&key).await?;
+                let existing = scanning.meta.scans().get_report(&key).await?;
                 if existing.is_some_and(|r| r.trigger_id == Some(job.id().0)) {
                     continue;
                 }
@@ -131,6 +135,7 @@ impl Scanning {
     async fn latest_scan_all(&self, scheduled_only: bool) -> Result<Option<Job>> {
         let (jobs, _) = self
             .meta
+            .jobs()
             .list_jobs(&JobQuery {
                 kind: Some(SCAN_ALL_JOB.to_string()),
                 state: None,
@@ -148,7 +153,7 @@ impl Scanning {
         let Some(job) = self.latest_scan_all(scheduled_only).await? else {
             return Ok(json!({ "total": 0, "completed": 0, "metrics": {}, "ongoing": false }));
         };
-        let counts = self.meta.report_counts(job.id.0).await?;
+        let counts = self.meta.scans().report_counts(job.id.0).await?;
         let total: u64 = counts.iter().map(|(_, n)| n).sum();
         let completed: u64 = counts
             .iter()
@@ -179,7 +184,7 @@ impl Scanning {
     /// `GET /api/v2.0/system/scanAll/schedule`.
     pub async fn scan_all_schedule(&self, ctx: &RequestCtx) -> Result<Value> {
         admin_only(ctx)?;
-        let row = self.meta.get_schedule(SCAN_ALL_JOB).await?;
+        let row = self.meta.schedules().get_schedule(SCAN_ALL_JOB).await?;
         Ok(schedule_json(row.as_ref()))
     }
 
@@ -210,6 +215,7 @@ impl Scanning {
         let next_run_at = portcullis_jobs::next_run_after(&cron, time::OffsetDateTime::now_utc())
             .map_err(Error::internal)?;
         self.meta
+            .schedules()
             .put_schedule(&NewSchedule {
                 name: SCAN_ALL_JOB.into(),
                 kind: SCAN_ALL_JOB.into(),
@@ -230,7 +236,7 @@ impl Scanning {
         let Some(job) = self.latest_scan_all(false).await? else {
             return Err(Error::new(ErrorCode::BadRequest, "no scan-all has run"));
         };
-        let unfinished = self.meta.unfinished_reports(job.id.0).await?;
+        let unfinished = self.meta.scans().unfinished_reports(job.id.0).await?;
         if job.state.is_finished() && unfinished.is_empty() {
             return Err(Error::new(ErrorCode::BadRequest, "no scan-all is running"));
         }
@@ -248,6 +254,7 @@ impl Scanning {
                     ..Default::default()
                 };
                 self.meta
+                    .scans()
                     .finish_scan(&r.key, ReportStatus::Stopped, &done)
                     .await?;
             }

@@ -164,6 +164,7 @@ impl Scanning {
         // Scan-all counts reports by its run even when a scan was already queued.
         if queued.created || trigger_id.is_some() {
             self.meta
+                .scans()
                 .request_scan(&key, &uuid, queued.job.id.0, trigger_id)
                 .await?;
         }
@@ -258,7 +259,7 @@ impl Scanning {
             scanner,
             mime_type: VULN_MIME.to_string(),
         };
-        let report = self.meta.get_report(&key).await?;
+        let report = self.meta.scans().get_report(&key).await?;
         let Some((report, job)) = report
             .filter(|r| !r.status.is_finished())
             .and_then(|r| r.job_id.map(|j| (r, j)))
@@ -278,6 +279,7 @@ impl Scanning {
                     ..Default::default()
                 };
                 self.meta
+                    .scans()
                     .finish_scan(&key, ReportStatus::Stopped, &done)
                     .await?;
                 super::outcome::scan_outcome_decided(
@@ -312,10 +314,11 @@ impl Scanning {
         let missing = || Error::new(ErrorCode::NotFound, format!("report {report_id} not found"));
         let report = self
             .meta
+            .scans()
             .get_report_by_uuid(report_id)
             .await?
             .ok_or_else(missing)?;
-        let children = self.meta.children_of(a.id).await?;
+        let children = self.meta.artifacts().children_of(a.id).await?;
         let ours = report.key.digest == a.digest.as_str()
             || children
                 .iter()
@@ -356,7 +359,7 @@ impl Scanning {
             scanner,
             mime_type: VULN_MIME.to_string(),
         };
-        let Some(report) = self.meta.get_report(&key).await? else {
+        let Some(report) = self.meta.scans().get_report(&key).await? else {
             return Ok(out);
         };
         let Some(doc) = report.report.as_deref() else {
@@ -384,14 +387,14 @@ impl Scanning {
             return Ok(out);
         };
         let mime = if sbom { SBOM_MIME } else { VULN_MIME };
-        for r in self.meta.reports_of(digests, mime).await? {
+        for r in self.meta.scans().reports_of(digests, mime).await? {
             if r.key.scanner != scanner {
                 continue;
             }
             let digest = r.key.digest.clone();
             let v = if sbom {
                 // The document (a pointer to the SBOM artifact) is small: read it.
-                let full = self.meta.get_report(&r.key).await?.unwrap_or(r);
+                let full = self.meta.scans().get_report(&r.key).await?.unwrap_or(r);
                 sbom_overview_json(&full)
             } else {
                 json!({ VULN_MIME: overview_json(&r) })

@@ -64,7 +64,7 @@ impl PolicyCache {
 
     /// Reads every policy again.
     pub async fn reload(&self, meta: &MetaStore) -> portcullis_meta::Result<()> {
-        let all = meta.list_webhook_policies(None).await?;
+        let all = meta.webhooks().list_webhook_policies(None).await?;
         *self.inner.write() = Arc::new(Snapshot::build(all));
         Ok(())
     }

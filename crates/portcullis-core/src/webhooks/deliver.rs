@@ -69,7 +69,7 @@ impl Worker for WebhookWorker {
             .get("task_id")
             .and_then(|v| v.as_i64())
             .ok_or_else(|| JobError::permanent("webhook job without a task id"))?;
-        let Some(d) = self.meta.webhook_delivery(task_id).await? else {
+        let Some(d) = self.meta.webhooks().webhook_delivery(task_id).await? else {
             return Err(JobError::permanent(
                 "the webhook task or its policy was deleted",
             ));
@@ -89,6 +89,7 @@ impl Worker for WebhookWorker {
         };
         let ok = status_code.is_some_and(|s| (200..300).contains(&s));
         self.meta
+            .webhooks()
             .record_webhook_attempt(&NewWebhookAttempt {
                 task_id,
                 attempt: job.attempt(),

@@ -97,7 +97,7 @@ async fn write(r: &Renderer, events: Vec<Arc<Event>>) {
     }
     // A busy or restarting database gets a few chances before the batch is lost.
     for attempt in 0..4u32 {
-        match r.meta.create_webhook_deliveries(&batch).await {
+        match r.meta.webhooks().create_webhook_deliveries(&batch).await {
             Ok(_) => return,
             Err(e) if attempt < 3 => {
                 tracing::warn!(error = %e, "writing webhook deliveries failed; retrying");
@@ -227,7 +227,13 @@ impl Renderer {
             return Some(*t);
         }
         let name = RepoName::parse(repo).ok()?;
-        let r = self.meta.get_repository(&name).await.ok().flatten()?;
+        let r = self
+            .meta
+            .repositories()
+            .get_repository(&name)
+            .await
+            .ok()
+            .flatten()?;
         let t = r.creation_time.unix_timestamp();
         let mut created = self.created.lock();
         if created.len() > 100_000 {

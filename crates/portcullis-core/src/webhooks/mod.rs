@@ -209,7 +209,11 @@ impl Webhooks {
         is_name: bool,
     ) -> Result<Vec<WebhookPolicy>> {
         let p = self.webhook_project(ctx, project, is_name, "list").await?;
-        Ok(self.meta.list_webhook_policies(Some(p.id)).await?)
+        Ok(self
+            .meta
+            .webhooks()
+            .list_webhook_policies(Some(p.id))
+            .await?)
     }
 
     /// One policy (needs `notification-policy:read`).
@@ -226,6 +230,7 @@ impl Webhooks {
 
     async fn policy_of(&self, p: &Project, id: i64) -> Result<WebhookPolicy> {
         self.meta
+            .webhooks()
             .get_webhook_policy(p.id, id)
             .await?
             .ok_or_else(|| {
@@ -250,6 +255,7 @@ impl Webhooks {
         validate(&mut input)?;
         let res = self
             .meta
+            .webhooks()
             .create_webhook_policy(&NewWebhookPolicy {
                 project_id: p.id,
                 name: input.name.clone(),
@@ -295,6 +301,7 @@ impl Webhooks {
         };
         let res = self
             .meta
+            .webhooks()
             .update_webhook_policy(
                 id,
                 &NewWebhookPolicy {
@@ -334,7 +341,7 @@ impl Webhooks {
             .webhook_project(ctx, project, is_name, "delete")
             .await?;
         let current = self.policy_of(&p, id).await?;
-        let res = self.meta.delete_webhook_policy(p.id, id).await;
+        let res = self.meta.webhooks().delete_webhook_policy(p.id, id).await;
         self.reload_policies().await;
         let resource = format!("{}:{}", p.name, current.name);
         self.audit_log.action(
@@ -367,8 +374,15 @@ impl Webhooks {
         is_name: bool,
     ) -> Result<(Vec<WebhookPolicy>, Vec<(i64, String, time::OffsetDateTime)>)> {
         let p = self.webhook_project(ctx, project, is_name, "list").await?;
-        let policies = self.meta.list_webhook_policies(Some(p.id)).await?;
-        Ok((policies, self.meta.webhook_last_triggers(p.id).await?))
+        let policies = self
+            .meta
+            .webhooks()
+            .list_webhook_policies(Some(p.id))
+            .await?;
+        Ok((
+            policies,
+            self.meta.webhooks().webhook_last_triggers(p.id).await?,
+        ))
     }
 
     /// A page of a policy's executions (needs `notification-policy:read`).
@@ -385,6 +399,7 @@ impl Webhooks {
         self.policy_of(&p, policy).await?;
         Ok(self
             .meta
+            .webhooks()
             .list_webhook_executions(policy, page, page_size)
             .await?)
     }
@@ -401,6 +416,7 @@ impl Webhooks {
         let p = self.webhook_project(ctx, project, is_name, "read").await?;
         self.policy_of(&p, policy).await?;
         self.meta
+            .webhooks()
             .get_webhook_execution(policy, execution)
             .await?
             .ok_or_else(|| {
@@ -423,6 +439,7 @@ impl Webhooks {
         self.get_webhook_execution(ctx, project, is_name, policy, execution)
             .await?;
         self.meta
+            .webhooks()
             .webhook_task_attempts(execution, task)
             .await?
             .ok_or_else(|| Error::new(ErrorCode::NotFound, format!("task {task} not found")))

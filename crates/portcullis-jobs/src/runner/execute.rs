@@ -99,6 +99,7 @@ async fn heartbeat(shared: &Shared, id: JobId, slot: &Slot) {
         tokio::time::sleep(config.heartbeat).await;
         match shared
             .store
+            .jobs()
             .renew_job_lease(id, &shared.owner, config.lease)
             .await
         {
@@ -122,26 +123,28 @@ async fn record(shared: &Shared, job: &Job, result: Result<Outcome, JobError>, r
     let owner = &*shared.owner;
     let id = job.id;
     let written = match result {
-        _ if reason == CANCEL_SHUTDOWN => store.release_job(id, owner).await,
-        Ok(Outcome::Done) => store.complete_job(id, owner).await,
+        _ if reason == CANCEL_SHUTDOWN => store.jobs().release_job(id, owner).await,
+        Ok(Outcome::Done) => store.jobs().complete_job(id, owner).await,
         Ok(Outcome::Again { after }) => {
             store
+                .jobs()
                 .reschedule_job(id, owner, OffsetDateTime::now_utc() + after)
                 .await
         }
-        _ if reason == CANCEL_STOP => store.mark_job_stopped(id, owner).await,
+        _ if reason == CANCEL_STOP => store.jobs().mark_job_stopped(id, owner).await,
         Err(JobError::Permanent(message)) => {
             tracing::warn!(job = %id, kind = %job.kind, error = %message, "job failed");
-            store.fail_job(id, owner, &message).await
+            store.jobs().fail_job(id, owner, &message).await
         }
         Err(JobError::Retry(message)) if job.attempts >= job.max_attempts => {
             tracing::warn!(job = %id, kind = %job.kind, error = %message, "job failed on its last attempt");
-            store.fail_job(id, owner, &message).await
+            store.jobs().fail_job(id, owner, &message).await
         }
         Err(JobError::Retry(message)) => {
             let delay = shared.config.backoff_for(&job.kind).delay(job.attempts);
             tracing::info!(job = %id, kind = %job.kind, error = %message, ?delay, "job will be retried");
             store
+                .jobs()
                 .retry_job(id, owner, &message, OffsetDateTime::now_utc() + delay)
                 .await
         }

@@ -123,10 +123,10 @@ impl RunnerHandle {
         ids
     }
 
-    /// Queues a job (see [`MetaStore::enqueue_job`] for dedup keys) and wakes this runner
+    /// Queues a job (see [`Jobs::enqueue_job`](portcullis_meta::Jobs::enqueue_job) for dedup keys) and wakes this runner
     /// at once; other nodes find it at their next poll.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued> {
-        let queued = self.shared.store.enqueue_job(job).await?;
+        let queued = self.shared.store.jobs().enqueue_job(job).await?;
         self.shared.wake.notify_one();
         Ok(queued)
     }
@@ -135,7 +135,7 @@ impl RunnerHandle {
     /// once, one running on another node at that node's next lease renewal. It ends
     /// `stopped` when its worker returns.
     pub async fn stop(&self, id: JobId) -> Result<StopRequest> {
-        let outcome = self.shared.store.request_job_stop(id).await?;
+        let outcome = self.shared.store.jobs().request_job_stop(id).await?;
         if outcome == StopRequest::Requested
             && let Some(slot) = self.shared.slots().get(&id)
         {
@@ -158,6 +158,7 @@ impl RunnerHandle {
         let schedule = self
             .shared
             .store
+            .schedules()
             .put_schedule(&NewSchedule {
                 name: name.to_string(),
                 kind: kind.to_string(),
@@ -199,7 +200,13 @@ impl RunnerHandle {
         while tasks.join_next().await.is_some() {}
         let mut released = Vec::new();
         for (id, _) in leftover {
-            match self.shared.store.release_job(id, &self.shared.owner).await {
+            match self
+                .shared
+                .store
+                .jobs()
+                .release_job(id, &self.shared.owner)
+                .await
+            {
                 Ok(true) => released.push(id),
                 Ok(false) => {}
                 Err(e) => tracing::error!(job = %id, error = %e, "could not release a job"),
@@ -265,6 +272,7 @@ async fn claim(shared: &Arc<Shared>, kind: &str, worker: &Arc<dyn DynWorker>) ->
     let free = u32::try_from(free).unwrap_or(u32::MAX);
     let jobs = shared
         .store
+        .jobs()
         .claim_jobs(kind, &shared.owner, free, shared.config.lease)
         .await?;
     for job in jobs {
@@ -279,13 +287,14 @@ async fn claim(shared: &Arc<Shared>, kind: &str, worker: &Arc<dyn DynWorker>) ->
 
 async fn fire_schedules(shared: &Shared) -> Result<()> {
     let store = &shared.store;
-    for schedule in store.due_schedules(SCHEDULES_PER_POLL).await? {
+    for schedule in store.schedules().due_schedules(SCHEDULES_PER_POLL).await? {
         // Times missed while no node was up collapse into this one firing.
         let next = match next_run_after(&schedule.cron, OffsetDateTime::now_utc()) {
             Ok(next) => next,
             Err(e) => {
                 tracing::error!(schedule = %schedule.name, error = %e, "schedule disabled");
                 store
+                    .schedules()
                     .put_schedule(&NewSchedule {
                         name: schedule.name.clone(),
                         kind: schedule.kind.clone(),
@@ -299,7 +308,7 @@ async fn fire_schedules(shared: &Shared) -> Result<()> {
                 continue;
             }
         };
-        match store.fire_schedule(&schedule, next).await? {
+        match store.schedules().fire_schedule(&schedule, next).await? {
             FireOutcome::Enqueued(job) => {
                 tracing::info!(schedule = %schedule.name, job = %job.id, "schedule fired");
                 shared.wake.notify_one();

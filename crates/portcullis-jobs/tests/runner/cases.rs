@@ -207,7 +207,7 @@ pub async fn dead_runner_job_is_taken_over(store: MetaStore) {
         .job;
     wait_for(&store, job.id, |j| j.progress_message == "working").await;
     dead.abort().await;
-    let orphan = store.get_job(job.id).await.unwrap().unwrap();
+    let orphan = store.jobs().get_job(job.id).await.unwrap().unwrap();
     assert_eq!(orphan.state, JobState::Running, "nothing was recorded");
     assert_eq!(orphan.lease_owner.as_deref(), Some("dead"));
 
@@ -319,7 +319,7 @@ pub async fn stop_reaches_another_node(store: MetaStore) {
     running(&store, job.id).await;
     // The API node has no runner of its own: only the row carries the request.
     assert_eq!(
-        store.request_job_stop(job.id).await.unwrap(),
+        store.jobs().request_job_stop(job.id).await.unwrap(),
         StopRequest::Requested
     );
     let stopped = finished(&store, job.id).await;
@@ -363,11 +363,11 @@ pub async fn graceful_shutdown_releases_unfinished_jobs(store: MetaStore) {
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(report.released, [stubborn.id]);
     assert_eq!(
-        store.get_job(quick.id).await.unwrap().unwrap().state,
+        store.jobs().get_job(quick.id).await.unwrap().unwrap().state,
         JobState::Succeeded,
         "finished within the deadline"
     );
-    let released = store.get_job(stubborn.id).await.unwrap().unwrap();
+    let released = store.jobs().get_job(stubborn.id).await.unwrap().unwrap();
     assert_eq!(released.state, JobState::Pending);
     assert_eq!(released.attempts, 0);
     // Another node takes it at once, without waiting for a lease to run out.
@@ -413,6 +413,7 @@ pub async fn cron_schedule_fires_once_across_two_runners(store: MetaStore) {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (jobs, total) = store
+        .jobs()
         .list_jobs(&JobQuery {
             kind: Some("scan-all".into()),
             page: 1,

@@ -29,7 +29,7 @@ pub fn config(node: &str) -> RunnerConfig {
 pub async fn wait_for(store: &MetaStore, id: JobId, done: impl Fn(&Job) -> bool) -> Job {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let job = store.get_job(id).await.unwrap().expect("job exists");
+        let job = store.jobs().get_job(id).await.unwrap().expect("job exists");
         if done(&job) {
             return job;
         }
