@@ -123,8 +123,8 @@ impl RunnerHandle {
         ids
     }
 
-    /// Queues a job (see [`Jobs::enqueue_job`](portcullis_meta::Jobs::enqueue_job) for dedup keys) and wakes this runner
-    /// at once; other nodes find it at their next poll.
+    /// Queues a job (see [`portcullis_meta::Jobs::enqueue_job`] for dedup keys) and wakes
+    /// this runner at once; other nodes find it at their next poll.
     pub async fn enqueue(&self, job: &NewJob) -> Result<Enqueued> {
         let queued = self.shared.store.jobs().enqueue_job(job).await?;
         self.shared.wake.notify_one();
