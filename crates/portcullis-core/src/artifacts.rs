@@ -329,11 +329,26 @@ impl Registry {
             },
             Err(e) => Err(e),
         };
+        // The copy's PUSH_ARTIFACT event is written with it, in its transaction.
+        let tag = match &reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        let event = crate::Event::artifact(
+            crate::EventType::PushArtifact,
+            (&info(&p)).into(),
+            dest_name.as_str(),
+            source.digest.as_str(),
+            tag,
+            &ctx.actor,
+        )
+        .caused_by(ctx);
+        let (writes, after) = self.outbox.prepare(vec![event]).await;
         let res = match res {
             Ok(order) => self
                 .meta
                 .artifacts()
-                .copy_artifacts(&order, dest.id, true)
+                .copy_artifacts(&order, dest.id, true, &writes)
                 .await
                 .map(|(copy, _)| copy)
                 .map_err(Error::from),
@@ -342,19 +357,7 @@ impl Registry {
         self.projects.forget(p.name.as_str());
         let resource = format!("{}@{}", dest_name, source.digest);
         if res.is_ok() {
-            let tag = match &reference {
-                Reference::Tag(t) => Some(t.as_str()),
-                Reference::Digest(_) => None,
-            };
-            self.artifact_event(
-                crate::EventType::PushArtifact,
-                &info(&p),
-                dest_name.as_str(),
-                source.digest.as_str(),
-                tag,
-                &ctx.actor,
-                None,
-            );
+            self.outbox.hand_over(&after).await;
         }
         self.audit_log.action(
             &ctx.audit_actor(),

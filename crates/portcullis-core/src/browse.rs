@@ -8,6 +8,7 @@ use portcullis_meta::{Project, ProjectId, ProjectQuery, Repository};
 
 use crate::context::RequestCtx;
 use crate::error::Result;
+use crate::events::{Event, EventType};
 use crate::rbac::Role;
 use crate::registry::Registry;
 
@@ -147,22 +148,32 @@ impl Registry {
                 break;
             }
         }
-        let res = self.meta.repositories().delete_repository(r.id).await;
-        self.projects.forget(p.name.as_str());
-        if res.is_ok() {
-            self.artifacts_removed().await;
-            let project = crate::ProjectInfo::from(&p);
-            for (digest, tag) in &gone {
-                self.artifact_event(
-                    crate::EventType::DeleteArtifact,
-                    &project,
+        // The DELETE_ARTIFACT events are written with the delete, in its transaction.
+        let project = crate::ProjectInfo::from(&p);
+        let events = gone
+            .iter()
+            .map(|(digest, tag)| {
+                Event::artifact(
+                    EventType::DeleteArtifact,
+                    (&project).into(),
                     r.name.as_str(),
                     digest.as_str(),
                     tag.as_deref(),
                     &ctx.actor,
-                    None,
-                );
-            }
+                )
+                .caused_by(ctx)
+            })
+            .collect();
+        let (writes, after) = self.outbox.prepare(events).await;
+        let res = self
+            .meta
+            .repositories()
+            .delete_repository(r.id, &writes)
+            .await;
+        self.projects.forget(p.name.as_str());
+        if res.is_ok() {
+            self.artifacts_removed().await;
+            self.outbox.hand_over(&after).await;
         }
         self.audit_log.action(
             &ctx.audit_actor(),

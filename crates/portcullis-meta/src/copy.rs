@@ -4,10 +4,11 @@
 use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
+use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
-use crate::{Artifact, ArtifactId, Artifacts, Error, RepositoryId, Result};
+use crate::{Artifact, ArtifactId, Artifacts, Error, EventWrites, RepositoryId, Result};
 
 /// Filters of [`Artifacts::find_artifacts`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +45,7 @@ impl Artifacts<'_> {
         sources: &[ArtifactId],
         dest: RepositoryId,
         with_tags: bool,
+        events: &EventWrites,
     ) -> Result<(Artifact, bool)> {
         let Some(top) = sources.last().copied() else {
             return Err(Error::NotFound);
@@ -182,6 +184,7 @@ impl Artifacts<'_> {
             }
             // A copy grows the destination project's usage like a push does.
             settle_usage!(tx, project, locked, t, true);
+            insert_event_writes!(tx, events, t);
             let row = sqlx::query_as::<_, ArtifactRow>(AssertSqlSafe(select))
                 .bind(id)
                 .fetch_one(&mut *tx)

@@ -5,11 +5,12 @@ use sqlx::AssertSqlSafe;
 
 use crate::dbtime::{DbTime, now};
 use crate::error::is_foreign_key_violation;
+use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{REPOSITORY_SELECT, RepositoryRow, convert_all, to_u64};
 use crate::sql::{Arg, Sql, bind_args, contains_pattern, in_tx, limit_offset, with_pool};
 use crate::users::found;
-use crate::{Error, ProjectId, Repositories, Repository, RepositoryId, Result};
+use crate::{Error, EventWrites, ProjectId, Repositories, Repository, RepositoryId, Result};
 
 impl Repositories<'_> {
     /// The repository with this full name.
@@ -174,7 +175,7 @@ impl Repositories<'_> {
 
     /// Deletes the repository with its artifacts, tags and blob links, in one transaction.
     /// The project keeps counting a blob only while another of its repositories links it.
-    pub async fn delete_repository(self, id: RepositoryId) -> Result<()> {
+    pub async fn delete_repository(self, id: RepositoryId, events: &EventWrites) -> Result<()> {
         in_tx!(self, |tx| {
             // Touching the row first locks it (PostgreSQL): pushes into the repository wait.
             let project: Option<i64> = sqlx::query_scalar(
@@ -205,6 +206,7 @@ impl Repositories<'_> {
                 .execute(&mut *tx)
                 .await?;
             settle_usage!(tx, project, locked, t, false);
+            insert_event_writes!(tx, events, t);
         });
         Ok(())
     }

@@ -176,7 +176,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     // the same call is not left behind either.
     match store
         .artifacts()
-        .copy_artifacts(&[amd.id, index.id], dst.id, true)
+        .copy_artifacts(&[amd.id, index.id], dst.id, true, &Default::default())
         .await
     {
         Err(Error::MissingManifests(m)) => assert_eq!(m, vec![arm.digest.clone()]),
@@ -193,7 +193,12 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
 
     let (copy, created) = store
         .artifacts()
-        .copy_artifacts(&[amd.id, arm.id, index.id], dst.id, true)
+        .copy_artifacts(
+            &[amd.id, arm.id, index.id],
+            dst.id,
+            true,
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert!(created);
@@ -218,7 +223,7 @@ pub async fn copy_of_a_tree_is_all_or_nothing(store: MetaStore) {
     // Copying again changes nothing and reports the copy as existing.
     let (again, created) = store
         .artifacts()
-        .copy_artifacts(&[index.id], dst.id, true)
+        .copy_artifacts(&[index.id], dst.id, true, &Default::default())
         .await
         .unwrap();
     assert_eq!((again.id, created), (copy.id, false));

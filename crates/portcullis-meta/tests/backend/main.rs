@@ -109,6 +109,7 @@ backend_suite!(
     labels::copy_of_a_tree_is_all_or_nothing,
     outbox::events_commit_with_the_push_and_complete_once,
     outbox::expired_leases_are_claimed_again,
+    outbox::repository_deletes_write_their_events,
     webhooks::policies_round_trip,
     webhooks::deliveries_are_jobs_with_attempts,
     scanners::registrations_keep_one_default,

@@ -155,3 +155,32 @@ pub async fn expired_leases_are_claimed_again(store: MetaStore) {
             .is_empty()
     );
 }
+
+pub async fn repository_deletes_write_their_events(store: MetaStore) {
+    let p = project(&store, "outbox-repo").await;
+    let doomed = repo(&store, &p, "doomed").await;
+    store
+        .artifacts()
+        .put_manifest(manifest(doomed.id, "one"))
+        .await
+        .unwrap();
+    let writes = portcullis_meta::EventWrites {
+        outbox: vec![event("gone-1", p.id.0), event("gone-2", p.id.0)],
+        audit: vec![audit("outbox-repo/doomed")],
+    };
+    store
+        .repositories()
+        .delete_repository(doomed.id, &writes)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox().outbox_backlog().await.unwrap().pending, 2);
+    // A delete that fails (the repository is already gone) writes nothing.
+    assert!(
+        store
+            .repositories()
+            .delete_repository(doomed.id, &writes)
+            .await
+            .is_err()
+    );
+    assert_eq!(store.outbox().outbox_backlog().await.unwrap().pending, 2);
+}

@@ -352,7 +352,11 @@ pub async fn delete_project_refuses_non_empty(store: MetaStore) {
     ));
     assert!(store.projects().get_project(p.id).await.unwrap().is_some());
 
-    store.repositories().delete_repository(r.id).await.unwrap();
+    store
+        .repositories()
+        .delete_repository(r.id, &Default::default())
+        .await
+        .unwrap();
     store.projects().delete_project(p.id).await.unwrap();
     assert_eq!(store.projects().get_project(p.id).await.unwrap(), None);
     assert!(matches!(

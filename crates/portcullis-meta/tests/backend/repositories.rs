@@ -298,7 +298,11 @@ pub async fn delete_repository_cascades(store: MetaStore) {
     let kept = push_image(&store, keep.id, "k1", Some("latest")).await;
     let layer = digest("layer v1");
 
-    store.repositories().delete_repository(r.id).await.unwrap();
+    store
+        .repositories()
+        .delete_repository(r.id, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(
         store.repositories().get_repository(&r.name).await.unwrap(),
         None
@@ -329,7 +333,10 @@ pub async fn delete_repository_cascades(store: MetaStore) {
     );
     assert!(store.blobs().get_blob(&layer).await.unwrap().is_some());
     assert!(matches!(
-        store.repositories().delete_repository(r.id).await,
+        store
+            .repositories()
+            .delete_repository(r.id, &Default::default())
+            .await,
         Err(Error::NotFound)
     ));
 

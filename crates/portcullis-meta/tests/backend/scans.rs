@@ -312,7 +312,11 @@ pub async fn reports_go_with_the_last_artifact_of_their_digest(store: MetaStore)
     // A scan still pending is its job's to finish.
     assert!(store.scans().get_report(&k).await.unwrap().is_some());
 
-    store.repositories().delete_repository(r2.id).await.unwrap();
+    store
+        .repositories()
+        .delete_repository(r2.id, &Default::default())
+        .await
+        .unwrap();
     assert_eq!(store.scans().prune_reports().await.unwrap(), 1);
     assert!(
         store
