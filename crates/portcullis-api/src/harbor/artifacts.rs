@@ -15,6 +15,8 @@ use portcullis_meta::{ArtifactFilter, TagRecord};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
+use super::params::flag;
 use super::repositories::{encode_twice, repo_path};
 use super::{Acting, Paging, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
@@ -151,18 +153,6 @@ async fn signatures_of(
             .signature_status(v.project_id, v.artifact.repository_id, &v.artifact.digest)
             .await?,
     ))
-}
-
-fn flag(params: &HashMap<String, String>, name: &str, default: bool) -> ApiResult<bool> {
-    match params.get(name).map(String::as_str) {
-        None | Some("") => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(v) => Err(ApiError::new(
-            ErrorCode::BadRequest,
-            format!("invalid {name} {v:?}: use true or false"),
-        )),
-    }
 }
 
 /// Label ids of a `labels=` query value: one id, `(a b)` for all of them, `{a b}` for
@@ -403,7 +393,7 @@ pub async fn create_tag(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
-    body: Result<Json<NewTag>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<NewTag>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let path = repo_path(&repo)?;

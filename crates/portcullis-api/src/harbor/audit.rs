@@ -12,6 +12,7 @@ use portcullis_meta::{AuditEntry, AuditQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -138,7 +139,7 @@ pub struct PurgeReq {
 pub async fn purge(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<PurgeReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<PurgeReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let params = serde_json::Value::Object(req.parameters.into_iter().collect());
@@ -216,9 +217,9 @@ pub async fn set_schedule(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     method: axum::http::Method,
-    body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ScheduleBody>, ApiError>,
 ) -> ApiResult<Response> {
-    let Json(body) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let body = super::json_body(body)?;
     if body.schedule.kind.eq_ignore_ascii_case("manual") {
         let params = body.parameters.unwrap_or_else(|| serde_json::json!({}));
         return purge_now(&reg, &ctx, &params).await;

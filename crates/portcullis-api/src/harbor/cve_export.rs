@@ -11,8 +11,9 @@ use axum::{Json, Router};
 use portcullis_core::Registry;
 use portcullis_core::scanning::export::ExportCriteria;
 
+use super::HarborJson;
 use super::{Acting, json_body};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 pub fn routes() -> Router<Arc<Registry>> {
     Router::new()
@@ -32,7 +33,7 @@ pub async fn create(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     headers: HeaderMap,
-    body: Result<Json<ExportCriteria>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ExportCriteria>, ApiError>,
 ) -> ApiResult<Response> {
     let criteria = json_body(body)?;
     let data_type = headers

@@ -14,6 +14,7 @@ use portcullis_core::labels::{GLOBAL, LabelRequest};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::artifacts::label_json;
 use super::repositories::repo_path;
 use super::{Acting, Paging, json_body};
@@ -92,7 +93,7 @@ pub async fn list(
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<LabelBody>, ApiError>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let l = reg
@@ -132,7 +133,7 @@ pub async fn update(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path(id): Path<String>,
-    body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<LabelBody>, ApiError>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     reg.labels
@@ -163,7 +164,7 @@ pub async fn add_to_artifact(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path((project, repo, reference)): Path<(String, String, String)>,
-    body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<LabelBody>, ApiError>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let id =

@@ -13,6 +13,7 @@ use portcullis_meta::Member;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -89,7 +90,7 @@ pub async fn add(
     Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
-    body: Result<Json<MemberReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<MemberReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let user = req.member_user.ok_or_else(|| {
@@ -132,7 +133,7 @@ pub async fn update(
     Acting(ctx): Acting,
     headers: HeaderMap,
     Path((project, mid)): Path<(String, String)>,
-    body: Result<Json<RoleReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RoleReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts

@@ -4,8 +4,10 @@
 mod artifacts;
 mod audit;
 mod cve_export;
+mod go_json;
 mod labels;
 mod members;
+pub(crate) mod params;
 mod policy;
 mod projects;
 mod repositories;
@@ -28,6 +30,8 @@ use axum::response::Response;
 use axum::routing::{get, post, put};
 use portcullis_core::{Principal, Registry, RequestCtx};
 use portcullis_types::ErrorCode;
+
+pub(crate) use go_json::HarborJson;
 
 use crate::auth;
 use crate::error::ApiError;
@@ -142,15 +146,12 @@ pub fn is_name(headers: &HeaderMap) -> bool {
     headers
         .get("x-is-resource-name")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+        .is_some_and(|v| params::go_bool("X-Is-Resource-Name", v).unwrap_or(false))
 }
 
 /// A JSON body, or Harbor's `400` naming what is wrong with it.
-pub fn json_body<T>(
-    body: Result<axum::Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
+pub fn json_body<T>(body: Result<HarborJson<T>, ApiError>) -> Result<T, ApiError> {
     body.map(|b| b.0)
-        .map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))
 }
 
 /// The authenticated caller of a Harbor API request.

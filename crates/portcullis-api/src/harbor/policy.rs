@@ -16,6 +16,7 @@ use portcullis_meta::{CveAllowlist, ProjectId, Quota, QuotaQuery, QuotaSort};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -37,7 +38,7 @@ pub fn routes() -> Router<Arc<Registry>> {
         )
 }
 
-type JsonResult<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+type JsonResult<T> = Result<HarborJson<T>, ApiError>;
 
 fn rule_id(s: &str) -> ApiResult<i64> {
     s.parse().map_err(|_| {

@@ -14,6 +14,7 @@ use portcullis_meta::{CveAllowlist, Project, ProjectQuery};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name};
 use crate::error::{ApiError, ApiResult};
 
@@ -75,7 +76,7 @@ fn apply_q(q: &str, query: &mut ProjectQuery) -> ApiResult<()> {
         match k.trim() {
             "name" if fuzzy => query.name_contains = Some(v.to_string()),
             "name" => query.name_exact = Some(v.to_string()),
-            "public" => query.public = Some(parse_bool(v)?),
+            "public" => query.public = Some(super::params::go_bool("public", v)?),
             "owner" => query.owner = Some(v.to_string()),
             other => {
                 return Err(ApiError::new(
@@ -86,17 +87,6 @@ fn apply_q(q: &str, query: &mut ProjectQuery) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-fn parse_bool(v: &str) -> ApiResult<bool> {
-    match v {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err(ApiError::new(
-            ErrorCode::BadRequest,
-            format!("invalid boolean {v:?}"),
-        )),
-    }
 }
 
 pub async fn list(
@@ -116,7 +106,7 @@ pub async fn list(
         query.name_contains = Some(n.clone());
     }
     if let Some(v) = params.get("public").filter(|s| !s.is_empty()) {
-        query.public = Some(parse_bool(v)?);
+        query.public = Some(super::params::go_bool("public", v)?);
     }
     if let Some(o) = params.get("owner").filter(|s| !s.is_empty()) {
         query.owner = Some(o.clone());
@@ -157,9 +147,9 @@ pub struct ProjectReq {
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ProjectReq>, ApiError>,
 ) -> ApiResult<Response> {
-    let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let req = super::json_body(body)?;
     let name = req
         .project_name
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
@@ -243,9 +233,9 @@ pub async fn update(
     Acting(ctx): Acting,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Result<Json<ProjectReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ProjectReq>, ApiError>,
 ) -> ApiResult<Response> {
-    let Json(req) = body.map_err(|e| ApiError::new(ErrorCode::BadRequest, e.body_text()))?;
+    let req = super::json_body(body)?;
     let project = reg
         .access
         .find_project(&ctx.principal, &id, is_name(&headers))

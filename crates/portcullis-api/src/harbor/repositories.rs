@@ -15,6 +15,7 @@ use portcullis_meta::Repository;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -159,7 +160,7 @@ pub async fn update(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path((project, repo)): Path<(String, String)>,
-    body: Result<Json<RepositoryReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RepositoryReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.describe_repository(

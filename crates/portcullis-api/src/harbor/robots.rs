@@ -13,6 +13,7 @@ use portcullis_meta::Robot;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Paging, UserActing, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -92,7 +93,7 @@ pub async fn list(
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
-    body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RobotRequest>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let (robot, secret) = reg.accounts.create_robot(&ctx, req).await?;
@@ -123,7 +124,7 @@ pub async fn update(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
     Path(id): Path<String>,
-    body: Result<Json<RobotRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RobotRequest>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts.update_robot(&ctx, robot_id(&id)?, req).await?;
@@ -140,7 +141,7 @@ pub async fn refresh(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
     Path(id): Path<String>,
-    body: Result<Json<SecretReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<SecretReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let secret = reg

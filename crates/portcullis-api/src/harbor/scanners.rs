@@ -15,6 +15,7 @@ use portcullis_meta::ScannerQuery;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -160,7 +161,7 @@ pub async fn list(
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RegistrationRequest>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let r = reg.scanners.create_scanner(&ctx, req).await?;
@@ -184,7 +185,7 @@ pub async fn update(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path(id): Path<String>,
-    body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RegistrationRequest>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners.update_scanner(&ctx, &id, req).await?;
@@ -210,7 +211,7 @@ pub async fn set_default(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path(id): Path<String>,
-    body: Result<Json<IsDefault>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<IsDefault>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners
@@ -231,7 +232,7 @@ pub async fn metadata(
 pub async fn ping(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<RegistrationRequest>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<RegistrationRequest>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners.ping_scanner(&ctx, req).await?;
@@ -262,7 +263,7 @@ pub async fn set_project_scanner(
     Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
-    body: Result<Json<ProjectScanner>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ProjectScanner>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.scanners

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::Acting;
+use super::HarborJson;
 use super::repositories::repo_path;
 use crate::error::{ApiError, ApiResult};
 
@@ -199,7 +200,7 @@ pub async fn schedule(
 async fn apply_schedule(
     reg: &Registry,
     p: &portcullis_core::RequestCtx,
-    body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ScheduleBody>, ApiError>,
 ) -> ApiResult<()> {
     let body = super::json_body(body)?;
     reg.scanning
@@ -211,7 +212,7 @@ async fn apply_schedule(
 pub async fn set_schedule(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ScheduleBody>, ApiError>,
 ) -> ApiResult<Response> {
     apply_schedule(&reg, &ctx, body).await?;
     Ok(StatusCode::OK.into_response())
@@ -220,7 +221,7 @@ pub async fn set_schedule(
 pub async fn create_schedule(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
-    body: Result<Json<ScheduleBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ScheduleBody>, ApiError>,
 ) -> ApiResult<Response> {
     apply_schedule(&reg, &ctx, body).await?;
     Ok(StatusCode::CREATED.into_response())

@@ -13,6 +13,7 @@ use portcullis_core::trusted_keys::NewTrustedKey;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Acting, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -57,7 +58,7 @@ pub async fn add(
     Acting(ctx): Acting,
     headers: HeaderMap,
     Path(project): Path<String>,
-    body: Result<Json<NewKey>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<NewKey>, ApiError>,
 ) -> ApiResult<Response> {
     let b = json_body(body)?;
     let view = reg

@@ -14,6 +14,7 @@ use portcullis_meta::User;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
+use super::HarborJson;
 use super::{Paging, UserActing, harbor_time, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -131,7 +132,7 @@ impl axum::extract::FromRequestParts<Arc<Registry>> for MaybeCaller {
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     MaybeCaller(ctx): MaybeCaller,
-    body: Result<Json<UserCreationReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<UserCreationReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let u = reg
@@ -200,7 +201,7 @@ pub async fn update(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
     Path(id): Path<String>,
-    body: Result<Json<ProfileReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<ProfileReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     let id = user_id(&id)?;
@@ -238,7 +239,7 @@ pub async fn password(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
     Path(id): Path<String>,
-    body: Result<Json<PasswordReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<PasswordReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts
@@ -261,7 +262,7 @@ pub async fn sysadmin(
     State(reg): State<Arc<Registry>>,
     UserActing(ctx): UserActing,
     Path(id): Path<String>,
-    body: Result<Json<SysadminReq>, axum::extract::rejection::JsonRejection>,
+    body: Result<HarborJson<SysadminReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = json_body(body)?;
     reg.accounts
@@ -278,7 +279,7 @@ pub async fn current_permissions(
 ) -> ApiResult<Response> {
     current_id(&ctx.principal)?;
     let scope = params.get("scope").map(String::as_str).unwrap_or("/");
-    let relative = params.get("relative").is_some_and(|v| v == "true");
+    let relative = super::params::flag(&params, "relative", false)?;
     let mut out = Vec::new();
     if let Some(id) = scope.strip_prefix("/project/") {
         let project = reg.access.find_project(&ctx.principal, id, false).await?;

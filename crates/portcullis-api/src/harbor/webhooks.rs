@@ -18,6 +18,7 @@ use portcullis_types::ErrorCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::HarborJson;
 use super::{Acting, Paging, harbor_time, is_name, json_body};
 use crate::error::{ApiError, ApiResult};
 
@@ -128,7 +129,7 @@ impl From<PolicyReq> for PolicyInput {
     }
 }
 
-type Body = Result<Json<PolicyReq>, axum::extract::rejection::JsonRejection>;
+type Body = Result<HarborJson<PolicyReq>, ApiError>;
 
 pub async fn list(
     State(reg): State<Arc<Registry>>,
