@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use portcullis_meta::{ProjectId, PutManifest, RepositoryId};
-use portcullis_types::{Digest, ErrorCode, ParsedManifest, Reference, RepoName, media};
+use portcullis_types::{Digest, ErrorCode, ParsedManifest, Reference, RepoName, Tag, media};
 
 use crate::access::ProjectInfo;
 use crate::cache::Resolved;
@@ -123,17 +123,75 @@ impl Registry {
     /// Validates and stores a manifest under `reference` (a tag, or its own digest). The
     /// push's event (webhooks, audit entry, scan on push) is written in its transaction
     /// and handed over before this returns; a refused push is audited as a failure.
+    /// Pushes a manifest by tag or digest; by digest, `tags` (the `tag` parameters of
+    /// the newer spec) point at it too, each a push of its own. Returns the push and the
+    /// tags set.
+    #[allow(clippy::too_many_arguments)]
     pub async fn put_manifest(
         &self,
         ctx: &RequestCtx,
         project: &ProjectInfo,
         repo: &RepoName,
         reference: &Reference,
+        tags: &[Tag],
+        content_type: Option<&str>,
+        body: Bytes,
+    ) -> Result<(Pushed, Vec<Tag>)> {
+        let pushed = self
+            .push_one(
+                ctx,
+                project,
+                repo,
+                reference,
+                None,
+                content_type,
+                body.clone(),
+            )
+            .await?;
+        let mut tagged = Vec::new();
+        if let Reference::Digest(d) = reference {
+            for t in tags {
+                let by_tag = Reference::Tag(t.clone());
+                self.push_one(
+                    ctx,
+                    project,
+                    repo,
+                    &by_tag,
+                    Some(d),
+                    content_type,
+                    body.clone(),
+                )
+                .await?;
+                tagged.push(t.clone());
+            }
+        }
+        Ok((pushed, tagged))
+    }
+
+    /// One push of `put_manifest`; a refused one is audited here (a stored one is
+    /// audited through its event).
+    #[allow(clippy::too_many_arguments)]
+    async fn push_one(
+        &self,
+        ctx: &RequestCtx,
+        project: &ProjectInfo,
+        repo: &RepoName,
+        reference: &Reference,
+        named: Option<&Digest>,
         content_type: Option<&str>,
         body: Bytes,
     ) -> Result<Pushed> {
         let res = self
-            .commit_manifest(ctx, project, repo, reference, content_type, body, true)
+            .commit_manifest(
+                ctx,
+                project,
+                repo,
+                reference,
+                named,
+                content_type,
+                body,
+                true,
+            )
             .await;
         if res.is_err() {
             let resource = audit_resource(repo, reference);
@@ -151,7 +209,9 @@ impl Registry {
     }
 
     /// Stores a manifest; with `emit`, its durable PUSH_ARTIFACT event too (the registry's
-    /// own accessories, such as generated SBOMs, are stored without one).
+    /// own accessories, such as generated SBOMs, are stored without one). A tag push
+    /// names `named` when given (already checked against the bytes), else the digest of
+    /// the bytes in the algorithm of the manifest's own descriptors.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn commit_manifest(
         &self,
@@ -159,6 +219,7 @@ impl Registry {
         project: &ProjectInfo,
         repo: &RepoName,
         reference: &Reference,
+        named: Option<&Digest>,
         content_type: Option<&str>,
         body: Bytes,
         emit: bool,
@@ -193,7 +254,10 @@ impl Registry {
                 }
                 d.clone()
             }
-            Reference::Tag(_) => Digest::sha256_of(&body),
+            Reference::Tag(_) => match named {
+                Some(d) => d.clone(),
+                None => Digest::of(parsed.descriptor_algorithm(), &body),
+            },
         };
         let immutable_rule = match reference {
             Reference::Tag(t) => {

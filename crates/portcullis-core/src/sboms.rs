@@ -82,6 +82,7 @@ impl Registry {
             &project,
             &repo,
             &Reference::Digest(digest.clone()),
+            None,
             Some(media::OCI_MANIFEST),
             bytes,
             false,

@@ -81,7 +81,12 @@ impl Digest {
 
     /// SHA-256 of `data`, the registry's default algorithm.
     pub fn sha256_of(data: &[u8]) -> Self {
-        let mut h = Hasher::new(Algorithm::Sha256);
+        Self::of(Algorithm::Sha256, data)
+    }
+
+    /// The digest of `data` with `algo`.
+    pub fn of(algo: Algorithm, data: &[u8]) -> Self {
+        let mut h = Hasher::new(algo);
         h.update(data);
         h.finish()
     }

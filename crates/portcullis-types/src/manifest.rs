@@ -147,6 +147,23 @@ pub struct ParsedManifest {
 }
 
 impl ParsedManifest {
+    /// The algorithm a manifest pushed by tag is named with: the one all its own
+    /// descriptors use, so content built with sha512 keeps sha512 (what its author
+    /// expects back in `Docker-Content-Digest`); sha256 otherwise.
+    pub fn descriptor_algorithm(&self) -> crate::digest::Algorithm {
+        let mut algos = self
+            .config
+            .iter()
+            .chain(&self.layers)
+            .chain(&self.manifests)
+            .chain(&self.subject)
+            .map(|d| d.digest.algorithm());
+        match algos.next() {
+            Some(first) if algos.all(|a| a == first) => first,
+            _ => crate::digest::Algorithm::Sha256,
+        }
+    }
+
     /// Parses `bytes` pushed with `content_type` (the request's Content-Type, if any).
     pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Self, ManifestError> {
         let raw: Raw =

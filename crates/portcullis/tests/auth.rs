@@ -81,15 +81,27 @@ async fn token_flow() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    // The token only covers library/app.
-    let resp = c
-        .post(s.url(&format!("/v2/library/other/blobs/uploads/?digest={d}")))
-        .header("authorization", &bearer)
-        .body(data.to_vec())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 404);
+    // The token only covers library/app: elsewhere the client is told to fetch a token
+    // with the scope it needs, whether or not the repository exists.
+    for repo in ["library/other", "nosuchproject/app"] {
+        let resp = c
+            .post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}")))
+            .header("authorization", &bearer)
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let challenge = resp.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            challenge.contains(&format!(r#"scope="repository:{repo}:pull,push""#))
+                && challenge.ends_with(r#",error="insufficient_scope""#),
+            "{challenge}"
+        );
+        expect_error(resp, 401, "UNAUTHORIZED").await;
+    }
 
     // Wrong password at the token service and at /v2/.
     let resp = token(
@@ -176,16 +188,17 @@ async fn anonymous_public_and_private() {
         .unwrap();
     expect_error(resp, 401, "UNAUTHORIZED").await;
 
-    // The catalog of an anonymous caller lists public repositories only.
-    let cat: serde_json::Value = c
-        .get(s.url("/v2/_catalog"))
-        .send()
-        .await
+    // An anonymous caller of the catalog is asked to log in for the catalog scope.
+    let resp = c.get(s.url("/v2/_catalog")).send().await.unwrap();
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
         .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(cat["repositories"], serde_json::json!(["library/pub"]));
+        .to_string();
+    assert!(
+        challenge.contains(r#"scope="registry:catalog:*""#),
+        "{challenge}"
+    );
+    expect_error(resp, 401, "UNAUTHORIZED").await;
     let cat: serde_json::Value = c
         .get(s.url("/v2/_catalog"))
         .send_as_admin()

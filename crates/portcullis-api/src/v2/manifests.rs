@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::Actions;
-use portcullis_types::{ErrorCode, NameError, Reference, RepoName};
+use portcullis_types::{ErrorCode, NameError, Reference, RepoName, Tag};
 
 use super::Ctx;
 use crate::error::{ApiError, ApiResult};
@@ -70,13 +70,15 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let pushed = ctx
+    let tags = tag_params(ctx, &reference)?;
+    let (pushed, tagged) = ctx
         .reg
         .put_manifest(
             &ctx.request(),
             &project,
             repo,
             &reference,
+            &tags,
             content_type,
             bytes,
         )
@@ -92,7 +94,44 @@ pub(super) async fn put(ctx: &Ctx, repo: &RepoName, r: &str, body: Body) -> ApiR
     if let Some(s) = &pushed.subject {
         h.insert("oci-subject", hv(s.as_str())?);
     }
+    if matches!(reference, Reference::Digest(_)) {
+        for t in &tagged {
+            h.append("oci-tag", hv(t.as_str())?);
+        }
+    }
     Ok(resp)
+}
+
+/// Most `tag` parameters one push by digest may carry (the spec asks for at least 10).
+const MAX_TAG_PARAMS: usize = 100;
+
+/// The `tag` query parameters of a push by digest, checked and without repeats.
+fn tag_params(ctx: &Ctx, reference: &Reference) -> ApiResult<Vec<Tag>> {
+    let raw = ctx.query.get("tag").map(Vec::as_slice).unwrap_or_default();
+    if raw.is_empty() {
+        return Ok(Vec::new());
+    }
+    if matches!(reference, Reference::Tag(_)) {
+        return Err(ApiError::new(
+            ErrorCode::ManifestInvalid,
+            "tag parameters go with a push by digest, not by tag",
+        ));
+    }
+    if raw.len() > MAX_TAG_PARAMS {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!("at most {MAX_TAG_PARAMS} tag parameters per push"),
+        ));
+    }
+    let mut tags: Vec<Tag> = Vec::with_capacity(raw.len());
+    for t in raw {
+        let tag =
+            Tag::parse(t).map_err(|e| ApiError::new(ErrorCode::ManifestInvalid, e.to_string()))?;
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+    }
+    Ok(tags)
 }
 
 /// Harbor's audit resource: `repo:tag` or `repo@digest`.

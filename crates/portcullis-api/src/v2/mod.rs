@@ -3,6 +3,7 @@
 //! handlers in the submodules.
 
 mod blobs;
+mod drain;
 mod manifests;
 pub mod path;
 mod uploads;
@@ -51,32 +52,59 @@ impl Ctx {
 
     /// Authorizes `needed` on `repo`, turning a refusal into the right response.
     pub async fn authorize(&self, repo: &RepoName, needed: Actions) -> ApiResult<ProjectInfo> {
-        match self
+        self.authorize_with(repo, needed, &[]).await
+    }
+
+    /// `authorize`, where a challenge also names `also` (the source of a mount), so that
+    /// the token the client fetches covers the whole request.
+    pub async fn authorize_with(
+        &self,
+        repo: &RepoName,
+        needed: Actions,
+        also: &[String],
+    ) -> ApiResult<ProjectInfo> {
+        let refusal = match self
             .reg
             .access
             .authorize(&self.principal, repo, needed)
             .await
         {
-            Ok(p) => Ok(p),
-            Err(Refusal::Challenge) => {
-                // Ask for pull alongside push, as clients do, so one token serves both.
-                let wanted = if needed.contains(Actions::PUSH) {
-                    needed.union(Actions::PULL)
-                } else {
-                    needed
-                };
-                let scope = format!("repository:{}:{}", repo, wanted);
-                Err(
-                    ApiError::code(ErrorCode::Unauthorized).challenge(auth::challenge(
-                        &self.reg,
-                        &self.headers,
-                        Some(&scope),
-                    )),
+            Ok(p) => return Ok(p),
+            Err(r) => r,
+        };
+        // Ask for pull alongside push, as clients do, so one token serves both.
+        let wanted = if needed.contains(Actions::PUSH) {
+            needed.union(Actions::PULL)
+        } else {
+            needed
+        };
+        let mut scope = format!("repository:{repo}:{wanted}");
+        for s in also {
+            scope.push(' ');
+            scope.push_str(s);
+        }
+        match refusal {
+            Refusal::Challenge => Err(self.challenge(&scope, None)),
+            Refusal::InsufficientScope => Err(self.challenge(&scope, Some("insufficient_scope"))),
+            Refusal::Denied => Err(ApiError::code(ErrorCode::Denied)),
+            Refusal::NotFound(e) => Err(e.into()),
+        }
+    }
+
+    /// A 401 asking for a token with `scope`; `error` is the RFC 6750 error, if any.
+    pub fn challenge(&self, scope: &str, error: Option<&str>) -> ApiError {
+        let mut value = auth::challenge(&self.reg, &self.headers, Some(scope));
+        let err = match error {
+            Some(e) => {
+                value.push_str(&format!(r#",error="{e}""#));
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "the token does not grant the access this request needs",
                 )
             }
-            Err(Refusal::Denied) => Err(ApiError::code(ErrorCode::Denied)),
-            Err(Refusal::NotFound(e)) => Err(e.into()),
-        }
+            None => ApiError::code(ErrorCode::Unauthorized),
+        };
+        err.challenge(value)
     }
 }
 
@@ -116,6 +144,14 @@ pub(crate) fn parse_digest(s: &str) -> ApiResult<Digest> {
 }
 
 pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
+    let version = req.version();
+    let leftover = drain::Leftover::default();
+    let req = req.map(|b| leftover.track(b));
+    let resp = handle(reg, req).await;
+    leftover.settle(version, resp).await
+}
+
+async fn handle(reg: Arc<Registry>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let rest = parts
         .uri
@@ -251,6 +287,9 @@ async fn tags(ctx: &Ctx, repo: &RepoName) -> ApiResult<Response> {
 }
 
 async fn catalog(ctx: &Ctx) -> ApiResult<Response> {
+    if ctx.principal.is_anonymous() {
+        return Err(ctx.challenge("registry:catalog:*", None));
+    }
     let (n, last) = paging(ctx)?;
     let n = n.unwrap_or(1000);
     let only = ctx.reg.access.visible_project_ids(&ctx.principal).await?;

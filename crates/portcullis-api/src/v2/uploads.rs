@@ -130,7 +130,25 @@ fn content_range(ctx: &Ctx) -> ApiResult<Option<(u64, u64)>> {
 }
 
 pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<Response> {
-    let project = ctx.authorize(repo, Actions::PUSH).await?;
+    // A mount's challenge names the source too, or the token the client comes back
+    // with cannot read it and the mount quietly turns into a new upload.
+    let source: Vec<String> = match (ctx.q("mount"), ctx.q("from")) {
+        (Some(_), Some(from)) => RepoName::parse(from)
+            .map(|f| vec![format!("repository:{f}:pull")])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let project = ctx.authorize_with(repo, Actions::PUSH, &source).await?;
+    // Every upload can finish under either algorithm (the content is hashed again for
+    // one that was not followed while it arrived), so the hint needs only checking.
+    if let Some(a) = ctx.q("digest-algorithm")
+        && !matches!(a, "sha256" | "sha512")
+    {
+        return Err(ApiError::new(
+            ErrorCode::DigestInvalid,
+            format!("unsupported digest algorithm {a:?}; sha256 and sha512 are supported"),
+        ));
+    }
     if let (Some(mount), Some(from)) = (ctx.q("mount"), ctx.q("from")) {
         // Any failure to mount (bad name, no access, unknown blob) falls back to a new
         // session, as the spec asks; nothing about the source is revealed.
@@ -168,7 +186,9 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
 }
 
 pub(super) async fn status(ctx: &Ctx, repo: &RepoName, id: &str) -> ApiResult<Response> {
-    ctx.authorize(repo, Actions::PUSH).await?;
+    // Reading where an upload stands changes nothing, and its id is the capability:
+    // pull is enough, as in Distribution (clients reuse a pull token here).
+    ctx.authorize(repo, Actions::PULL).await?;
     let id = upload_id(id)?;
     let st = ctx.reg.uploads.upload_status(repo, &id).await?;
     upload_response(ctx, StatusCode::NO_CONTENT, repo, &id, st.size)

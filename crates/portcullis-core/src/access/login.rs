@@ -11,7 +11,7 @@ use subtle::ConstantTimeEq;
 
 use super::Access;
 use crate::audit::Actor;
-use crate::auth::{Principal, RobotGrant, RobotPrincipal, verify_password};
+use crate::auth::{Principal, RobotGrant, RobotPrincipal, UserPrincipal, verify_password};
 use crate::error::{Error, Result};
 
 /// The prefix of every robot account name.
@@ -197,15 +197,51 @@ impl Access {
         if !ok {
             return Ok(None);
         }
-        let p = RobotPrincipal {
-            id: robot.id,
-            name: robot.name.clone(),
-            project_id: robot.project_id.map(|p| p.0),
-            grants: robot_grants(&robot.permissions),
-        };
+        let p = robot_principal(&robot);
         self.robot_credentials
             .put(secret, p.clone(), robot.expires_at);
         Ok(Some(Principal::Robot(p)))
+    }
+}
+
+fn robot_principal(robot: &portcullis_meta::Robot) -> RobotPrincipal {
+    RobotPrincipal {
+        id: robot.id,
+        name: robot.name.clone(),
+        project_id: robot.project_id.map(|p| p.0),
+        grants: robot_grants(&robot.permissions),
+    }
+}
+
+impl Access {
+    /// The account a bearer token was issued to, as it stands now (`None` when it no
+    /// longer exists or may no longer log in): what a token's holder may list is what
+    /// its account may see.
+    pub async fn subject_principal(&self, principal: &Principal) -> Result<Option<Principal>> {
+        let Principal::Token {
+            subject: Some(name),
+            ..
+        } = principal
+        else {
+            return Ok(None);
+        };
+        if name.starts_with(ROBOT_PREFIX) {
+            let Some(robot) = self.meta.robots().get_robot_by_name(name).await? else {
+                return Ok(None);
+            };
+            let now = time::OffsetDateTime::now_utc();
+            if robot.disabled || robot.expires_at.is_some_and(|e| e <= now) {
+                return Ok(None);
+            }
+            return Ok(Some(Principal::Robot(robot_principal(&robot))));
+        }
+        Ok(self.meta.users().get_user_by_name(name).await?.map(|user| {
+            Principal::User(UserPrincipal {
+                id: user.id.0,
+                name: user.username.clone(),
+                sysadmin: user.sysadmin,
+            })
+        }))
     }
 }
 

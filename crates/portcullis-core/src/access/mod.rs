@@ -49,6 +49,9 @@ impl From<&Project> for ProjectInfo {
 pub enum Refusal {
     /// No identity was presented: ask the client to authenticate.
     Challenge,
+    /// A bearer token that does not grant this: the client may ask the token service
+    /// for a token with the scope (the challenge carries `error="insufficient_scope"`).
+    InsufficientScope,
     /// The caller may see the repository but not do this.
     Denied,
     /// The caller may not know that the repository exists (or it does not).
@@ -366,6 +369,17 @@ impl Access {
         repo: &RepoName,
         needed: Actions,
     ) -> Result<ProjectInfo, Refusal> {
+        // A token is judged by its claims first, before any lookup, so that a missing
+        // and a private repository look alike to its holder: both ask for a better token.
+        if let Principal::Token {
+            subject: Some(_), ..
+        } = principal
+            && !principal
+                .token_actions("repository", repo.as_str())
+                .is_some_and(|a| a.contains(needed))
+        {
+            return Err(Refusal::InsufficientScope);
+        }
         let project = self
             .project_info(repo.project())
             .await
@@ -428,6 +442,11 @@ impl Access {
                 .is_some_and(|a| !a.is_empty())
         {
             return Ok(None);
+        }
+        if matches!(principal, Principal::Token { .. })
+            && let Some(account) = self.subject_principal(principal).await?
+        {
+            return Box::pin(self.visible_project_ids(&account)).await;
         }
         let query = ProjectQuery {
             public: Some(true),
