@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod additions;
 pub mod admission;
 pub mod artifacts;
 pub mod audit;

@@ -123,10 +123,16 @@ pub async fn addition(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     if addition != "vulnerabilities" {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            format!("addition {addition} is not available"),
-        ));
+        let a = portcullis_core::additions::addition(
+            &reg,
+            &ctx,
+            &project,
+            &repo_path(&repo)?,
+            &reference,
+            &addition,
+        )
+        .await?;
+        return Ok(([(header::CONTENT_TYPE, a.content_type)], a.body).into_response());
     }
     let map = reg
         .scanning
@@ -194,7 +200,10 @@ pub async fn schedule(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
 ) -> ApiResult<Response> {
-    Ok(Json(reg.scanning.scan_all_schedule(&ctx).await?).into_response())
+    Ok(match reg.scanning.scan_all_schedule(&ctx).await? {
+        Some(v) => Json(v).into_response(),
+        None => StatusCode::OK.into_response(),
+    })
 }
 
 async fn apply_schedule(

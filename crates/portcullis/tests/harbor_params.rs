@@ -1,0 +1,163 @@
+//! Harbor's rules for what clients send and read: booleans as Go parses them, paths with
+//! a trailing slash, `X-Resource-Name-In-Location`, and artifact additions (an image's
+//! build history, a Helm chart's values, readme and dependencies).
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+
+#[tokio::test]
+async fn go_booleans_slashes_and_locations() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("demo", false).await;
+    push_image(&s, "demo/app", "v1", "params").await;
+    let list = "/api/v2.0/projects/demo/repositories/app/artifacts";
+    // The Python client sends True; curl users send 1 or t. All of ParseBool's table.
+    for v in ["1", "t", "T", "TRUE", "true", "True"] {
+        let got = admin_json(&s, &format!("{list}?with_tag={v}&with_label={v}")).await;
+        assert_eq!(got[0]["tags"][0]["name"], "v1", "with_tag={v}");
+    }
+    for v in ["0", "f", "F", "FALSE", "false", "False"] {
+        let got = admin_json(&s, &format!("{list}?with_tag={v}")).await;
+        assert!(
+            got[0].get("tags").is_none_or(|t| t.is_null()),
+            "with_tag={v}: {got}"
+        );
+    }
+    let resp = api(
+        &s,
+        Method::GET,
+        &format!("{list}?with_tag=yes"),
+        Some(&admin_basic()),
+        None,
+    )
+    .await;
+    let body = expect_error(resp, 400, "BAD_REQUEST").await;
+    assert!(body.to_string().contains("with_tag"), "{body}");
+
+    // A trailing slash names the same resource.
+    let got = admin_json(&s, "/api/v2.0/projects/?name=demo").await;
+    assert_eq!(got[0]["name"], "demo");
+
+    // Location by name when asked, by id otherwise.
+    let resp = client()
+        .post(s.url("/api/v2.0/projects"))
+        .header("authorization", admin_basic())
+        .header("x-resource-name-in-location", "True")
+        .json(&serde_json::json!({ "project_name": "named" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    assert_eq!(resp.headers()["location"], "/api/v2.0/projects/named");
+}
+
+fn chart_archive() -> Vec<u8> {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for (path, text) in [
+        (
+            "web/Chart.yaml",
+            "apiVersion: v2\nname: web\nversion: 1.0.0\ndependencies:\n  - name: redis\n    version: 17.0.0\n    repository: https://charts.example.org\n",
+        ),
+        ("web/values.yaml", "replicas: 2\n"),
+        ("web/README.md", "# web\n"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, path, text.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap()
+}
+
+async fn addition(s: &Server, repo: &str, reference: &str, name: &str) -> reqwest::Response {
+    client()
+        .get(s.url(&format!(
+            "/api/v2.0/projects/demo/repositories/{repo}/artifacts/{reference}/additions/{name}"
+        )))
+        .send_as_admin()
+        .await
+}
+
+#[tokio::test]
+async fn additions_of_images_and_charts() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("demo", false).await;
+
+    // An image whose config records how it was built.
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"history":[{"created":"2026-01-01T00:00:00Z","created_by":"/bin/sh -c make"}]}"#;
+    let layer = b"layer bytes";
+    let cd = push_blob(&s, "demo/img", config).await;
+    let ld = push_blob(&s, "demo/img", layer).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len() },
+        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": layer.len() }],
+    });
+    let resp = client()
+        .put(s.url("/v2/demo/img/manifests/v1"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&manifest).unwrap())
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 201);
+    let resp = addition(&s, "img", "v1", "build_history").await;
+    assert_eq!(resp.status(), 200);
+    let history: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(history[0]["created_by"], "/bin/sh -c make");
+    expect_error(
+        addition(&s, "img", "v1", "values.yaml").await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    expect_error(
+        addition(&s, "img", "v1", "nonsense").await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // A Helm chart as `helm push` stores it.
+    let chart_config = br#"{"name":"web","version":"1.0.0","apiVersion":"v2"}"#;
+    let archive = chart_archive();
+    let cd = push_blob(&s, "demo/web", chart_config).await;
+    let ld = push_blob(&s, "demo/web", &archive).await;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": { "mediaType": "application/vnd.cncf.helm.config.v1+json", "digest": cd, "size": chart_config.len() },
+        "layers": [{ "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip", "digest": ld, "size": archive.len() }],
+    });
+    let resp = client()
+        .put(s.url("/v2/demo/web/manifests/1.0.0"))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(serde_json::to_vec(&manifest).unwrap())
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 201);
+    let values = addition(&s, "web", "1.0.0", "values.yaml").await;
+    assert_eq!(values.status(), 200);
+    assert_eq!(values.text().await.unwrap(), "replicas: 2\n");
+    let readme = addition(&s, "web", "1.0.0", "readme.md").await;
+    assert_eq!(readme.text().await.unwrap(), "# web\n");
+    let deps: serde_json::Value = addition(&s, "web", "1.0.0", "dependencies")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(deps[0]["name"], "redis");
+    assert_eq!(deps[0]["repository"], "https://charts.example.org");
+    expect_error(
+        addition(&s, "web", "1.0.0", "build_history").await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}
