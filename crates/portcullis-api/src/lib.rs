@@ -23,7 +23,7 @@ use crate::error::ApiError;
 
 /// The whole application; tests call it without a socket.
 pub fn app(reg: Arc<Registry>) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))
@@ -39,7 +39,12 @@ pub fn app(reg: Arc<Registry>) -> Router {
         .layer(axum::middleware::map_request(host_from_authority))
         .layer(RequestIdLayer)
         .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(reg)
+        .with_state(reg);
+    // Outside the router, so that the rewritten path is the one routed.
+    Router::new().fallback_service(tower::ServiceExt::map_request(
+        routes,
+        harbor_trailing_slash,
+    ))
 }
 
 /// Every request has an id (the client's `X-Request-Id`, else a fresh one), returned in
@@ -105,6 +110,27 @@ async fn host_from_authority(mut req: axum::extract::Request) -> axum::extract::
             .and_then(|a| axum::http::HeaderValue::from_str(a.as_str()).ok())
     {
         req.headers_mut().insert(axum::http::header::HOST, value);
+    }
+    req
+}
+
+/// Harbor's router takes `/api/v2.0/quotas/` as `/api/v2.0/quotas` (its swagger even
+/// spells some paths with the slash, such as `…/metadatas/`), and clients rely on it.
+fn harbor_trailing_slash(mut req: axum::extract::Request) -> axum::extract::Request {
+    let path = req.uri().path();
+    if path.starts_with("/api/") && path.len() > "/api/v2.0/".len() && path.ends_with('/') {
+        let trimmed = path.trim_end_matches('/');
+        let rebuilt = match req.uri().query() {
+            Some(q) => format!("{trimmed}?{q}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(pq) = rebuilt.parse::<axum::http::uri::PathAndQuery>() {
+            let mut parts = req.uri().clone().into_parts();
+            parts.path_and_query = Some(pq);
+            if let Ok(uri) = axum::http::Uri::from_parts(parts) {
+                *req.uri_mut() = uri;
+            }
+        }
     }
     req
 }

@@ -172,7 +172,8 @@ impl Registry {
         .audited("delete", "artifact", &resource);
         let res = self
             .remove_manifest(&r.name, &Reference::Digest(a.digest.clone()), Some(&event))
-            .await;
+            .await
+            .map_err(precondition);
         if res.is_err() {
             self.audit_log.action(
                 &ctx.audit_actor(),
@@ -260,7 +261,8 @@ impl Registry {
         }
         let res = self
             .remove_manifest(&r.name, &Reference::Tag(tag.clone()), None)
-            .await;
+            .await
+            .map_err(precondition);
         let resource = format!("{}:{}", r.name, tag);
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -467,6 +469,18 @@ impl Registry {
 /// What events need to know of a project.
 pub(crate) fn info(p: &Project) -> crate::ProjectInfo {
     crate::ProjectInfo::from(p)
+}
+
+/// Harbor's API refuses a change to an immutable tag with 412 (`/v2/` says DENIED).
+pub(crate) fn precondition(e: Error) -> Error {
+    if e.code == ErrorCode::Denied {
+        Error {
+            code: ErrorCode::PreconditionFailed,
+            ..e
+        }
+    } else {
+        e
+    }
 }
 
 #[cfg(test)]

@@ -74,7 +74,7 @@ impl AuditLog {
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<AuditEntry>, u64)> {
-        if !ctx.principal.is_sysadmin() {
+        if !ctx.principal.may_system("audit-log", "list") {
             let mut allowed = Vec::new();
             for id in self.access.member_project_ids(&ctx.principal).await? {
                 let Some(p) = self.meta.projects().get_project(ProjectId(id)).await? else {

@@ -130,7 +130,8 @@ impl Registry {
         let tags = self.meta.tags().list_tags(r.id, None, None).await?;
         self.policy
             .check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
-            .await?;
+            .await
+            .map_err(crate::artifacts::precondition)?;
         // What goes, for the DELETE_ARTIFACT events Harbor sends (one per artifact).
         let mut gone = Vec::new();
         for page in 1.. {

@@ -121,10 +121,16 @@ impl Projects {
         metadata: &BTreeMap<String, String>,
         policies: &ProjectPolicies,
     ) -> Result<Project> {
-        // Harbor's default creation restriction is "everyone": any logged-in user, never
-        // a robot or an anonymous caller.
-        let Principal::User(user) = &ctx.principal else {
-            return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
+        // Harbor's default creation restriction is "everyone": any logged-in user, and a
+        // system robot granted project:create, whose projects the first system admin
+        // owns (a robot cannot own anything).
+        let owner = match &ctx.principal {
+            Principal::User(user) => user.id,
+            Principal::Robot(_) if ctx.principal.may_system("project", "create") => {
+                self.first_sysadmin().await?
+            }
+            Principal::Robot(_) => return Err(crate::access::forbidden(&ctx.principal)),
+            _ => return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized")),
         };
         let name = ProjectName::parse(name)
             .map_err(|e| Error::new(ErrorCode::BadRequest, e.to_string()))?;
@@ -148,7 +154,7 @@ impl Projects {
             .create_project_with_quota(
                 NewProject {
                     name: name.clone(),
-                    owner_id: portcullis_meta::UserId(user.id),
+                    owner_id: portcullis_meta::UserId(owner),
                     public,
                     metadata,
                 },
@@ -167,7 +173,7 @@ impl Projects {
             .members()
             .add_member(
                 created.id,
-                portcullis_meta::UserId(user.id),
+                portcullis_meta::UserId(owner),
                 Role::ProjectAdmin.id(),
             )
             .await?;
@@ -180,6 +186,24 @@ impl Projects {
         Ok(created)
     }
 
+    /// The system admin with the lowest id (Harbor's owner of projects robots create).
+    async fn first_sysadmin(&self) -> Result<i64> {
+        let mut page = 1;
+        loop {
+            let (users, total) = self.meta.users().list_users(page, 100).await?;
+            if let Some(u) = users.iter().filter(|u| u.sysadmin).min_by_key(|u| u.id.0) {
+                return Ok(u.id.0);
+            }
+            if users.is_empty() || page * 100 >= total {
+                return Err(Error::new(
+                    ErrorCode::Conflict,
+                    "no system administrator exists to own the project",
+                ));
+            }
+            page += 1;
+        }
+    }
+
     pub async fn list_projects(
         &self,
         ctx: &RequestCtx,
@@ -187,7 +211,7 @@ impl Projects {
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Project>, u64)> {
-        if !ctx.principal.is_sysadmin() {
+        if !ctx.principal.may_system("project", "list") {
             // Private projects do not exist for those who cannot see them.
             let members = self
                 .access

@@ -210,6 +210,11 @@ pub fn system_permissions() -> Vec<Permission> {
         .collect()
 }
 
+/// Whether a `resource`/`action` pair exists at system level.
+pub fn is_system_permission(resource: &str, action: &str) -> bool {
+    SYSTEM.iter().any(|(r, a)| *r == resource && *a == action)
+}
+
 /// Whether a `resource`/`action` pair exists at project level (`"*"` matches any).
 pub fn is_project_permission(resource: &str, action: &str) -> bool {
     TABLE

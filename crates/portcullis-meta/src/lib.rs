@@ -99,7 +99,7 @@ pub use outbox::{OutboxBacklog, OutboxEffects, OutboxEvent, WRITER_LEASE};
 pub use policy::{
     CveAllowlist, ImmutableRuleRecord, Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage,
 };
-pub use robots::{NewRobot, Robot, RobotUpdate};
+pub use robots::{NewRobot, Robot, RobotScope, RobotUpdate};
 pub use scanners::{ScannerQuery, ScannerRegistration};
 pub use scans::{FinishedScan, ReportKey, ReportStatus, ScanReport, ScannableArtifact};
 pub use trust::TrustedKeyRecord;

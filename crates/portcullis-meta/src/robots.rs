@@ -190,7 +190,7 @@ impl Robots<'_> {
     /// (else all), optionally with a case-insensitive substring of the name.
     pub async fn list_robots(
         self,
-        project: Option<ProjectId>,
+        scope: RobotScope,
         name_contains: Option<&str>,
         page: u64,
         page_size: u64,
@@ -198,8 +198,17 @@ impl Robots<'_> {
         let (limit, offset) = limit_offset(page, page_size);
         let filters = |sql: &mut Sql| {
             sql.push(" WHERE 1 = 1");
-            if let Some(p) = project {
-                sql.push(" AND project_id = ").bind(Arg::I64(p.0));
+            match scope {
+                RobotScope::All => {}
+                RobotScope::System => {
+                    sql.push(" AND project_id IS NULL");
+                }
+                RobotScope::AnyProject => {
+                    sql.push(" AND project_id IS NOT NULL");
+                }
+                RobotScope::Project(p) => {
+                    sql.push(" AND project_id = ").bind(Arg::I64(p.0));
+                }
             }
             if let Some(n) = name_contains.filter(|s| !s.is_empty()) {
                 sql.push(" AND LOWER(name) LIKE ")
@@ -281,4 +290,15 @@ impl Robots<'_> {
         });
         found(done)
     }
+}
+
+/// Which robots a listing covers (Harbor's `Level` and `ProjectID` filters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RobotScope {
+    All,
+    /// System-level robots only.
+    System,
+    /// Project-level robots of every project.
+    AnyProject,
+    Project(ProjectId),
 }

@@ -224,24 +224,25 @@ async fn protected_tags(b: Backends) {
         .send_as_admin()
         .await;
     expect_error(resp, 403, "DENIED").await;
+    // Harbor's API says 412 PRECONDITION where /v2/ says 403 DENIED.
     let art = "/api/v2.0/projects/imm/repositories/team%252Fapp/artifacts";
     let resp = client()
         .delete(s.url(&format!("{art}/v1.0/tags/v1.0")))
         .send_as_admin()
         .await;
-    expect_error(resp, 403, "DENIED").await;
+    expect_error(resp, 412, "PRECONDITION").await;
     let resp = client()
         .delete(s.url(&format!("{art}/{d1}")))
         .send_as_admin()
         .await;
-    expect_error(resp, 403, "DENIED").await;
+    expect_error(resp, 412, "PRECONDITION").await;
 
     // Nor can the repository holding it be deleted.
     let resp = client()
         .delete(s.url("/api/v2.0/projects/imm/repositories/team%252Fapp"))
         .send_as_admin()
         .await;
-    expect_error(resp, 403, "DENIED").await;
+    expect_error(resp, 412, "PRECONDITION").await;
 
     // Promotion by copy may not move a protected tag of the destination either.
     s.create_project("dest", false).await;

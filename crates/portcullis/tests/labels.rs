@@ -88,7 +88,7 @@ async fn labels_round_trip(b: Backends) {
             "BAD_REQUEST",
         ),
         (
-            serde_json::json!({ "name": "x", "color": "green" }),
+            serde_json::json!({ "name": "x", "color": "a colour of over 16 characters" }),
             400,
             "BAD_REQUEST",
         ),

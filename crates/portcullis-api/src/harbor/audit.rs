@@ -178,16 +178,24 @@ pub async fn schedule(
     if !ctx.principal.is_sysadmin() {
         return Err(portcullis_core::access::forbidden(&ctx.principal).into());
     }
+    // No schedule: 200 with an empty body, as Harbor answers (clients such as the
+    // Terraform provider tell "create" from "update" by it).
     let Some(row) = reg.audit.purge_schedule().await? else {
-        return Ok(Json(serde_json::json!({ "schedule": { "type": "None" } })).into_response());
+        return Ok(axum::http::StatusCode::OK.into_response());
     };
     let schedule = if row.enabled {
         serde_json::json!({ "type": schedule_type(&row.cron), "cron": row.cron, "next_scheduled_time": harbor_time(row.next_run_at) })
     } else {
         serde_json::json!({ "type": "None" })
     };
+    // Harbor's ExecHistory: the job's parameters as a JSON string.
     Ok(Json(serde_json::json!({
         "id": row.id.0,
+        "job_name": "PURGE_AUDIT_LOG",
+        "job_kind": "SCHEDULE",
+        "job_parameters": row.payload.to_string(),
+        "job_status": "",
+        "deleted": false,
         "schedule": schedule,
         "parameters": row.payload,
         "creation_time": harbor_time(row.created_at),

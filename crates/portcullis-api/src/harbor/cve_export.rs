@@ -62,12 +62,20 @@ pub async fn download(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let (mime, name, bytes) = reg
-        .scanning
-        .cve_export_download(&ctx, id, params.get("format").map(String::as_str))
-        .await?;
+    // `?format=` decides; else `Accept: application/json` asks for JSON; else CSV, as
+    // Harbor serves it.
+    let accepts_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json") && !v.contains("text/csv"));
+    let format = params
+        .get("format")
+        .map(String::as_str)
+        .or(accepts_json.then_some("json"));
+    let (mime, name, bytes) = reg.scanning.cve_export_download(&ctx, id, format).await?;
     let mut resp = bytes.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));

@@ -50,10 +50,22 @@ pub async fn list(
             params.get("entityname").map(String::as_str),
         )
         .await?;
-    let total = members.len();
-    let mut resp = Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response();
-    resp.headers_mut()
-        .insert("x-total-count", HeaderValue::from(total));
+    // A project's members are few: paged here, after the one query.
+    let paging = super::Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )?;
+    let total = members.len() as u64;
+    let page: Vec<_> = members
+        .iter()
+        .skip(((paging.page - 1).saturating_mul(paging.page_size)) as usize)
+        .take(paging.page_size as usize)
+        .map(member_json)
+        .collect();
+    let mut resp = Json(page).into_response();
+    let path = format!("/api/v2.0/projects/{project}/members");
+    let extra = super::kept_query(&params, &["entityname"]);
+    paging.headers(&mut resp, &path, &extra, total);
     Ok(resp)
 }
 

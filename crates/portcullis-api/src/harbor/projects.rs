@@ -43,7 +43,6 @@ pub(super) fn project_json(
         "creation_time": harbor_time(p.creation_time),
         "update_time": harbor_time(p.update_time),
         "deleted": false,
-        "registry_id": 0,
         "repo_count": p.repo_count,
         "togglable": true,
         "metadata": p.metadata,
@@ -98,6 +97,8 @@ pub async fn list(
         params.get("page").map(String::as_str),
         params.get("page_size").map(String::as_str),
     )?;
+    // Every project is listed with its details; the flag is only checked.
+    super::params::flag(&params, "with_detail", true)?;
     let mut query = ProjectQuery::default();
     if let Some(q) = params.get("q") {
         apply_q(q, &mut query)?;
@@ -142,14 +143,32 @@ pub struct ProjectReq {
     storage_limit: Option<i64>,
     #[serde(default)]
     cve_allowlist: Option<AllowlistInput>,
+    /// A proxy-cache project's upstream registry: not built yet, so refused, never
+    /// silently turned into a plain project.
+    #[serde(default)]
+    registry_id: Option<i64>,
+}
+
+fn refuse_proxy_cache(req: &ProjectReq) -> ApiResult<()> {
+    match req.registry_id {
+        Some(id) if id != 0 => Err(ApiError::new(
+            ErrorCode::BadRequest,
+            format!(
+                "registry_id {id}: proxy-cache projects are not supported yet; create the project without registry_id"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub async fn create(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
+    headers: HeaderMap,
     body: Result<HarborJson<ProjectReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = super::json_body(body)?;
+    refuse_proxy_cache(&req)?;
     let name = req
         .project_name
         .ok_or_else(|| ApiError::new(ErrorCode::BadRequest, "project_name is required"))?;
@@ -187,10 +206,21 @@ pub async fn create(
         );
     }
     let created = created?;
+    let by_name = headers
+        .get("x-resource-name-in-location")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| super::params::go_bool("X-Resource-Name-In-Location", v))
+        .transpose()?
+        .unwrap_or(false);
+    let location_id = if by_name {
+        created.name.to_string()
+    } else {
+        created.id.0.to_string()
+    };
     let mut resp = StatusCode::CREATED.into_response();
     resp.headers_mut().insert(
         header::LOCATION,
-        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", created.id.0))
+        HeaderValue::from_str(&format!("/api/v2.0/projects/{}", location_id))
             .map_err(portcullis_core::Error::internal)?,
     );
     Ok(resp)
@@ -236,6 +266,7 @@ pub async fn update(
     body: Result<HarborJson<ProjectReq>, ApiError>,
 ) -> ApiResult<Response> {
     let req = super::json_body(body)?;
+    refuse_proxy_cache(&req)?;
     let project = reg
         .access
         .find_project(&ctx.principal, &id, is_name(&headers))

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use portcullis_core::Registry;
 use portcullis_core::robots::RobotRequest;
 use portcullis_meta::Robot;
+use portcullis_meta::RobotScope;
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
@@ -40,24 +41,51 @@ fn robot_id(s: &str) -> ApiResult<i64> {
         .map_err(|_| ApiError::new(ErrorCode::BadRequest, "the robot id must be an integer"))
 }
 
-/// `q=Level=project,ProjectID=3,name=~ci`.
-fn robot_filters(q: Option<&String>) -> ApiResult<(Option<i64>, Option<String>)> {
-    let (mut project, mut name) = (None, None);
+/// `q=Level=project,ProjectID=3,name=~ci`: which robots, and a name filter.
+fn robot_filters(q: Option<&String>) -> ApiResult<(RobotScope, Option<String>)> {
+    let (mut level, mut project, mut name) = (None, None, None);
     for part in q.into_iter().flat_map(|q| q.split(',')) {
         let Some((k, v)) = part.split_once('=') else {
             continue;
         };
+        let v = v.trim();
         match k.trim() {
             "ProjectID" | "project_id" => {
-                project = Some(v.trim().parse().map_err(|_| {
+                project = Some(v.parse::<i64>().map_err(|_| {
                     ApiError::new(ErrorCode::BadRequest, "ProjectID must be an integer")
                 })?)
             }
+            "Level" | "level" => match v {
+                "system" | "project" => level = Some(v.to_string()),
+                other => {
+                    return Err(ApiError::new(
+                        ErrorCode::BadRequest,
+                        format!("invalid Level {other:?}: use system or project"),
+                    ));
+                }
+            },
             "name" | "Name" => name = Some(v.trim_start_matches('~').to_string()),
-            _ => {}
+            other => {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("unsupported query key {other:?}"),
+                ));
+            }
         }
     }
-    Ok((project, name))
+    let scope = match (level.as_deref(), project) {
+        (Some("system"), Some(_)) => {
+            return Err(ApiError::new(
+                ErrorCode::BadRequest,
+                "system robots belong to no project: drop ProjectID or use Level=project",
+            ));
+        }
+        (Some("system"), None) => RobotScope::System,
+        (_, Some(p)) => RobotScope::Project(portcullis_meta::ProjectId(p)),
+        (Some(_), None) => RobotScope::AnyProject,
+        (None, None) => RobotScope::All,
+    };
+    Ok((scope, name))
 }
 
 pub async fn list(
@@ -69,16 +97,10 @@ pub async fn list(
         params.get("page").map(String::as_str),
         params.get("page_size").map(String::as_str),
     )?;
-    let (project, name) = robot_filters(params.get("q"))?;
+    let (scope, name) = robot_filters(params.get("q"))?;
     let (robots, total) = reg
         .accounts
-        .list_robots(
-            &ctx,
-            project,
-            name.as_deref(),
-            paging.page,
-            paging.page_size,
-        )
+        .list_robots(&ctx, scope, name.as_deref(), paging.page, paging.page_size)
         .await?;
     let mut resp = Json(robots.iter().map(robot_json).collect::<Vec<_>>()).into_response();
     paging.headers(

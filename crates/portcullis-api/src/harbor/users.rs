@@ -255,6 +255,8 @@ pub async fn password(
 
 #[derive(Debug, Deserialize)]
 pub struct SysadminReq {
+    /// Absent means false, as Go's decoder leaves it.
+    #[serde(default)]
     sysadmin_flag: bool,
 }
 

@@ -117,22 +117,32 @@ impl RobotCredentials {
     }
 }
 
-/// A robot's grants from its stored Harbor permission list.
-pub fn robot_grants(permissions: &serde_json::Value) -> Vec<RobotGrant> {
-    let mut grants = Vec::new();
+/// A robot's grants from its stored Harbor permission list: the allowed entries, and
+/// the denied ones (`"effect": "deny"`), which win over any allow they match.
+pub fn robot_grants(permissions: &serde_json::Value) -> (Vec<RobotGrant>, Vec<RobotGrant>) {
+    let mut allowed = Vec::new();
+    let mut denied = Vec::new();
     for p in permissions.as_array().into_iter().flatten() {
         let namespace = p["namespace"].as_str().unwrap_or_default();
         for a in p["access"].as_array().into_iter().flatten() {
             if let (Some(resource), Some(action)) = (a["resource"].as_str(), a["action"].as_str()) {
-                grants.push(RobotGrant {
+                let grant = RobotGrant {
                     namespace: namespace.to_string(),
                     resource: resource.to_string(),
                     action: action.to_string(),
-                });
+                };
+                if a["effect"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("deny"))
+                {
+                    denied.push(grant);
+                } else {
+                    allowed.push(grant);
+                }
             }
         }
     }
-    grants
+    (allowed, denied)
 }
 
 impl Access {
@@ -205,11 +215,13 @@ impl Access {
 }
 
 fn robot_principal(robot: &portcullis_meta::Robot) -> RobotPrincipal {
+    let (grants, denials) = robot_grants(&robot.permissions);
     RobotPrincipal {
         id: robot.id,
         name: robot.name.clone(),
         project_id: robot.project_id.map(|p| p.0),
-        grants: robot_grants(&robot.permissions),
+        grants,
+        denials,
     }
 }
 
@@ -274,15 +286,34 @@ mod tests {
         let perms = serde_json::json!([{"kind": "project", "namespace": "team",
             "access": [{"resource": "repository", "action": "pull"},
                        {"resource": "repository", "action": "push"}]}]);
+        let (grants, denials) = robot_grants(&perms);
         let r = RobotPrincipal {
             id: 1,
             name: "robot$team+ci".into(),
             project_id: Some(1),
-            grants: robot_grants(&perms),
+            grants,
+            denials,
         };
         assert!(r.holds("team", "repository", "push"));
         assert!(!r.holds("team", "artifact", "delete"));
         assert!(!r.holds("other", "repository", "pull"));
         assert!(r.holds_any("team"));
+    }
+
+    #[test]
+    fn a_denied_entry_wins_over_a_wider_allow() {
+        let perms = serde_json::json!([{"kind": "project", "namespace": "*",
+            "access": [{"resource": "repository", "action": "*"},
+                       {"resource": "repository", "action": "push", "effect": "deny"}]}]);
+        let (grants, denials) = robot_grants(&perms);
+        let r = RobotPrincipal {
+            id: 2,
+            name: "robot$ci".into(),
+            project_id: None,
+            grants,
+            denials,
+        };
+        assert!(r.holds("any", "repository", "pull"));
+        assert!(!r.holds("any", "repository", "push"));
     }
 }

@@ -1,7 +1,7 @@
 //! Robot accounts: `robot$<project>+<name>` limited to one project, or `robot$<name>`
 //! at system level. The secret is shown once and stored hashed.
 
-use portcullis_meta::{NewRobot, ProjectId, Robot, RobotUpdate};
+use portcullis_meta::{NewRobot, Robot, RobotScope, RobotUpdate};
 use portcullis_types::ErrorCode;
 use serde::Deserialize;
 
@@ -11,7 +11,7 @@ use crate::auth::{Principal, hash_password, random_secret};
 use crate::context::RequestCtx;
 use crate::error::{Error, Result};
 use crate::login::ROBOT_PREFIX;
-use crate::rbac::is_project_permission;
+use crate::rbac::{is_project_permission, is_system_permission};
 
 /// One access entry of a robot permission.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -51,15 +51,21 @@ pub struct RobotRequest {
     pub secret: Option<String>,
 }
 
+/// Longest robot lifetime that is not "never": far past any real need, and well inside
+/// what a timestamp holds (Harbor's own date arithmetic would overflow beyond).
+const MAX_DURATION_DAYS: i64 = 365 * 1000;
+
 fn expiry(duration: i64) -> Result<Option<time::OffsetDateTime>> {
     match duration {
         -1 => Ok(None),
-        d if d > 0 => Ok(Some(
+        d if d > 0 && d <= MAX_DURATION_DAYS => Ok(Some(
             time::OffsetDateTime::now_utc() + time::Duration::days(d),
         )),
         _ => Err(Error::new(
             ErrorCode::BadRequest,
-            "duration must be -1 (never expires) or a positive number of days",
+            format!(
+                "duration must be -1 (never expires) or a number of days from 1 to {MAX_DURATION_DAYS}"
+            ),
         )),
     }
 }
@@ -78,8 +84,29 @@ impl Accounts {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
         for p in permissions {
+            // System permissions (kind "system", namespace "/") only on system robots.
+            let system = p.kind == "system";
+            if system && (level != "system" || p.namespace != "/") {
+                return Err(Error::new(
+                    ErrorCode::BadRequest,
+                    "system permissions go to a system robot, with namespace \"/\"",
+                ));
+            }
             for a in &p.access {
-                if !is_project_permission(&a.resource, &a.action) {
+                if let Some(e) = a.effect.as_deref()
+                    && !matches!(e, "" | "allow" | "deny")
+                {
+                    return Err(Error::new(
+                        ErrorCode::BadRequest,
+                        format!("invalid effect {e:?}: use allow or deny"),
+                    ));
+                }
+                let known = if system {
+                    is_system_permission(&a.resource, &a.action)
+                } else {
+                    is_project_permission(&a.resource, &a.action)
+                };
+                if !known {
                     return Err(Error::new(
                         ErrorCode::BadRequest,
                         format!("unknown permission {}:{}", a.resource, a.action),
@@ -218,7 +245,7 @@ impl Accounts {
     pub async fn list_robots(
         &self,
         ctx: &RequestCtx,
-        project_id: Option<i64>,
+        scope: RobotScope,
         name: Option<&str>,
         page: u64,
         page_size: u64,
@@ -226,24 +253,20 @@ impl Accounts {
         if !matches!(ctx.principal, Principal::User(_)) {
             return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
         }
-        match project_id {
-            Some(id) => {
+        match scope {
+            RobotScope::Project(id) => {
                 self.access
-                    .project_for(&ctx.principal, &id.to_string(), false, "robot", "list")
+                    .project_for(&ctx.principal, &id.0.to_string(), false, "robot", "list")
                     .await?;
-                Ok(self
-                    .meta
-                    .robots()
-                    .list_robots(Some(ProjectId(id)), name, page, page_size)
-                    .await?)
             }
-            None if ctx.principal.is_sysadmin() => Ok(self
-                .meta
-                .robots()
-                .list_robots(None, name, page, page_size)
-                .await?),
-            None => Err(forbidden(&ctx.principal)),
+            _ if ctx.principal.is_sysadmin() => {}
+            _ => return Err(forbidden(&ctx.principal)),
         }
+        Ok(self
+            .meta
+            .robots()
+            .list_robots(scope, name, page, page_size)
+            .await?)
     }
 
     /// Replaces a robot's description, state, duration and permissions.

@@ -143,16 +143,29 @@ pub struct RobotPrincipal {
     /// The project of a project-level robot.
     pub project_id: Option<i64>,
     pub grants: Vec<RobotGrant>,
+    /// Entries given with `"effect": "deny"`: they take away what a grant gives.
+    pub denials: Vec<RobotGrant>,
+}
+
+impl RobotGrant {
+    fn matches(&self, project: &str, resource: &str, action: &str) -> bool {
+        (self.namespace == project || self.namespace == "*")
+            && (self.resource == resource || self.resource == "*")
+            && (self.action == action || self.action == "*")
+    }
 }
 
 impl RobotPrincipal {
-    /// Whether the robot holds `resource`/`action` in `project` (`*` matches anything).
+    /// Whether the robot holds `resource`/`action` in `project` (`*` matches anything):
+    /// a grant gives it and no denial takes it away.
     pub fn holds(&self, project: &str, resource: &str, action: &str) -> bool {
-        self.grants.iter().any(|g| {
-            (g.namespace == project || g.namespace == "*")
-                && (g.resource == resource || g.resource == "*")
-                && (g.action == action || g.action == "*")
-        })
+        self.grants
+            .iter()
+            .any(|g| g.matches(project, resource, action))
+            && !self
+                .denials
+                .iter()
+                .any(|g| g.matches(project, resource, action))
     }
 
     /// Whether the robot holds anything at all in `project`.
@@ -210,6 +223,30 @@ impl Principal {
 
     pub fn is_sysadmin(&self) -> bool {
         matches!(self, Principal::User(u) if u.sysadmin)
+    }
+
+    /// Whether the caller holds the system-level permission `resource:action`: a system
+    /// admin holds all of them, a system robot those of its `system` grants.
+    pub fn may_system(&self, resource: &str, action: &str) -> bool {
+        match self {
+            Principal::User(u) => u.sysadmin,
+            Principal::Robot(r) => {
+                // Only entries of namespace "/" are system-level: a project wildcard
+                // (`*`) must not reach them.
+                let system = |g: &&RobotGrant| g.namespace == "/";
+                r.project_id.is_none()
+                    && r.grants
+                        .iter()
+                        .filter(system)
+                        .any(|g| g.matches("/", resource, action))
+                    && !r
+                        .denials
+                        .iter()
+                        .filter(system)
+                        .any(|g| g.matches("/", resource, action))
+            }
+            _ => false,
+        }
     }
 
     /// For token principals, what the token grants on `kind:name`.

@@ -112,10 +112,7 @@ fn schedule_type(cron: &str) -> &'static str {
 }
 
 /// Harbor's `Schedule` object of the scan-all schedule row.
-pub fn schedule_json(row: Option<&Schedule>) -> Value {
-    let Some(row) = row else {
-        return json!({ "schedule": { "type": "None" } });
-    };
+pub fn schedule_json(row: &Schedule) -> Value {
     let schedule = if row.enabled {
         json!({ "type": schedule_type(&row.cron), "cron": row.cron,
                 "next_scheduled_time": super::service::harbor_time(row.next_run_at) })
@@ -182,10 +179,12 @@ impl Scanning {
 
 impl Scanning {
     /// `GET /api/v2.0/system/scanAll/schedule`.
-    pub async fn scan_all_schedule(&self, ctx: &RequestCtx) -> Result<Value> {
+    /// The scan-all schedule; `None` when none was ever set (Harbor then answers 200
+    /// with an empty body).
+    pub async fn scan_all_schedule(&self, ctx: &RequestCtx) -> Result<Option<Value>> {
         admin_only(ctx)?;
         let row = self.meta.schedules().get_schedule(SCAN_ALL_JOB).await?;
-        Ok(schedule_json(row.as_ref()))
+        Ok(row.as_ref().map(schedule_json))
     }
 
     /// `PUT`/`POST /api/v2.0/system/scanAll/schedule`: `Manual` runs a scan-all now

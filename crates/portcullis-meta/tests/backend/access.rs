@@ -1,6 +1,8 @@
 //! Members, robots, the audit log, and the browsing lookups.
 
-use portcullis_meta::{AuditQuery, Error, MetaStore, NewAuditEntry, NewRobot, RobotUpdate};
+use portcullis_meta::{
+    AuditQuery, Error, MetaStore, NewAuditEntry, NewRobot, RobotScope, RobotUpdate,
+};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
@@ -123,17 +125,21 @@ pub async fn robots_round_trip(store: MetaStore) {
         .create_robot(new_robot("robot$global", None))
         .await
         .unwrap();
-    let (all, total) = store.robots().list_robots(None, None, 1, 10).await.unwrap();
+    let (all, total) = store
+        .robots()
+        .list_robots(RobotScope::All, None, 1, 10)
+        .await
+        .unwrap();
     assert_eq!((all.len(), total), (2, 2));
     let (mine, _) = store
         .robots()
-        .list_robots(Some(p.id), None, 1, 10)
+        .list_robots(RobotScope::Project(p.id), None, 1, 10)
         .await
         .unwrap();
     assert_eq!(mine.len(), 1);
     let (found, _) = store
         .robots()
-        .list_robots(None, Some("GLOB"), 1, 10)
+        .list_robots(RobotScope::All, Some("GLOB"), 1, 10)
         .await
         .unwrap();
     assert_eq!(found[0].name, "robot$global");
