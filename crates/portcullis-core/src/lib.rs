@@ -21,6 +21,7 @@ pub mod policy;
 pub mod projects;
 pub mod pulls;
 pub mod purge;
+pub mod pushes;
 pub mod rbac;
 pub mod registry;
 pub mod request_id;
