@@ -46,6 +46,8 @@ pub fn accessory_type(a: &Artifact) -> &'static str {
         Some(media::COSIGN_SIGNATURE_ARTIFACT) => "signature.cosign",
         Some(media::NOTATION_SIGNATURE) => "signature.notation",
         Some("application/vnd.goharbor.harbor.sbom.v1") => "harbor.sbom",
+        // The only accessories without a subject are cosign's tag-attached signatures.
+        _ if a.subject.is_none() => "signature.cosign",
         _ => "subject.accessory",
     }
 }
@@ -173,7 +175,7 @@ impl Registry {
         let res = self
             .remove_manifest(&r.name, &Reference::Digest(a.digest.clone()), Some(&event))
             .await
-            .map_err(precondition);
+            .map_err(crate::policy::rules::as_precondition);
         if res.is_err() {
             self.audit_log.action(
                 &ctx.audit_actor(),
@@ -262,7 +264,7 @@ impl Registry {
         let res = self
             .remove_manifest(&r.name, &Reference::Tag(tag.clone()), None)
             .await
-            .map_err(precondition);
+            .map_err(crate::policy::rules::as_precondition);
         let resource = format!("{}:{}", r.name, tag);
         self.audit_log.action(
             &ctx.audit_actor(),
@@ -289,11 +291,18 @@ impl Registry {
             .repository_for(&ctx.principal, project, repository, "accessory", "list")
             .await?;
         let a = self.access.find_artifact(&r, reference).await?;
-        let list = self
+        let mut list = self
             .meta
             .artifacts()
             .referrers(r.id, &a.digest, None)
             .await?;
+        // cosign without the referrers API attaches its signature by tag.
+        if let Ok(tag) = Tag::parse(&portcullis_trust::cosign::signature_tag(&a.digest))
+            && let Some(sig) = self.meta.artifacts().resolve_tag(r.id, &tag).await?
+            && !list.iter().any(|x| x.id == sig.id)
+        {
+            list.push(sig);
+        }
         Ok((r, a, list))
     }
 
@@ -469,18 +478,6 @@ impl Registry {
 /// What events need to know of a project.
 pub(crate) fn info(p: &Project) -> crate::ProjectInfo {
     crate::ProjectInfo::from(p)
-}
-
-/// Harbor's API refuses a change to an immutable tag with 412 (`/v2/` says DENIED).
-pub(crate) fn precondition(e: Error) -> Error {
-    if e.code == ErrorCode::Denied {
-        Error {
-            code: ErrorCode::PreconditionFailed,
-            ..e
-        }
-    } else {
-        e
-    }
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl Registry {
         self.policy
             .check_tags_mutable(p.id.0, &r.name, tags.iter().map(String::as_str))
             .await
-            .map_err(crate::artifacts::precondition)?;
+            .map_err(crate::policy::rules::as_precondition)?;
         // What goes, for the DELETE_ARTIFACT events Harbor sends (one per artifact).
         let mut gone = Vec::new();
         for page in 1.. {

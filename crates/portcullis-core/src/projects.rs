@@ -1,5 +1,8 @@
 //! Projects (Harbor's namespaces) and user authentication.
 
+mod metadata;
+pub mod statistics;
+
 use std::collections::BTreeMap;
 
 use portcullis_meta::{NewProject, Project, ProjectId, ProjectQuery};
@@ -40,6 +43,11 @@ const BOOLEAN_KEYS: &[&str] = &[
     "reuse_sys_cve_allowlist",
 ];
 const SEVERITIES: &[&str] = &["none", "low", "medium", "high", "critical"];
+
+/// Whether `key` is a project metadata key Harbor knows.
+pub fn is_metadata_key(key: &str) -> bool {
+    BOOLEAN_KEYS.contains(&key) || matches!(key, "severity" | "retention_id" | "proxy_speed_kb")
+}
 
 /// Checks Harbor metadata and keeps only the keys Harbor knows, as Harbor does.
 pub fn clean_metadata(input: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {

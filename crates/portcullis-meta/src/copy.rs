@@ -29,6 +29,9 @@ pub struct ArtifactFilter {
     pub any_label: Vec<i64>,
     /// Oldest push first instead of newest first.
     pub oldest_first: bool,
+    /// Leaves out accessories, as Harbor's listings do: artifacts with a subject, and
+    /// cosign's tag-attached signatures (`sha256-<hex>.sig`).
+    pub without_accessories: bool,
 }
 
 impl Artifacts<'_> {
@@ -207,6 +210,9 @@ impl Artifacts<'_> {
         let filters = |sql: &mut Sql| {
             sql.push(" WHERE a.repository_id = ")
                 .bind(Arg::I64(repository.0));
+            if filter.without_accessories {
+                sql.push(crate::rows::not_accessory!());
+            }
             if let Some(d) = &filter.digest {
                 sql.push(" AND a.digest = ").bind(Arg::Text(d.clone()));
             }

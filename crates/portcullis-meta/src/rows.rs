@@ -80,10 +80,24 @@ impl TryFrom<ProjectRow> for Project {
     }
 }
 
-pub(crate) const REPOSITORY_SELECT: &str = "SELECT r.id, r.project_id, r.name, r.description, \
+/// The condition that `a` (an artifacts row) is not an accessory: Harbor's listings and
+/// counts leave out artifacts with a subject and cosign's tag-attached signatures
+/// (`sha256-<hex>.sig`).
+macro_rules! not_accessory {
+    () => {
+        " AND a.subject_digest IS NULL AND NOT EXISTS \
+         (SELECT 1 FROM tags t WHERE t.artifact_id = a.id AND t.name LIKE 'sha256-%.sig')"
+    };
+}
+pub(crate) use not_accessory;
+
+pub(crate) const REPOSITORY_SELECT: &str = concat!(
+    "SELECT r.id, r.project_id, r.name, r.description, \
      r.pull_count, r.creation_time, r.update_time, \
-     (SELECT COUNT(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count \
-     FROM repositories r";
+     (SELECT COUNT(*) FROM artifacts a WHERE a.repository_id = r.id",
+    not_accessory!(),
+    ") AS artifact_count FROM repositories r"
+);
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RepositoryRow {

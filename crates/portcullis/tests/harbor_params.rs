@@ -161,3 +161,140 @@ async fn additions_of_images_and_charts() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn project_metadata_deletable_and_statistics() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("demo", false).await;
+    s.create_project("open", true).await;
+    let admin = admin_basic();
+    let md = "/api/v2.0/projects/demo/metadatas";
+    // The trailing slash is how Harbor's swagger spells the collection.
+    let all = admin_json(&s, &format!("{md}/")).await;
+    assert_eq!(all["public"], "false");
+    let resp = api(
+        &s,
+        Method::POST,
+        &format!("{md}/"),
+        Some(&admin),
+        Some(serde_json::json!({"auto_scan": "true", "severity": "high"})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        admin_json(&s, &format!("{md}/severity")).await,
+        serde_json::json!({"severity": "high"})
+    );
+    let resp = api(
+        &s,
+        Method::PUT,
+        &format!("{md}/severity"),
+        Some(&admin),
+        Some(serde_json::json!({"severity": "critical"})),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        admin_json(&s, &format!("{md}/severity")).await["severity"],
+        "critical"
+    );
+    let resp = api(
+        &s,
+        Method::DELETE,
+        &format!("{md}/severity"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = api(
+        &s,
+        Method::GET,
+        &format!("{md}/severity"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+    // Unknown keys, bad values, a body naming another key, removing `public`: 400.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("{md}/"),
+            Some(serde_json::json!({"colour": "blue"})),
+        ),
+        (
+            Method::POST,
+            format!("{md}/"),
+            Some(serde_json::json!({"auto_scan": "maybe"})),
+        ),
+        (
+            Method::PUT,
+            format!("{md}/severity"),
+            Some(serde_json::json!({"auto_scan": "true"})),
+        ),
+        (Method::DELETE, format!("{md}/public"), None),
+    ] {
+        let resp = api(&s, method.clone(), &path, Some(&admin), body).await;
+        expect_error(resp, 400, "BAD_REQUEST").await;
+    }
+    // A guest may read but not change.
+    create_user(&s, "guest", "Guest-Password-1").await;
+    add_member(&s, "demo", "guest", 3).await;
+    let guest = basic("guest", "Guest-Password-1");
+    let resp = api(
+        &s,
+        Method::GET,
+        &format!("{md}/auto_scan"),
+        Some(&guest),
+        None,
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = api(
+        &s,
+        Method::PUT,
+        &format!("{md}/auto_scan"),
+        Some(&guest),
+        Some(serde_json::json!({"auto_scan": "false"})),
+    )
+    .await;
+    expect_error(resp, 403, "FORBIDDEN").await;
+
+    // _deletable follows the repositories.
+    let del = admin_json(&s, "/api/v2.0/projects/demo/_deletable").await;
+    assert_eq!(del["deletable"], true);
+    push_image(&s, "demo/app", "v1", "stats").await;
+    push_image(&s, "open/app", "v1", "stats2").await;
+    let del = admin_json(&s, "/api/v2.0/projects/demo/_deletable").await;
+    assert_eq!(del["deletable"], false);
+    assert!(del["message"].as_str().is_some_and(|m| !m.is_empty()));
+
+    // Statistics: what the caller can see; storage for system admins only.
+    let st = admin_json(&s, "/api/v2.0/statistics").await;
+    assert_eq!(
+        (
+            st["private_project_count"].as_u64(),
+            st["public_project_count"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(
+        (
+            st["private_repo_count"].as_u64(),
+            st["public_repo_count"].as_u64(),
+            st["total_repo_count"].as_u64()
+        ),
+        (Some(1), Some(1), Some(2))
+    );
+    assert!(
+        st["total_storage_consumption"]
+            .as_i64()
+            .is_some_and(|n| n > 0),
+        "{st}"
+    );
+    let resp = api(&s, Method::GET, "/api/v2.0/statistics", Some(&guest), None).await;
+    let st: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(st["total_project_count"], 3, "{st}");
+    assert!(st.get("total_storage_consumption").is_none(), "{st}");
+}

@@ -247,10 +247,11 @@ pub async fn list(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let paging = paging(&params)?;
-    let filter = artifact_filter(&params)?;
+    let mut filter = artifact_filter(&params)?;
+    // Accessories hang under their subject, never in the list itself (as in Harbor).
+    filter.without_accessories = true;
     let include = Include::from_params(&params)?;
-    // Accessories are listed by their own endpoint; the flag is accepted for compatibility.
-    flag(&params, "with_accessory", false)?;
+    let with_accessory = flag(&params, "with_accessory", false)?;
     let with_scan = flag(&params, "with_scan_overview", false)?;
     let with_sbom = flag(&params, "with_sbom_overview", false)?;
     let path = repo_path(&repo)?;
@@ -271,6 +272,9 @@ pub async fn list(
         body.push(artifact_json(v, include, sig.as_ref(), &immutable));
     }
     super::scanning::add_overviews(&reg, &list, &mut body, with_scan, with_sbom).await?;
+    if with_accessory {
+        add_accessories(&reg, &ctx, &project, &path, &list, &mut body).await?;
+    }
     let mut resp = Json(body).into_response();
     let extra = super::kept_query(
         &params,
@@ -281,6 +285,9 @@ pub async fn list(
             "with_label",
             "with_signature",
             "with_immutable_status",
+            "with_accessory",
+            "with_scan_overview",
+            "with_sbom_overview",
         ],
     );
     let here = format!(
@@ -325,9 +332,9 @@ pub async fn get_one(
     let include = Include::from_params(&params)?;
     let with_scan = flag(&params, "with_scan_overview", false)?;
     let with_sbom = flag(&params, "with_sbom_overview", false)?;
-    let v = reg
-        .get_artifact(&ctx, &project, &repo_path(&repo)?, &reference)
-        .await?;
+    let with_accessory = flag(&params, "with_accessory", false)?;
+    let path = repo_path(&repo)?;
+    let v = reg.get_artifact(&ctx, &project, &path, &reference).await?;
     let sig = signatures_of(&reg, &v, include).await?;
     let immutable = immutable_of(&reg, &v, include).await?;
     let mut body = [artifact_json(&v, include, sig.as_ref(), &immutable)];
@@ -339,6 +346,17 @@ pub async fn get_one(
         with_sbom,
     )
     .await?;
+    if with_accessory {
+        add_accessories(
+            &reg,
+            &ctx,
+            &project,
+            &path,
+            std::slice::from_ref(&v),
+            &mut body,
+        )
+        .await?;
+    }
     let [body] = body;
     Ok(Json(body).into_response())
 }
@@ -421,6 +439,47 @@ pub async fn delete_tag(
     Ok(StatusCode::OK.into_response())
 }
 
+/// Harbor's `Accessory`.
+fn accessory_json(
+    a: &portcullis_meta::Artifact,
+    subject: &portcullis_meta::Artifact,
+    repo: &str,
+) -> serde_json::Value {
+    serde_json::json!({
+        "id": a.id.0,
+        "artifact_id": a.id.0,
+        "subject_artifact_id": subject.id.0,
+        "subject_artifact_digest": subject.digest,
+        "subject_artifact_repo": repo,
+        "size": a.size,
+        "digest": a.digest,
+        "type": accessory_type(a),
+        "icon": "",
+        "creation_time": harbor_time(a.push_time),
+    })
+}
+
+/// With `with_accessory`, each artifact's `accessories` (signatures, SBOMs …).
+async fn add_accessories(
+    reg: &Registry,
+    ctx: &portcullis_core::RequestCtx,
+    project: &str,
+    path: &str,
+    views: &[ArtifactView],
+    body: &mut [serde_json::Value],
+) -> ApiResult<()> {
+    for (v, json) in views.iter().zip(body.iter_mut()) {
+        let (r, subject, list) = reg
+            .accessories(ctx, project, path, v.artifact.digest.as_str())
+            .await?;
+        json["accessories"] = list
+            .iter()
+            .map(|a| accessory_json(a, &subject, r.name.as_str()))
+            .collect();
+    }
+    Ok(())
+}
+
 pub async fn accessories(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
@@ -431,20 +490,7 @@ pub async fn accessories(
         .await?;
     let body: Vec<_> = list
         .iter()
-        .map(|a| {
-            serde_json::json!({
-                "id": a.id.0,
-                "artifact_id": a.id.0,
-                "subject_artifact_id": subject.id.0,
-                "subject_artifact_digest": subject.digest,
-                "subject_artifact_repo": r.name,
-                "size": a.size,
-                "digest": a.digest,
-                "type": accessory_type(a),
-                "icon": "",
-                "creation_time": harbor_time(a.push_time),
-            })
-        })
+        .map(|a| accessory_json(a, &subject, r.name.as_str()))
         .collect();
     let total = body.len();
     let mut resp = Json(body).into_response();

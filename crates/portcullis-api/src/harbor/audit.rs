@@ -242,9 +242,15 @@ pub async fn set_schedule(
     }
     reg.audit.set_purge_schedule(&ctx, cron, parameters).await?;
     Ok(if method == axum::http::Method::POST {
-        axum::http::StatusCode::CREATED
+        (
+            axum::http::StatusCode::CREATED,
+            [(
+                axum::http::header::LOCATION,
+                "/api/v2.0/system/purgeaudit/schedule",
+            )],
+        )
+            .into_response()
     } else {
-        axum::http::StatusCode::OK
-    }
-    .into_response())
+        axum::http::StatusCode::OK.into_response()
+    })
 }

@@ -9,6 +9,7 @@ mod labels;
 mod members;
 pub(crate) mod params;
 mod policy;
+mod project_extras;
 mod projects;
 mod repositories;
 mod robots;
@@ -39,6 +40,7 @@ use crate::error::ApiError;
 pub fn router() -> Router<Arc<Registry>> {
     Router::new()
         .merge(labels::routes())
+        .merge(project_extras::routes())
         .merge(scanners::routes())
         .merge(trusted_keys::routes())
         .merge(policy::routes())

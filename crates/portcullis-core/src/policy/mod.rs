@@ -8,7 +8,7 @@
 pub mod allowlist;
 mod gate;
 pub mod quota;
-mod rules;
+pub(crate) mod rules;
 pub mod signatures;
 pub mod trusted_keys;
 pub mod vuln_gate;

@@ -47,6 +47,18 @@ pub fn immutable_error(repo: &RepoName, tag: &str, rule: i64) -> Error {
     .with_detail(serde_json::json!({ "tag": tag, "immutable_rule_id": rule }))
 }
 
+/// Harbor's API refuses a change to an immutable tag with 412 (`/v2/` says DENIED).
+pub(crate) fn as_precondition(e: Error) -> Error {
+    if e.code == ErrorCode::Denied {
+        Error {
+            code: ErrorCode::PreconditionFailed,
+            ..e
+        }
+    } else {
+        e
+    }
+}
+
 impl Policy {
     /// The project's rules, by priority (needs `immutable-tag:list`).
     pub async fn list_immutable_rules(
