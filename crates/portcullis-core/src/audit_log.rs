@@ -16,6 +16,8 @@ use crate::audit::AuditRecorder;
 use crate::error::Error;
 use crate::purge::{PURGE_AUDIT, purge_parameters};
 
+mod runs;
+
 /// The audit log service.
 pub struct AuditLog {
     meta: MetaStore,
@@ -104,11 +106,13 @@ impl AuditLog {
 
     /// Purges entries older than `retain_hours`, optionally only some operations
     /// (`/api/v2.0/system/purgeaudit`); system admins only. Returns how many went.
+    /// With `dry_run`, only counts what would go.
     pub async fn purge_audit(
         &self,
         ctx: &RequestCtx,
         retain_hours: u32,
         operations: Option<Vec<String>>,
+        dry_run: bool,
     ) -> Result<u64> {
         if !ctx.principal.is_sysadmin() {
             return Err(crate::Error::code(portcullis_types::ErrorCode::Forbidden));
@@ -116,11 +120,12 @@ impl AuditLog {
         self.flush().await;
         let before =
             time::OffsetDateTime::now_utc() - time::Duration::hours(i64::from(retain_hours));
-        Ok(self
-            .meta
-            .audit()
-            .purge_audit(before, operations.as_deref())
-            .await?)
+        let audit = self.meta.audit();
+        Ok(if dry_run {
+            audit.count_purgeable(before, operations.as_deref()).await?
+        } else {
+            audit.purge_audit(before, operations.as_deref()).await?
+        })
     }
 
     /// The audit purge schedule, if one was ever set.

@@ -363,8 +363,9 @@ mod tests {
         assert!(validate("", "").is_err());
         assert!(validate("   ", "").is_err());
         assert!(validate(&"n".repeat(129), "").is_err());
-        assert!(validate("x", "red").is_err());
-        assert!(validate("x", "#12345").is_err());
-        assert!(validate("x", "#GGGGGG").is_err());
+        // Harbor stores any colour string; the Terraform provider's default is "false".
+        assert!(validate("x", "false").is_ok());
+        assert!(validate("x", "red").is_ok());
+        assert!(validate("x", &"#".repeat(17)).is_err());
     }
 }

@@ -84,6 +84,15 @@ pub fn purge_parameters(params: &serde_json::Value) -> (Option<u64>, Option<Vec<
     (hours, ops)
 }
 
+/// Harbor's `dry_run` purge parameter: count what would go, remove nothing.
+pub fn purge_dry_run(params: &serde_json::Value) -> bool {
+    match params.get("dry_run") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod parameter_tests {
     use super::purge_parameters;

@@ -204,11 +204,41 @@ impl Audit<'_> {
         before: OffsetDateTime,
         operations: Option<&[String]>,
     ) -> Result<u64> {
-        let mut sql = Sql::new("DELETE FROM audit_log WHERE op_time < ");
+        self.purge_or_count(before, operations, false).await
+    }
+
+    /// How many entries `purge_audit` with these arguments would remove (a dry run).
+    pub async fn count_purgeable(
+        self,
+        before: OffsetDateTime,
+        operations: Option<&[String]>,
+    ) -> Result<u64> {
+        self.purge_or_count(before, operations, true).await
+    }
+
+    async fn purge_or_count(
+        self,
+        before: OffsetDateTime,
+        operations: Option<&[String]>,
+        count_only: bool,
+    ) -> Result<u64> {
+        let mut sql = Sql::new(if count_only {
+            "SELECT COUNT(*) FROM audit_log WHERE op_time < "
+        } else {
+            "DELETE FROM audit_log WHERE op_time < "
+        });
         sql.bind(Arg::Time(DbTime::from(before)));
         if let Some(ops) = operations {
             sql.push(" AND operation IN ")
                 .bind_list(ops.iter().map(|o| Arg::Text(o.clone())));
+        }
+        if count_only {
+            let n: i64 = with_pool!(self, read, |pool| {
+                bind_args!(sqlx::query_scalar(AssertSqlSafe(sql.text)), sql.args)
+                    .fetch_one(pool)
+                    .await?
+            });
+            return Ok(u64::try_from(n).unwrap_or(0));
         }
         let n = with_pool!(self, write, |pool| {
             bind_args!(sqlx::query(AssertSqlSafe(sql.text)), sql.args)

@@ -40,16 +40,31 @@ struct PurgeAudit {
 impl Worker for PurgeAudit {
     async fn run(&self, job: &JobContext) -> Result<Outcome, JobError> {
         // The schedule's parameters (set through the API) win over the startup setting.
-        let (hours, ops) = portcullis_core::purge::purge_parameters(job.payload());
+        let payload = job.payload();
+        let (hours, ops) = portcullis_core::purge::purge_parameters(payload);
         let hours = hours.unwrap_or(u64::from(self.reg.settings.audit_retention_days) * 24);
-        if hours == 0 {
+        // A scheduled run with no retention keeps everything; a run asked for with
+        // retention 0 means "everything older than now".
+        let asked = payload.get("trigger").and_then(|v| v.as_str()) == Some("Manual");
+        if hours == 0 && !asked {
             return Ok(Outcome::Done);
         }
-        let before = time::OffsetDateTime::now_utc() - time::Duration::hours(hours as i64);
-        let removed = self
-            .reg
-            .meta
-            .audit()
+        let hours = i64::try_from(hours)
+            .unwrap_or(i64::MAX / 3600)
+            .min(i64::MAX / 3600);
+        let before = time::OffsetDateTime::now_utc()
+            .checked_sub(time::Duration::hours(hours))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let audit = self.reg.meta.audit();
+        if portcullis_core::purge::purge_dry_run(payload) {
+            let would = audit
+                .count_purgeable(before, ops.as_deref())
+                .await
+                .map_err(JobError::retry)?;
+            tracing::info!(would, "audit purge dry run");
+            return Ok(Outcome::Done);
+        }
+        let removed = audit
             .purge_audit(before, ops.as_deref())
             .await
             .map_err(JobError::retry)?;

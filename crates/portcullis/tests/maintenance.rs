@@ -99,8 +99,8 @@ async fn audit_purge_schedule_through_the_api() {
     assert_eq!(resp.status(), 201);
     assert_eq!(get().await["schedule"]["type"], "Daily");
 
-    // A Manual schedule purges now, with Harbor's newer parameter names, and leaves the
-    // schedule alone: here every pull entry goes (retention 0 hours), the rest stays.
+    // A Manual schedule starts a purge run now, with Harbor's newer parameter names, and
+    // leaves the schedule alone: here every pull entry goes (retention 0 hours), the rest stays.
     let audit = || async {
         c.get(s.url("/api/v2.0/audit-logs?page_size=100"))
             .send_as_admin()
@@ -143,8 +143,108 @@ async fn audit_purge_schedule_through_the_api() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 201);
-    let after = ops(&audit().await);
+    // The run is a job, as in Harbor: wait for it.
+    let mut after = Vec::new();
+    for _ in 0..100 {
+        after = ops(&audit().await);
+        if !after.iter().any(|o| o == "pull") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     assert!(!after.iter().any(|o| o == "pull"), "{after:?}");
     assert!(!after.is_empty(), "only pulls were purged");
     assert_eq!(get().await["schedule"]["type"], "Daily");
+}
+
+/// A purge asked for through the schedule API is a run of its own: 201 with its
+/// Location, listed in the history with its state, a log, and a dry run that counts
+/// and removes nothing.
+#[tokio::test]
+async fn purge_runs_through_the_api() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("audited", false).await;
+    let entries = || async {
+        admin_json(&s, "/api/v2.0/audit-logs?page_size=100")
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    // The project creation is in the log; flushes are asynchronous, so wait for it.
+    for _ in 0..50 {
+        if entries().await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before = entries().await;
+    assert!(before > 0);
+    let run = |dry: bool| {
+        client()
+            .post(s.url("/api/v2.0/system/purgeaudit/schedule"))
+            .header("authorization", admin_basic())
+            .json(&serde_json::json!({ "schedule": { "type": "Manual" },
+                "parameters": { "audit_retention_hour": 0, "include_operations": "create", "dry_run": dry } }))
+            .send()
+    };
+    let wait_done = |loc: String| {
+        let s = &s;
+        async move {
+            for _ in 0..100 {
+                let j = admin_json(s, &loc).await;
+                if j["job_status"] != "Pending" && j["job_status"] != "Running" {
+                    return j;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            panic!("purge run {loc} did not finish");
+        }
+    };
+    let resp = run(true).await.unwrap();
+    assert_eq!(resp.status(), 201);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with("/api/v2.0/system/purgeaudit/"), "{loc}");
+    let j = wait_done(loc.clone()).await;
+    assert_eq!(
+        (j["job_status"].as_str(), j["job_kind"].as_str()),
+        (Some("Success"), Some("MANUAL"))
+    );
+    let params: serde_json::Value =
+        serde_json::from_str(j["job_parameters"].as_str().unwrap()).unwrap();
+    assert_eq!(params["dry_run"], true);
+    assert!(entries().await >= before, "a dry run removes nothing");
+
+    let resp = run(false).await.unwrap();
+    let loc2 = resp.headers()["location"].to_str().unwrap().to_string();
+    assert_eq!(wait_done(loc2.clone()).await["job_status"], "Success");
+    let left = admin_json(
+        &s,
+        "/api/v2.0/audit-logs?page_size=100&q=operation%3Dcreate",
+    )
+    .await;
+    assert_eq!(left, serde_json::json!([]), "every create entry went");
+
+    // History, newest first; the log; stopping a finished run is refused.
+    let history = admin_json(&s, "/api/v2.0/system/purgeaudit").await;
+    let ids: Vec<String> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| format!("/api/v2.0/system/purgeaudit/{}", h["id"]))
+        .collect();
+    assert!(ids.contains(&loc) && ids.contains(&loc2), "{history}");
+    let log = client()
+        .get(s.url(&format!("{loc2}/log")))
+        .send_as_admin()
+        .await;
+    assert_eq!(log.status(), 200);
+    assert!(log.text().await.unwrap().contains("finished"));
+    let resp = client().put(s.url(&loc2)).send_as_admin().await;
+    expect_error(resp, 412, "PRECONDITION").await;
+    let resp = client()
+        .get(s.url("/api/v2.0/system/purgeaudit/999999"))
+        .send_as_admin()
+        .await;
+    expect_error(resp, 404, "NOT_FOUND").await;
 }

@@ -152,8 +152,9 @@ async fn purge_now(
     params: &serde_json::Value,
 ) -> ApiResult<Response> {
     let (hours, ops) = portcullis_core::purge::purge_parameters(params);
+    let dry_run = portcullis_core::purge::purge_dry_run(params);
     let hours = u32::try_from(hours.unwrap_or(24 * 30)).unwrap_or(u32::MAX);
-    let removed = reg.audit.purge_audit(p, hours, ops).await?;
+    let removed = reg.audit.purge_audit(p, hours, ops, dry_run).await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(serde_json::json!({ "job_status": "Success", "deleted": removed })),
@@ -229,8 +230,17 @@ pub async fn set_schedule(
 ) -> ApiResult<Response> {
     let body = super::json_body(body)?;
     if body.schedule.kind.eq_ignore_ascii_case("manual") {
+        // A run now, as a job: 201 with where to follow it, as Harbor answers.
         let params = body.parameters.unwrap_or_else(|| serde_json::json!({}));
-        return purge_now(&reg, &ctx, &params).await;
+        let id = reg.audit.request_purge(&ctx, params).await?;
+        return Ok((
+            axum::http::StatusCode::CREATED,
+            [(
+                axum::http::header::LOCATION,
+                format!("/api/v2.0/system/purgeaudit/{}", id.0),
+            )],
+        )
+            .into_response());
     }
     let cron = portcullis_core::purge::cron_of(&body.schedule.kind, body.schedule.cron.as_deref())?;
     let parameters = body.parameters.unwrap_or_else(|| serde_json::json!({}));
@@ -253,4 +263,99 @@ pub async fn set_schedule(
     } else {
         axum::http::StatusCode::OK.into_response()
     })
+}
+
+/// Harbor's `ExecHistory` of a purge run.
+fn run_json(j: &portcullis_meta::Job) -> serde_json::Value {
+    use portcullis_meta::JobState;
+    let manual = j.payload.get("trigger").and_then(|v| v.as_str()) == Some("Manual");
+    let status = match j.state {
+        JobState::Pending => "Pending",
+        JobState::Running => "Running",
+        JobState::Succeeded => "Success",
+        JobState::Failed => "Error",
+        JobState::Stopped => "Stopped",
+    };
+    let mut params = j.payload.clone();
+    if let Some(m) = params.as_object_mut() {
+        m.remove("trigger");
+    }
+    serde_json::json!({
+        "id": j.id.0,
+        "job_name": "PURGE_AUDIT_LOG",
+        "job_kind": if manual { "MANUAL" } else { "SCHEDULE" },
+        "job_parameters": params.to_string(),
+        "job_status": status,
+        "deleted": false,
+        "creation_time": harbor_time(j.created_at),
+        "update_time": harbor_time(j.updated_at),
+    })
+}
+
+/// `GET /system/purgeaudit`: purge runs, newest first.
+pub async fn history(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = super::Paging::from_query(
+        params.get("page").map(String::as_str),
+        params.get("page_size").map(String::as_str),
+    )?;
+    let (runs, total) = reg
+        .audit
+        .purge_runs(&ctx, paging.page, paging.page_size)
+        .await?;
+    let mut resp = Json(runs.iter().map(run_json).collect::<Vec<_>>()).into_response();
+    paging.headers(&mut resp, "/api/v2.0/system/purgeaudit", "", total);
+    Ok(resp)
+}
+
+pub async fn run(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    Ok(Json(run_json(&reg.audit.purge_run(&ctx, id).await?)).into_response())
+}
+
+/// The run's log: what it was asked, how it went.
+pub async fn run_log(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let j = reg.audit.purge_run(&ctx, id).await?;
+    let mut log = format!(
+        "{} purge run {} with parameters {}\n",
+        harbor_time(j.created_at),
+        j.id.0,
+        j.payload
+    );
+    if let Some(e) = &j.last_error {
+        log.push_str(&format!("error: {e}\n"));
+    }
+    if !j.progress_message.is_empty() {
+        log.push_str(&format!("{}\n", j.progress_message));
+    }
+    if let Some(t) = j.finished_at {
+        log.push_str(&format!("{} finished: {:?}\n", harbor_time(t), j.state));
+    }
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        log,
+    )
+        .into_response())
+}
+
+pub async fn stop(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    reg.audit.stop_purge(&ctx, id).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
 }

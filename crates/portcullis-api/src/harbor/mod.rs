@@ -28,7 +28,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
-use axum::routing::{get, post, put};
+use axum::routing::{get, put};
 use portcullis_core::{Principal, Registry, RequestCtx};
 use portcullis_types::ErrorCode;
 
@@ -77,7 +77,18 @@ pub fn router() -> Router<Arc<Registry>> {
             get(audit::project_logs),
         )
         .route("/api/v2.0/audit-logs", get(audit::list))
-        .route("/api/v2.0/system/purgeaudit", post(audit::purge))
+        .route(
+            "/api/v2.0/system/purgeaudit",
+            get(audit::history).post(audit::purge),
+        )
+        .route(
+            "/api/v2.0/system/purgeaudit/{purge_id}",
+            get(audit::run).put(audit::stop),
+        )
+        .route(
+            "/api/v2.0/system/purgeaudit/{purge_id}/log",
+            get(audit::run_log),
+        )
         .route(
             "/api/v2.0/system/purgeaudit/schedule",
             get(audit::schedule).put(audit::set_schedule).post(audit::set_schedule),
