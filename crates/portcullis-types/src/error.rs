@@ -40,6 +40,8 @@ pub enum ErrorCode {
     UnprocessableEntity,
     Internal,
     ServiceUnavailable,
+    /// A Harbor feature Portcullis does not provide (answered plainly, never faked).
+    NotImplemented,
 }
 
 impl ErrorCode {
@@ -73,6 +75,7 @@ impl ErrorCode {
             UnprocessableEntity => "UNPROCESSABLE_ENTITY",
             Internal => "INTERNAL_SERVER_ERROR",
             ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            NotImplemented => "NOT_IMPLEMENTED",
         }
     }
 
@@ -94,6 +97,7 @@ impl ErrorCode {
             TooManyRequests => 429,
             Internal => 500,
             ServiceUnavailable => 503,
+            NotImplemented => 501,
         }
     }
 
@@ -128,6 +132,7 @@ impl ErrorCode {
             UnprocessableEntity => "the request cannot be processed in the current state",
             Internal => "internal server error",
             ServiceUnavailable => "service unavailable",
+            NotImplemented => "not implemented",
         }
     }
 }

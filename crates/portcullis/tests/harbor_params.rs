@@ -298,3 +298,17 @@ async fn project_metadata_deletable_and_statistics() {
     assert_eq!(st["total_project_count"], 3, "{st}");
     assert!(st.get("total_storage_consumption").is_none(), "{st}");
 }
+
+#[tokio::test]
+async fn preheat_is_declined_plainly() {
+    let s = Server::start(Backends::Embedded).await;
+    for (method, path) in [
+        (Method::GET, "/api/v2.0/p2p/preheat/instances"),
+        (Method::POST, "/api/v2.0/p2p/preheat/instances/ping"),
+        (Method::GET, "/api/v2.0/projects/library/preheat/policies"),
+    ] {
+        let resp = api(&s, method, path, Some(&admin_basic()), None).await;
+        let body = expect_error(resp, 501, "NOT_IMPLEMENTED").await;
+        assert!(body.to_string().contains("preheat"), "{body}");
+    }
+}

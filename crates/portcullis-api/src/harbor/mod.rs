@@ -4,6 +4,7 @@
 mod artifacts;
 mod audit;
 mod cve_export;
+mod declined;
 mod go_json;
 mod labels;
 mod members;
@@ -41,6 +42,7 @@ pub fn router() -> Router<Arc<Registry>> {
     Router::new()
         .merge(labels::routes())
         .merge(project_extras::routes())
+        .merge(declined::routes())
         .merge(scanners::routes())
         .merge(trusted_keys::routes())
         .merge(policy::routes())
