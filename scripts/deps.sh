@@ -27,6 +27,14 @@ ensure_moto() {
   command -v moto_server >/dev/null || { echo "moto_server is still not on PATH" >&2; return 1; }
 }
 
+# A python3 that can make virtualenvs (Debian's needs python3-venv for that).
+ensure_venv() {
+  local probe
+  probe=$(mktemp -d)
+  if ! python3 -m venv "$probe/v" >/dev/null 2>&1; then ensure_apt python3-venv; fi
+  rm -rf "$probe"
+}
+
 pg_answers() {
   psql "$1" -Atqc 'select 1' >/dev/null 2>&1
 }

@@ -9,6 +9,7 @@ source scripts/deps.sh
 ensure_apt skopeo umoci ca-certificates openssl
 ensure_moto
 ensure_postgres
+ensure_venv
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
@@ -16,3 +17,9 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test (SQLite + filesystem, PostgreSQL + S3)"
 cargo test --workspace --locked -- --test-threads "${PORTCULLIS_TEST_THREADS:-4}"
+# The server binary the end-to-end tests built, for the compatibility checks below.
+BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/portcullis"
+echo "== Harbor's Python client (harbor-api-client, pinned) over every implemented area"
+PORTCULLIS_BIN="$BIN" bash scripts/compat-python.sh
+echo "== Harbor API operations routed (fails below the floor)"
+PORTCULLIS_BIN="$BIN" bash scripts/harbor-coverage.sh --min 115
