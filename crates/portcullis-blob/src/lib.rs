@@ -75,6 +75,14 @@ impl BlobStore {
         })
     }
 
+    /// The directory of a filesystem store (`None` for S3), for reports of disk space.
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        match &*self.backend {
+            Backend::Fs(b) => Some(b.root()),
+            Backend::S3(_) => None,
+        }
+    }
+
     /// Whether the storage can be written and read now (readiness probe).
     pub async fn health(&self) -> Result<(), BlobError> {
         dispatch!(self.health())

@@ -128,6 +128,23 @@ impl AuditLog {
         })
     }
 
+    /// Harbor's audit event types (`create_artifact`, `pull_artifact`, …): what the log
+    /// holds, for any logged-in caller.
+    pub async fn event_types(&self, ctx: &RequestCtx) -> Result<Vec<String>> {
+        if ctx.principal.is_anonymous() {
+            return Err(Error::new(ErrorCode::HarborUnauthorized, "UnAuthorized"));
+        }
+        self.flush().await;
+        Ok(self
+            .meta
+            .audit()
+            .event_types()
+            .await?
+            .into_iter()
+            .map(|(op, kind)| format!("{op}_{}", kind.replace('-', "_")))
+            .collect())
+    }
+
     /// The audit purge schedule, if one was ever set.
     pub async fn purge_schedule(&self) -> Result<Option<Schedule>> {
         Ok(self.meta.schedules().get_schedule(PURGE_AUDIT).await?)

@@ -28,6 +28,7 @@ pub mod request_id;
 pub mod sboms;
 pub mod scanners;
 pub mod scanning;
+pub mod schedules;
 pub mod setup;
 pub mod uploads;
 pub mod webhooks;

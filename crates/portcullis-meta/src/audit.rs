@@ -207,6 +207,18 @@ impl Audit<'_> {
         self.purge_or_count(before, operations, false).await
     }
 
+    /// The distinct `(operation, resource type)` pairs the log holds, sorted.
+    pub async fn event_types(self) -> Result<Vec<(String, String)>> {
+        Ok(with_pool!(self, read, |pool| {
+            sqlx::query_as::<_, (String, String)>(
+                "SELECT DISTINCT operation, resource_type FROM audit_log \
+                 ORDER BY resource_type, operation",
+            )
+            .fetch_all(pool)
+            .await?
+        }))
+    }
+
     /// How many entries `purge_audit` with these arguments would remove (a dry run).
     pub async fn count_purgeable(
         self,

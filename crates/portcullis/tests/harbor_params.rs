@@ -312,3 +312,116 @@ async fn preheat_is_declined_plainly() {
         assert!(body.to_string().contains("preheat"), "{body}");
     }
 }
+
+#[tokio::test]
+async fn audit_exts_schedules_volumes_and_webhook_jobs() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("demo", false).await;
+    push_image(&s, "demo/app", "v1", "exts").await;
+    // Harbor 2.13's audit log names: the same entries, and the event types they hold.
+    let mut events = serde_json::json!([]);
+    for _ in 0..50 {
+        events = admin_json(&s, "/api/v2.0/auditlog-exts/events").await;
+        if events.to_string().contains("create_artifact") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let types: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"create_artifact") && types.contains(&"create_project"),
+        "{types:?}"
+    );
+    let ext = admin_json(&s, "/api/v2.0/auditlog-exts?q=resource_type%3Dartifact").await;
+    assert!(
+        ext[0]["resource"].as_str().unwrap().starts_with("demo/app"),
+        "{ext}"
+    );
+    let project_ext = admin_json(&s, "/api/v2.0/projects/demo/auditlog-exts").await;
+    assert!(!project_ext.as_array().unwrap().is_empty());
+
+    // Schedules: the server's own periodic jobs, by Harbor's vendor types.
+    let schedules = admin_json(&s, "/api/v2.0/schedules").await;
+    let vendors: Vec<&str> = schedules
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["vendor_type"].as_str().unwrap())
+        .collect();
+    assert!(vendors.contains(&"PURGE_AUDIT_LOG"), "{vendors:?}");
+    assert_eq!(
+        admin_json(&s, "/api/v2.0/schedules/SCAN_ALL/paused").await["paused"],
+        false
+    );
+
+    // Volumes: the file system of the blob store.
+    let v = admin_json(&s, "/api/v2.0/systeminfo/volumes").await;
+    let st = &v["storage"][0];
+    assert!(
+        st["total"].as_u64().unwrap() >= st["free"].as_u64().unwrap(),
+        "{v}"
+    );
+    create_user(&s, "plain", "Plain-Password-1").await;
+    for path in ["/api/v2.0/systeminfo/volumes", "/api/v2.0/schedules"] {
+        let resp = api(
+            &s,
+            Method::GET,
+            path,
+            Some(&basic("plain", "Plain-Password-1")),
+            None,
+        )
+        .await;
+        expect_error(resp, 403, "FORBIDDEN").await;
+    }
+
+    // Webhook jobs: one per delivery of the policy.
+    let resp = api(
+        &s,
+        Method::POST,
+        "/api/v2.0/projects/demo/webhook/policies",
+        Some(&admin_basic()),
+        Some(
+            serde_json::json!({ "name": "hook", "enabled": true, "event_types": ["PUSH_ARTIFACT"],
+            "targets": [{ "type": "http", "address": "http://127.0.0.1:9/unreachable" }] }),
+        ),
+    )
+    .await;
+    assert_eq!(resp.status(), 201);
+    let policy: i64 = resp.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    push_image(&s, "demo/app", "v2", "exts2").await;
+    let mut jobs = serde_json::json!([]);
+    for _ in 0..50 {
+        jobs = admin_json(
+            &s,
+            &format!("/api/v2.0/projects/demo/webhook/jobs?policy_id={policy}"),
+        )
+        .await;
+        if !jobs.as_array().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(jobs[0]["policy_id"], policy, "{jobs}");
+    assert_eq!(jobs[0]["event_type"], "PUSH_ARTIFACT");
+    let resp = api(
+        &s,
+        Method::GET,
+        "/api/v2.0/projects/demo/webhook/jobs",
+        Some(&admin_basic()),
+        None,
+    )
+    .await;
+    expect_error(resp, 400, "BAD_REQUEST").await;
+}

@@ -111,6 +111,49 @@ pub async fn list(
     page(&reg, &ctx, q, &params, "/api/v2.0/audit-logs").await
 }
 
+/// `GET /auditlog-exts`: Harbor 2.13's name for the same log.
+pub async fn list_ext(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let q = audit_query(params.get("q"))?;
+    page(&reg, &ctx, q, &params, "/api/v2.0/auditlog-exts").await
+}
+
+/// `GET /auditlog-exts/events`: the event types the log holds.
+pub async fn event_types(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+) -> ApiResult<Response> {
+    let types = reg.audit.event_types(&ctx).await?;
+    Ok(Json(
+        types
+            .iter()
+            .map(|t| serde_json::json!({ "event_type": t }))
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+/// `GET /projects/{p}/auditlog-exts`.
+pub async fn project_logs_ext(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let (project, _) = reg
+        .access
+        .project_for(&ctx.principal, &project, is_name(&headers), "log", "list")
+        .await?;
+    let mut q = audit_query(params.get("q"))?;
+    q.projects = Some(vec![project.id]);
+    let path = format!("/api/v2.0/projects/{}/auditlog-exts", project.name);
+    page(&reg, &ctx, q, &params, &path).await
+}
+
 pub async fn project_logs(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,

@@ -16,6 +16,7 @@ mod repositories;
 mod robots;
 mod scanners;
 mod scanning;
+mod schedules;
 mod search;
 mod system;
 mod trusted_keys;
@@ -51,6 +52,7 @@ pub fn router() -> Router<Arc<Registry>> {
         .route("/api/v2.0/ping", get(system::ping))
         .route("/api/v2.0/health", get(system::health))
         .route("/api/v2.0/systeminfo", get(system::systeminfo))
+        .route("/api/v2.0/systeminfo/volumes", get(system::volumes))
         .route("/api/v2.0/jobservice/queues", get(system::job_queues))
         .route(
             "/api/v2.0/projects",
@@ -79,6 +81,17 @@ pub fn router() -> Router<Arc<Registry>> {
             get(audit::project_logs),
         )
         .route("/api/v2.0/audit-logs", get(audit::list))
+        .route("/api/v2.0/schedules", get(schedules::list))
+        .route(
+            "/api/v2.0/schedules/{job_type}/paused",
+            get(schedules::paused),
+        )
+        .route("/api/v2.0/auditlog-exts", get(audit::list_ext))
+        .route("/api/v2.0/auditlog-exts/events", get(audit::event_types))
+        .route(
+            "/api/v2.0/projects/{project_name_or_id}/auditlog-exts",
+            get(audit::project_logs_ext),
+        )
         .route(
             "/api/v2.0/system/purgeaudit",
             get(audit::history).post(audit::purge),

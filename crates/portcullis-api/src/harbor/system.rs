@@ -103,3 +103,29 @@ pub async fn job_queues(
         .collect();
     Ok(axum::Json(queues).into_response())
 }
+
+/// `GET /systeminfo/volumes`: total and free bytes of the file system holding the blob
+/// store (system admins only, as Harbor); an S3 store has no volume to report.
+pub async fn volumes(
+    State(reg): State<Arc<Registry>>,
+    super::Acting(ctx): super::Acting,
+) -> crate::error::ApiResult<Response> {
+    if !ctx.principal.is_sysadmin() {
+        return Err(portcullis_core::access::forbidden(&ctx.principal).into());
+    }
+    let storage = match reg.blobs.local_root() {
+        Some(root) => {
+            let root = root.to_path_buf();
+            let st = tokio::task::spawn_blocking(move || rustix::fs::statvfs(&root))
+                .await
+                .map_err(portcullis_core::Error::internal)?
+                .map_err(portcullis_core::Error::internal)?;
+            vec![serde_json::json!({
+                "total": st.f_blocks.saturating_mul(st.f_frsize),
+                "free": st.f_bavail.saturating_mul(st.f_frsize),
+            })]
+        }
+        None => Vec::new(),
+    };
+    Ok(axum::Json(serde_json::json!({ "storage": storage })).into_response())
+}

@@ -46,6 +46,7 @@ pub fn routes() -> Router<Arc<Registry>> {
             get(task_log),
         )
         .route(&format!("{BASE}/events"), get(events))
+        .route(&format!("{BASE}/jobs"), get(jobs))
         .route(&format!("{BASE}/lasttrigger"), get(last_trigger))
 }
 
@@ -443,4 +444,75 @@ pub async fn task_log(
         log_text(&task, &attempts),
     )
         .into_response())
+}
+
+/// `GET /projects/{p}/webhook/jobs?policy_id=N[&status=…]`: Harbor's older view of
+/// deliveries, one job per delivery task, newest execution first.
+pub async fn jobs(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = Paging::from_query(
+        q.get("page").map(String::as_str),
+        q.get("page_size").map(String::as_str),
+    )?;
+    let policy = id(
+        q.get("policy_id").ok_or_else(|| {
+            ApiError::new(ErrorCode::BadRequest, "the policy_id parameter is required")
+        })?,
+        "policy_id",
+    )?;
+    let wanted: Vec<String> = q
+        .get("status")
+        .map(|s| {
+            s.split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut all = Vec::new();
+    for page in 1.. {
+        let (list, total) = reg
+            .webhooks
+            .list_webhook_executions(&ctx, &project, is_name(&headers), policy, page, 100)
+            .await?;
+        for e in &list {
+            for t in &e.tasks {
+                let status = task_status(t).to_ascii_lowercase();
+                if wanted.is_empty() || wanted.contains(&status) {
+                    all.push(json!({
+                        "id": t.id,
+                        "policy_id": policy,
+                        "event_type": e.event_type,
+                        "notify_type": t.notify_type,
+                        "status": status,
+                        "job_detail": t.last_error.clone().unwrap_or_default(),
+                        "creation_time": harbor_time(t.creation_time),
+                        "update_time": harbor_time(t.update_time),
+                    }));
+                }
+            }
+        }
+        if list.is_empty() || page * 100 >= total {
+            break;
+        }
+    }
+    let total = all.len() as u64;
+    let page: Vec<Value> = all
+        .into_iter()
+        .skip(((paging.page - 1).saturating_mul(paging.page_size)) as usize)
+        .take(paging.page_size as usize)
+        .collect();
+    let mut resp = Json(page).into_response();
+    let path = format!("/api/v2.0/projects/{project}/webhook/jobs");
+    paging.headers(
+        &mut resp,
+        &path,
+        &super::kept_query(&q, &["policy_id", "status"]),
+        total,
+    );
+    Ok(resp)
 }

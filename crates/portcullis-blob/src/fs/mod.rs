@@ -25,6 +25,12 @@ pub(crate) struct FsBackend {
     sessions: Sessions,
 }
 
+impl FsBackend {
+    pub(crate) fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+}
+
 /// Removes a staged file unless it was published; covers errors and cancelled uploads.
 struct Staged(Option<PathBuf>);
 
