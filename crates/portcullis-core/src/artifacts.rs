@@ -123,6 +123,49 @@ impl Registry {
         Ok((out, total))
     }
 
+    /// A page of the artifacts of every repository of a project, each with its
+    /// repository's name (needs `artifact:list` there; Harbor's
+    /// `/projects/{p}/artifacts`).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn list_project_artifacts(
+        &self,
+        ctx: &RequestCtx,
+        project: &str,
+        is_name: bool,
+        filter: &ArtifactFilter,
+        latest_in_repository: bool,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<(ArtifactView, String)>, u64)> {
+        let (p, _) = self
+            .access
+            .project_for(&ctx.principal, project, is_name, "artifact", "list")
+            .await?;
+        let (list, total) = self
+            .meta
+            .artifacts()
+            .find_project_artifacts(p.id, latest_in_repository, filter, page, page_size)
+            .await?;
+        let mut names = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(list.len());
+        for a in list {
+            let repo = a.repository_id;
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(repo) {
+                let name = self
+                    .meta
+                    .repositories()
+                    .get_repository_by_id(repo)
+                    .await?
+                    .map(|r| r.name.to_string())
+                    .unwrap_or_default();
+                e.insert(name);
+            }
+            let name = names[&repo].clone();
+            out.push((self.view_artifact(p.id, a).await?, name));
+        }
+        Ok((out, total))
+    }
+
     /// One artifact by tag or digest (needs `artifact:read`).
     pub async fn get_artifact(
         &self,

@@ -8,7 +8,7 @@ use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow};
 use crate::sql::{Arg, Sql, bind_args, in_tx, limit_offset, with_pool};
-use crate::{Artifact, ArtifactId, Artifacts, Error, EventWrites, RepositoryId, Result};
+use crate::{Artifact, ArtifactId, Artifacts, Error, EventWrites, ProjectId, RepositoryId, Result};
 
 /// Filters of [`Artifacts::find_artifacts`]; every filter set must hold.
 #[derive(Debug, Clone, Default)]
@@ -206,10 +206,67 @@ impl Artifacts<'_> {
         page: u64,
         page_size: u64,
     ) -> Result<(Vec<Artifact>, u64)> {
+        self.find_in(Scope::Repository(repository), filter, page, page_size)
+            .await
+    }
+
+    /// `find_artifacts` over every repository of a project (Harbor's
+    /// `/projects/{p}/artifacts`); with `latest_in_repository`, only each repository's
+    /// newest artifact that passes the filter's accessory rule.
+    pub async fn find_project_artifacts(
+        self,
+        project: ProjectId,
+        latest_in_repository: bool,
+        filter: &ArtifactFilter,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Artifact>, u64)> {
+        let scope = Scope::Project {
+            id: project,
+            latest_in_repository,
+        };
+        self.find_in(scope, filter, page, page_size).await
+    }
+
+    async fn find_in(
+        self,
+        scope: Scope,
+        filter: &ArtifactFilter,
+        page: u64,
+        page_size: u64,
+    ) -> Result<(Vec<Artifact>, u64)> {
         let (limit, offset) = limit_offset(page, page_size);
         let filters = |sql: &mut Sql| {
-            sql.push(" WHERE a.repository_id = ")
-                .bind(Arg::I64(repository.0));
+            match scope {
+                Scope::Repository(repository) => {
+                    sql.push(" WHERE a.repository_id = ")
+                        .bind(Arg::I64(repository.0));
+                }
+                Scope::Project {
+                    id,
+                    latest_in_repository,
+                } => {
+                    sql.push(" WHERE a.repository_id IN (SELECT id FROM repositories WHERE project_id = ")
+                        .bind(Arg::I64(id.0))
+                        .push(")");
+                    if latest_in_repository {
+                        sql.push(
+                            " AND NOT EXISTS (SELECT 1 FROM artifacts b \
+                             WHERE b.repository_id = a.repository_id \
+                             AND (b.push_time > a.push_time \
+                                  OR (b.push_time = a.push_time AND b.id > a.id))",
+                        );
+                        if filter.without_accessories {
+                            sql.push(
+                                " AND b.subject_digest IS NULL AND NOT EXISTS \
+                                 (SELECT 1 FROM tags t2 WHERE t2.artifact_id = b.id \
+                                 AND t2.name LIKE 'sha256-%.sig')",
+                            );
+                        }
+                        sql.push(")");
+                    }
+                }
+            }
             if filter.without_accessories {
                 sql.push(crate::rows::not_accessory!());
             }
@@ -287,4 +344,14 @@ impl Artifacts<'_> {
         });
         Ok((crate::rows::convert_all(rows)?, crate::rows::to_u64(total)))
     }
+}
+
+/// Where `find_in` looks.
+#[derive(Clone, Copy)]
+enum Scope {
+    Repository(RepositoryId),
+    Project {
+        id: ProjectId,
+        latest_in_repository: bool,
+    },
 }

@@ -425,3 +425,65 @@ async fn audit_exts_schedules_volumes_and_webhook_jobs() {
     .await;
     expect_error(resp, 400, "BAD_REQUEST").await;
 }
+
+#[tokio::test]
+async fn artifacts_of_a_project_without_accessories() {
+    let s = Server::start(Backends::Embedded).await;
+    s.create_project("demo", false).await;
+    push_image(&s, "demo/a", "v1", "a1").await;
+    let (a2, _) = push_image(&s, "demo/a", "v2", "a2").await;
+    push_image(&s, "demo/team/b", "v1", "b1").await;
+    // An accessory of a2: an artifact whose subject it is.
+    let cfg = push_blob(&s, "demo/a", b"{}").await;
+    let sig = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sig",
+        "config": { "mediaType": "application/vnd.oci.empty.v1+json", "digest": cfg, "size": 2 },
+        "layers": [],
+        "subject": { "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": a2, "size": 1 },
+    });
+    let bytes = serde_json::to_vec(&sig).unwrap();
+    let resp = client()
+        .put(s.url(&format!("/v2/demo/a/manifests/{}", sha256(&bytes))))
+        .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+        .body(bytes)
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 201);
+
+    let all = admin_json(&s, "/api/v2.0/projects/demo/artifacts?page_size=50").await;
+    let mut names: Vec<String> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{}@{}",
+                a["repository_name"].as_str().unwrap(),
+                a["tags"][0]["name"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["demo/a@v1", "demo/a@v2", "demo/team/b@v1"], "{all}");
+    let latest = admin_json(
+        &s,
+        "/api/v2.0/projects/demo/artifacts?latest_in_repository=true",
+    )
+    .await;
+    assert_eq!(latest.as_array().unwrap().len(), 2, "{latest}");
+    let with_acc = admin_json(
+        &s,
+        "/api/v2.0/projects/demo/artifacts?with_accessory=true&q=tags%3Dv2",
+    )
+    .await;
+    assert_eq!(
+        with_acc[0]["accessories"][0]["subject_artifact_digest"],
+        a2.as_str(),
+        "{with_acc}"
+    );
+    // The repository counts what the list shows.
+    let repo = admin_json(&s, "/api/v2.0/projects/demo/repositories/a").await;
+    assert_eq!(repo["artifact_count"], 2, "{repo}");
+}

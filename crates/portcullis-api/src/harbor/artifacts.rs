@@ -298,6 +298,82 @@ pub async fn list(
     Ok(resp)
 }
 
+/// `GET /projects/{p}/artifacts`: artifacts of every repository of the project, each
+/// with its `repository_name`; `latest_in_repository` keeps each repository's newest.
+pub async fn list_of_project(
+    State(reg): State<Arc<Registry>>,
+    Acting(ctx): Acting,
+    headers: axum::http::HeaderMap,
+    Path(project): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    let paging = paging(&params)?;
+    let mut filter = artifact_filter(&params)?;
+    filter.without_accessories = true;
+    let include = Include::from_params(&params)?;
+    let latest = flag(&params, "latest_in_repository", false)?;
+    let with_accessory = flag(&params, "with_accessory", false)?;
+    let with_scan = flag(&params, "with_scan_overview", false)?;
+    let with_sbom = flag(&params, "with_sbom_overview", false)?;
+    let (list, total) = reg
+        .list_project_artifacts(
+            &ctx,
+            &project,
+            super::is_name(&headers),
+            &filter,
+            latest,
+            paging.page,
+            paging.page_size,
+        )
+        .await?;
+    let views: Vec<ArtifactView> = list.iter().map(|(v, _)| v.clone()).collect();
+    let mut body = Vec::with_capacity(list.len());
+    for (v, repo) in &list {
+        let sig = signatures_of(&reg, v, include).await?;
+        let immutable = immutable_of(&reg, v, include).await?;
+        let mut json = artifact_json(v, include, sig.as_ref(), &immutable);
+        json["repository_name"] = repo.clone().into();
+        body.push(json);
+    }
+    super::scanning::add_overviews(&reg, &views, &mut body, with_scan, with_sbom).await?;
+    if with_accessory {
+        for ((v, repo), json) in list.iter().zip(body.iter_mut()) {
+            let path = repo.split_once('/').map(|(_, r)| r).unwrap_or(repo);
+            let mut one = [json.take()];
+            let project_name = repo.split('/').next().unwrap_or_default();
+            add_accessories(
+                &reg,
+                &ctx,
+                project_name,
+                path,
+                std::slice::from_ref(v),
+                &mut one,
+            )
+            .await?;
+            let [j] = one;
+            *json = j;
+        }
+    }
+    let mut resp = Json(body).into_response();
+    let extra = super::kept_query(
+        &params,
+        &[
+            "q",
+            "sort",
+            "with_tag",
+            "with_label",
+            "latest_in_repository",
+        ],
+    );
+    paging.headers(
+        &mut resp,
+        &format!("/api/v2.0/projects/{project}/artifacts"),
+        &extra,
+        total,
+    );
+    Ok(resp)
+}
+
 pub async fn copy(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,

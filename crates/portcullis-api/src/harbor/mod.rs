@@ -133,6 +133,10 @@ pub fn router() -> Router<Arc<Registry>> {
         .route("/api/v2.0/search", get(search::search))
         .route("/api/v2.0/repositories", get(repositories::list_all))
         .route(
+            "/api/v2.0/projects/{project_name_or_id}/artifacts",
+            get(artifacts::list_of_project),
+        )
+        .route(
             "/api/v2.0/projects/{project_name_or_id}/summary",
             get(repositories::summary),
         )
