@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 
-ensure_apt skopeo umoci ca-certificates openssl
+ensure_apt skopeo umoci podman ca-certificates openssl
 ensure_moto
 ensure_postgres
 ensure_venv

@@ -2,6 +2,7 @@
 //! loopback port with a chosen metadata and blob backend, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod layout;
 pub mod signing;
 
 /// Runs each named `async fn(Backends)` as two tests: on the embedded backends
