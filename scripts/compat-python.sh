@@ -15,6 +15,7 @@ if [ -n "${CARGO_TARGET_DIR:-}" ] && [ "${CARGO_TARGET_DIR#/}" = "$CARGO_TARGET_
   CARGO_TARGET_DIR="$PWD/$CARGO_TARGET_DIR"
 fi
 cd "$(dirname "$0")/.."
+source scripts/lib/throwaway-server.sh
 
 CLIENT_VERSION="2.12.2"
 BIN="${PORTCULLIS_BIN:-target/debug/portcullis}"
@@ -52,9 +53,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$PORT"
-
 # A one-advisory vulnerability database (CVE-2023-0286 in Debian 11's openssl), so that
 # scans find something and reports, summaries and exports have content.
 mkdir -p "$DIR/osv"
@@ -73,30 +71,8 @@ EOF_OSV
 
 # The scanner adapter API is on so that the test can register the server itself as an
 # external scanner (create/ping/metadata of a real adapter).
-PORTCULLIS_ADMIN_PASSWORD="$PASSWORD" PORTCULLIS_LOG=warn \
-  PORTCULLIS_SCANNER_ADAPTER_API_KEY="$ADAPTER_KEY" \
-  "$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" >"$DIR/server.log" 2>&1 &
-SERVER_PID=$!
-
-ready=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "server exited during startup; its log:" >&2
-    cat "$DIR/server.log" >&2
-    exit 2
-  fi
-  if "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "$BASE/api/v2.0/ping" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  sleep 0.2
-done
-if [ -z "$ready" ]; then
-  echo "server did not answer $BASE/api/v2.0/ping within 60 s; its log:" >&2
-  cat "$DIR/server.log" >&2
-  exit 2
-fi
+SERVER_ENV=(PORTCULLIS_SCANNER_ADAPTER_API_KEY="$ADAPTER_KEY")
+start_throwaway_server
 
 status=0
 "$VENV/bin/python" tests/compat/harbor_client_compat.py \

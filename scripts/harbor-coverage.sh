@@ -9,6 +9,7 @@ if [ -n "${PORTCULLIS_BIN:-}" ] && [ "${PORTCULLIS_BIN#/}" = "$PORTCULLIS_BIN" ]
   PORTCULLIS_BIN="$PWD/$PORTCULLIS_BIN"
 fi
 cd "$(dirname "$0")/.."
+source scripts/lib/throwaway-server.sh
 
 BIN="${PORTCULLIS_BIN:-target/debug/portcullis}"
 PASSWORD="Coverage-Password-1"
@@ -29,32 +30,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$PORT"
-
-PORTCULLIS_ADMIN_PASSWORD="$PASSWORD" PORTCULLIS_LOG=warn \
-  "$BIN" serve --data-dir "$DIR/data" --listen "127.0.0.1:$PORT" >"$DIR/server.log" 2>&1 &
-SERVER_PID=$!
-
-ready=""
-for _ in $(seq 1 300); do
-  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-    echo "server exited during startup; its log:" >&2
-    cat "$DIR/server.log" >&2
-    exit 2
-  fi
-  if python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
-    "$BASE/api/v2.0/ping" 2>/dev/null; then
-    ready=1
-    break
-  fi
-  sleep 0.2
-done
-if [ -z "$ready" ]; then
-  echo "server did not answer $BASE/api/v2.0/ping within 60 s; its log:" >&2
-  cat "$DIR/server.log" >&2
-  exit 2
-fi
+SERVER_ENV=()
+start_throwaway_server
 
 status=0
 python3 scripts/harbor-coverage.py check "$BASE" --user admin --password "$PASSWORD" "$@" || status=$?

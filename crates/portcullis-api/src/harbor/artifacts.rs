@@ -464,12 +464,8 @@ pub async fn list_tags(
         HashSet::new()
     };
     let total = tags.len() as u64;
-    let start =
-        usize::try_from((paging.page - 1).saturating_mul(paging.page_size)).unwrap_or(usize::MAX);
-    let body: Vec<_> = tags
-        .iter()
-        .skip(start)
-        .take(paging.page_size as usize)
+    let body: Vec<_> = paging
+        .window(&tags)
         .map(|t| tag_json(t, immutable.contains(t.name.as_str())))
         .collect();
     let mut resp = Json(body).into_response();

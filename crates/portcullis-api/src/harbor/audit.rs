@@ -102,23 +102,15 @@ async fn page(
     Ok(resp)
 }
 
+/// `GET /audit-logs`, and `GET /auditlog-exts` (Harbor 2.13's name for the same log).
 pub async fn list(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
+    uri: axum::http::Uri,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
     let q = audit_query(params.get("q"))?;
-    page(&reg, &ctx, q, &params, "/api/v2.0/audit-logs").await
-}
-
-/// `GET /auditlog-exts`: Harbor 2.13's name for the same log.
-pub async fn list_ext(
-    State(reg): State<Arc<Registry>>,
-    Acting(ctx): Acting,
-    Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    let q = audit_query(params.get("q"))?;
-    page(&reg, &ctx, q, &params, "/api/v2.0/auditlog-exts").await
+    page(&reg, &ctx, q, &params, uri.path()).await
 }
 
 /// `GET /auditlog-exts/events`: the event types the log holds.
@@ -136,28 +128,12 @@ pub async fn event_types(
     .into_response())
 }
 
-/// `GET /projects/{p}/auditlog-exts`.
-pub async fn project_logs_ext(
-    State(reg): State<Arc<Registry>>,
-    Acting(ctx): Acting,
-    headers: HeaderMap,
-    Path(project): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Response> {
-    let (project, _) = reg
-        .access
-        .project_for(&ctx.principal, &project, is_name(&headers), "log", "list")
-        .await?;
-    let mut q = audit_query(params.get("q"))?;
-    q.projects = Some(vec![project.id]);
-    let path = format!("/api/v2.0/projects/{}/auditlog-exts", project.name);
-    page(&reg, &ctx, q, &params, &path).await
-}
-
+/// `GET /projects/{p}/logs` and `GET /projects/{p}/auditlog-exts`.
 pub async fn project_logs(
     State(reg): State<Arc<Registry>>,
     Acting(ctx): Acting,
     headers: HeaderMap,
+    uri: axum::http::Uri,
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
@@ -167,8 +143,7 @@ pub async fn project_logs(
         .await?;
     let mut q = audit_query(params.get("q"))?;
     q.projects = Some(vec![project.id]);
-    let path = format!("/api/v2.0/projects/{}/logs", project.name);
-    page(&reg, &ctx, q, &params, &path).await
+    page(&reg, &ctx, q, &params, uri.path()).await
 }
 
 #[derive(Debug, Deserialize)]

@@ -56,12 +56,7 @@ pub async fn list(
         params.get("page_size").map(String::as_str),
     )?;
     let total = members.len() as u64;
-    let page: Vec<_> = members
-        .iter()
-        .skip(((paging.page - 1).saturating_mul(paging.page_size)) as usize)
-        .take(paging.page_size as usize)
-        .map(member_json)
-        .collect();
+    let page: Vec<_> = paging.window(&members).map(member_json).collect();
     let mut resp = Json(page).into_response();
     let path = format!("/api/v2.0/projects/{project}/members");
     let extra = super::kept_query(&params, &["entityname"]);

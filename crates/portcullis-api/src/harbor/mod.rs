@@ -86,11 +86,11 @@ pub fn router() -> Router<Arc<Registry>> {
             "/api/v2.0/schedules/{job_type}/paused",
             get(schedules::paused),
         )
-        .route("/api/v2.0/auditlog-exts", get(audit::list_ext))
+        .route("/api/v2.0/auditlog-exts", get(audit::list))
         .route("/api/v2.0/auditlog-exts/events", get(audit::event_types))
         .route(
             "/api/v2.0/projects/{project_name_or_id}/auditlog-exts",
-            get(audit::project_logs_ext),
+            get(audit::project_logs),
         )
         .route(
             "/api/v2.0/system/purgeaudit",
@@ -303,6 +303,14 @@ impl Paging {
             page: parse(page, 1, "page")?,
             page_size: parse(page_size, 10, "page_size")?.min(100),
         })
+    }
+
+    /// This page of a list held in memory (short lists the store returns whole).
+    pub fn window<'a, T>(&self, items: &'a [T]) -> impl Iterator<Item = &'a T> + 'a {
+        let start =
+            usize::try_from((self.page - 1).saturating_mul(self.page_size)).unwrap_or(usize::MAX);
+        let size = usize::try_from(self.page_size).unwrap_or(usize::MAX);
+        items.iter().skip(start).take(size)
     }
 
     /// `X-Total-Count` and the `Link` header with prev/next pages.

@@ -23,10 +23,8 @@ pub async fn list(
     )?;
     let all = portcullis_core::schedules::list(&reg.meta, &ctx).await?;
     let total = all.len() as u64;
-    let body: Vec<_> = all
-        .iter()
-        .skip(((paging.page - 1).saturating_mul(paging.page_size)) as usize)
-        .take(paging.page_size as usize)
+    let body: Vec<_> = paging
+        .window(&all)
         .map(|s| {
             serde_json::json!({
                 "id": s.id.0,

@@ -501,11 +501,7 @@ pub async fn jobs(
         }
     }
     let total = all.len() as u64;
-    let page: Vec<Value> = all
-        .into_iter()
-        .skip(((paging.page - 1).saturating_mul(paging.page_size)) as usize)
-        .take(paging.page_size as usize)
-        .collect();
+    let page: Vec<&Value> = paging.window(&all).collect();
     let mut resp = Json(page).into_response();
     let path = format!("/api/v2.0/projects/{project}/webhook/jobs");
     paging.headers(
