@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Compatibility with Harbor's Python client: creates a virtualenv under
+# Compatibility with Harbor's Python client and ORAS's Python SDK: creates a virtualenv under
 # ${CARGO_TARGET_DIR:-target}/compat-venv (reused when present), installs the pinned,
-# unmodified `harbor-api-client` there, starts a throwaway server (PORTCULLIS_BIN,
-# default target/debug/portcullis) on a free port with a fresh data directory, runs
-# tests/compat/harbor_client_compat.py against it (extra arguments go to it, e.g.
-# --verbose), and stops the server on exit. Exits non-zero when any check fails.
+# unmodified `harbor-api-client` and `oras` there, starts a throwaway server
+# (PORTCULLIS_BIN, default target/debug/portcullis) on a free port with a fresh data
+# directory, runs tests/compat/harbor_client_compat.py (extra arguments go to it, e.g.
+# --verbose) and tests/compat/oras_sdk.py against it, and stops the server on exit.
+# Exits non-zero when any check fails.
 set -euo pipefail
 # A PORTCULLIS_BIN or CARGO_TARGET_DIR relative to the caller's directory still names
 # the same place after cd.
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 source scripts/lib/throwaway-server.sh
 
 CLIENT_VERSION="2.12.2"
+ORAS_VERSION="0.2.43"
 BIN="${PORTCULLIS_BIN:-target/debug/portcullis}"
 VENV="${CARGO_TARGET_DIR:-target}/compat-venv"
 PASSWORD="Compat-Password-1"
@@ -35,11 +37,15 @@ if [ ! -x "$VENV/bin/python" ]; then
   mkdir -p "$(dirname "$VENV")"
   "$PYTHON" -m venv "$VENV"
 fi
-installed="$("$VENV/bin/python" -c 'from importlib.metadata import version; print(version("harbor-api-client"))' 2>/dev/null || true)"
-if [ "$installed" != "$CLIENT_VERSION" ]; then
-  echo "installing harbor-api-client==$CLIENT_VERSION into $VENV"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "harbor-api-client==$CLIENT_VERSION"
-fi
+# The clients, pinned (reinstalled when another version is there): Harbor's API client
+# and ORAS's Python SDK.
+for pkg in "harbor-api-client==$CLIENT_VERSION" "oras==$ORAS_VERSION"; do
+  installed="$("$VENV/bin/python" -c 'import sys; from importlib.metadata import version; print(version(sys.argv[1]))' "${pkg%%==*}" 2>/dev/null || true)"
+  if [ "$installed" != "${pkg##*==}" ]; then
+    echo "installing $pkg into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$pkg"
+  fi
+done
 
 DIR="$(mktemp -d "${TMPDIR:-/tmp}/compat-python.XXXXXX")"
 SERVER_PID=""
@@ -77,6 +83,7 @@ start_throwaway_server
 status=0
 "$VENV/bin/python" tests/compat/harbor_client_compat.py \
   --base "$BASE" --user admin --password "$PASSWORD" --adapter-key "$ADAPTER_KEY" --vulndb "$@" || status=$?
+"$VENV/bin/python" tests/compat/oras_sdk.py --base "$BASE" --password "$PASSWORD" || status=$?
 if [ "$status" -ne 0 ]; then
   echo "compat-python: FAILED (exit $status)" >&2
   if [ -s "$DIR/server.log" ]; then
