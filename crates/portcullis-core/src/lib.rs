@@ -14,6 +14,7 @@ pub mod cache;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod jobservice;
 pub mod labels;
 pub mod manifests;
 pub mod metrics;

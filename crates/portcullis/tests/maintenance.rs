@@ -248,3 +248,73 @@ async fn purge_runs_through_the_api() {
         .await;
     expect_error(resp, 404, "NOT_FOUND").await;
 }
+
+/// Harbor's job-service actions over the runner's jobs: a job's log, stopping a job
+/// that finished (412), stopping a queue, and the pause Portcullis does not provide.
+#[tokio::test]
+async fn job_service_actions() {
+    let s = Server::start(Backends::Embedded).await;
+    let resp = client()
+        .post(s.url("/api/v2.0/system/purgeaudit/schedule"))
+        .header("authorization", admin_basic())
+        .json(&serde_json::json!({ "schedule": { "type": "Manual" },
+            "parameters": { "audit_retention_hour": 24, "dry_run": true } }))
+        .send()
+        .await
+        .unwrap();
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    let id = loc.rsplit('/').next().unwrap().to_string();
+    let mut log = String::new();
+    for _ in 0..100 {
+        log = client()
+            .get(s.url(&format!("/api/v2.0/jobservice/jobs/{id}/log")))
+            .send_as_admin()
+            .await
+            .text()
+            .await
+            .unwrap();
+        if log.contains("finished") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        log.contains("purge-audit") && log.contains("Succeeded"),
+        "{log}"
+    );
+    let stop = |path: String, action: &'static str| {
+        client()
+            .put(s.url(&path))
+            .header("authorization", admin_basic())
+            .json(&serde_json::json!({ "action": action }))
+            .send()
+    };
+    let resp = stop(format!("/api/v2.0/jobservice/jobs/{id}"), "stop")
+        .await
+        .unwrap();
+    expect_error(resp, 412, "PRECONDITION").await;
+    let resp = stop("/api/v2.0/jobservice/jobs/999999".into(), "stop")
+        .await
+        .unwrap();
+    expect_error(resp, 404, "NOT_FOUND").await;
+    let resp = stop("/api/v2.0/jobservice/queues/all".into(), "stop")
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let resp = stop("/api/v2.0/jobservice/queues/scan".into(), "pause")
+        .await
+        .unwrap();
+    expect_error(resp, 501, "NOT_IMPLEMENTED").await;
+    let resp = stop("/api/v2.0/jobservice/queues/scan".into(), "dance")
+        .await
+        .unwrap();
+    expect_error(resp, 400, "BAD_REQUEST").await;
+    create_user(&s, "plain", "Plain-Password-1").await;
+    let resp = client()
+        .get(s.url(&format!("/api/v2.0/jobservice/jobs/{id}/log")))
+        .header("authorization", basic("plain", "Plain-Password-1"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(resp, 403, "FORBIDDEN").await;
+}

@@ -55,6 +55,15 @@ pub fn router() -> Router<Arc<Registry>> {
         .route("/api/v2.0/systeminfo/volumes", get(system::volumes))
         .route("/api/v2.0/jobservice/queues", get(system::job_queues))
         .route(
+            "/api/v2.0/jobservice/queues/{job_type}",
+            put(system::queue_action),
+        )
+        .route("/api/v2.0/jobservice/jobs/{job_id}", put(system::stop_job))
+        .route(
+            "/api/v2.0/jobservice/jobs/{job_id}/log",
+            get(system::job_log),
+        )
+        .route(
             "/api/v2.0/projects",
             get(projects::list)
                 .post(projects::create)

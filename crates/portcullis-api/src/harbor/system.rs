@@ -129,3 +129,48 @@ pub async fn volumes(
     };
     Ok(axum::Json(serde_json::json!({ "storage": storage })).into_response())
 }
+
+#[derive(serde::Deserialize)]
+pub struct ActionRequest {
+    action: String,
+}
+
+/// `PUT /jobservice/jobs/{job_id}` (`{"action":"stop"}`): stops a job.
+pub async fn stop_job(
+    State(reg): State<Arc<Registry>>,
+    super::Acting(ctx): super::Acting,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> crate::error::ApiResult<Response> {
+    portcullis_core::jobservice::stop_job(&reg.meta, &ctx, &id).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
+
+/// `GET /jobservice/jobs/{job_id}/log`.
+pub async fn job_log(
+    State(reg): State<Arc<Registry>>,
+    super::Acting(ctx): super::Acting,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> crate::error::ApiResult<Response> {
+    let log = portcullis_core::jobservice::job_log(&reg.meta, &ctx, &id).await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; charset=utf-8",
+        )],
+        log,
+    )
+        .into_response())
+}
+
+/// `PUT /jobservice/queues/{job_type}`: `stop` stops its pending jobs (`all` for every
+/// kind); pause and resume are not provided (501).
+pub async fn queue_action(
+    State(reg): State<Arc<Registry>>,
+    super::Acting(ctx): super::Acting,
+    axum::extract::Path(kind): axum::extract::Path<String>,
+    body: Result<super::HarborJson<ActionRequest>, crate::error::ApiError>,
+) -> crate::error::ApiResult<Response> {
+    let req = super::json_body(body)?;
+    portcullis_core::jobservice::queue_action(&reg.meta, &ctx, &kind, &req.action).await?;
+    Ok(axum::http::StatusCode::OK.into_response())
+}
