@@ -492,7 +492,58 @@ async fn cve_export_as_csv_and_json(b: Backends) {
     expect_error(fmt, 400, "BAD_REQUEST").await;
 }
 
+/// The security hub counts and searches every artifact's latest report.
+async fn security_hub_over_all_projects(b: Backends) {
+    let s = Server::start(b).await;
+    import_vulndb(
+        &s,
+        &[advisory("DSA-5343-1", "CVE-2023-0286", "1.1.1n-0+deb11u4")],
+    );
+    create_project(&s, "team", json!({ "auto_scan": "true" })).await;
+    create_project(&s, "ops", json!({ "auto_scan": "true" })).await;
+    push_debian(&s, "team/app", "1.0", &debian_layer(VULNERABLE), "a").await;
+    push_debian(&s, "ops/tool", "2.0", &debian_layer(VULNERABLE), "b").await;
+    push_debian(&s, "ops/clean", "3.0", &debian_layer(FIXED), "c").await;
+    wait_status(&s, "team", "app", "1.0", "Success").await;
+    wait_status(&s, "ops", "tool", "2.0", "Success").await;
+    wait_status(&s, "ops", "clean", "3.0", "Success").await;
+
+    let sum = admin_json(
+        &s,
+        "/api/v2.0/security/summary?with_dangerous_cve=true&with_dangerous_artifact=true",
+    )
+    .await;
+    assert_eq!(sum["total_artifact"], 3, "{sum}");
+    assert_eq!(sum["scanned_cnt"], 3, "{sum}");
+    assert_eq!(sum["total_vuls"], 2, "{sum}");
+    assert_eq!(sum["fixable_cnt"], 2, "{sum}");
+    assert_eq!(sum["dangerous_cves"][0]["cve_id"], "CVE-2023-0286", "{sum}");
+    assert_eq!(
+        sum["dangerous_artifacts"].as_array().unwrap().len(),
+        2,
+        "{sum}"
+    );
+
+    let vul: Value = client()
+        .get(s.url("/api/v2.0/security/vul?q=repository_name%3D~tool&with_tag=true"))
+        .send_as_admin()
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(vul.as_array().unwrap().len(), 1, "{vul}");
+    assert_eq!(vul[0]["repository_name"], "ops/tool");
+    assert_eq!(vul[0]["cve_id"], "CVE-2023-0286");
+    assert_eq!(vul[0]["tags"][0], "2.0");
+    let resp = client()
+        .get(s.url("/api/v2.0/security/vul?q=colour%3Dred"))
+        .send_as_admin()
+        .await;
+    expect_error(resp, 400, "BAD_REQUEST").await;
+}
+
 on_both_backends!(
+    security_hub_over_all_projects,
     push_on_auto_scan_project_is_scanned,
     manual_scan_stop_and_errors,
     index_is_summed_up_from_its_images,

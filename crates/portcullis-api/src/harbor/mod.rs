@@ -18,6 +18,7 @@ mod scanners;
 mod scanning;
 mod schedules;
 mod search;
+mod security;
 mod system;
 mod trusted_keys;
 mod users;
@@ -140,6 +141,8 @@ pub fn router() -> Router<Arc<Registry>> {
         )
         .route("/api/v2.0/permissions", get(robots::permissions))
         .route("/api/v2.0/search", get(search::search))
+        .route("/api/v2.0/security/summary", get(security::summary))
+        .route("/api/v2.0/security/vul", get(security::vulnerabilities))
         .route("/api/v2.0/repositories", get(repositories::list_all))
         .route(
             "/api/v2.0/projects/{project_name_or_id}/artifacts",

@@ -11,6 +11,7 @@ pub mod builtin;
 pub mod codec;
 pub mod engine;
 pub mod export;
+pub mod hub;
 pub mod job;
 mod on_push;
 pub mod outcome;
