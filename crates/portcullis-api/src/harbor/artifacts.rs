@@ -230,10 +230,7 @@ fn artifact_filter(params: &HashMap<String, String>) -> ApiResult<ArtifactFilter
 }
 
 fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
-    Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )
+    Paging::from_params(params)
 }
 
 fn location(path: String) -> ApiResult<HeaderValue> {

@@ -84,10 +84,7 @@ async fn page(
     params: &HashMap<String, String>,
     path: &str,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(params)?;
     let (entries, total) = reg
         .audit
         .list_audit(p, q, paging.page, paging.page_size)
@@ -316,10 +313,7 @@ pub async fn history(
     Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = super::Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = super::Paging::from_params(&params)?;
     let (runs, total) = reg
         .audit
         .purge_runs(&ctx, paging.page, paging.page_size)

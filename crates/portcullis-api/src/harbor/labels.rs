@@ -59,10 +59,7 @@ pub async fn list(
     Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let scope = params
         .get("scope")
         .map(String::as_str)

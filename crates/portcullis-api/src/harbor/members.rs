@@ -51,10 +51,7 @@ pub async fn list(
         )
         .await?;
     // A project's members are few: paged here, after the one query.
-    let paging = super::Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = super::Paging::from_params(&params)?;
     let total = members.len() as u64;
     let page: Vec<_> = paging.window(&members).map(member_json).collect();
     let mut resp = Json(page).into_response();

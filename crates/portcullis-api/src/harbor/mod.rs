@@ -317,6 +317,16 @@ impl Paging {
         })
     }
 
+    /// `page` and `page_size` of a request's query parameters.
+    pub fn from_params(
+        params: &std::collections::HashMap<String, String>,
+    ) -> Result<Self, ApiError> {
+        Self::from_query(
+            params.get("page").map(String::as_str),
+            params.get("page_size").map(String::as_str),
+        )
+    }
+
     /// This page of a list held in memory (short lists the store returns whole).
     pub fn window<'a, T>(&self, items: &'a [T]) -> impl Iterator<Item = &'a T> + 'a {
         let start =

@@ -56,10 +56,7 @@ async fn list_rules(
     Path(project): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let rules = reg
         .policy
         .list_immutable_rules(&ctx, &project, is_name(&headers))
@@ -166,10 +163,7 @@ async fn list_quotas(
     Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let mut query = QuotaQuery::default();
     let mut nothing = false;
     if let Some(r) = params.get("reference").filter(|s| !s.is_empty()) {

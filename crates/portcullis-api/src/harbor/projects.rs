@@ -93,10 +93,7 @@ pub async fn list(
     Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     // Every project is listed with its details; the flag is only checked.
     super::params::flag(&params, "with_detail", true)?;
     let mut query = ProjectQuery::default();

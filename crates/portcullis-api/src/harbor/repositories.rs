@@ -86,10 +86,7 @@ fn listing(
 }
 
 fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
-    Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )
+    Paging::from_params(params)
 }
 
 pub async fn list_all(

@@ -93,10 +93,7 @@ pub async fn list(
     UserActing(ctx): UserActing,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let (scope, name) = robot_filters(params.get("q"))?;
     let (robots, total) = reg
         .accounts

@@ -17,10 +17,7 @@ pub async fn list(
     Acting(ctx): Acting,
     Query(params): Query<std::collections::HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let all = portcullis_core::schedules::list(&reg.meta, &ctx).await?;
     let total = all.len() as u64;
     let body: Vec<_> = paging

@@ -28,10 +28,7 @@ pub async fn vulnerabilities(
     Acting(ctx): Acting,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&params)?;
     let with_tag = flag(&params, "with_tag", false)?;
     // Harbor's tune_count trades an exact total for speed; the total here is exact.
     flag(&params, "tune_count", false)?;

@@ -34,10 +34,7 @@ pub fn user_json(u: &User) -> serde_json::Value {
 }
 
 fn paging(params: &HashMap<String, String>) -> ApiResult<Paging> {
-    Paging::from_query(
-        params.get("page").map(String::as_str),
-        params.get("page_size").map(String::as_str),
-    )
+    Paging::from_params(params)
 }
 
 /// `q=username=~ali` or `q=username=alice`: the needle of a user query.

@@ -139,10 +139,7 @@ pub async fn list(
     Path(project): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        q.get("page").map(String::as_str),
-        q.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&q)?;
     let all = reg
         .webhooks
         .list_webhook_policies(&ctx, &project, is_name(&headers))
@@ -344,10 +341,7 @@ pub async fn executions(
     Path((project, policy)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        q.get("page").map(String::as_str),
-        q.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&q)?;
     let policy = id(&policy, "policy id")?;
     let (list, total) = reg
         .webhooks
@@ -455,10 +449,7 @@ pub async fn jobs(
     Path(project): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let paging = Paging::from_query(
-        q.get("page").map(String::as_str),
-        q.get("page_size").map(String::as_str),
-    )?;
+    let paging = Paging::from_params(&q)?;
     let policy = id(
         q.get("policy_id").ok_or_else(|| {
             ApiError::new(ErrorCode::BadRequest, "the policy_id parameter is required")
