@@ -402,11 +402,15 @@ pub async fn cron_schedule_fires_once_across_two_runners(store: MetaStore) {
     let a = start("a");
     let b = start("b");
     // Every second: over ~2.5 s, two or three due times, each fired exactly once.
+    // The next run is after the moment the schedule was set (compared with a time taken
+    // before the call, not after it: on a loaded machine the call alone can take a
+    // second, and "now" would then be past the computed time).
+    let before = time::OffsetDateTime::now_utc();
     let schedule = a
         .set_schedule("scan-all", "scan-all", json!({}), "* * * * * *", true)
         .await
         .unwrap();
-    assert!(schedule.next_run_at > time::OffsetDateTime::now_utc());
+    assert!(schedule.next_run_at > before);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     a.set_schedule("scan-all", "scan-all", json!({}), "0 0 0 1 1 *", false)
         .await
