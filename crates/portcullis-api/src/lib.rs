@@ -7,6 +7,7 @@ mod admission;
 pub mod auth;
 pub mod error;
 pub mod harbor;
+pub mod limits;
 pub mod metrics;
 pub mod token;
 pub mod v2;
@@ -21,8 +22,17 @@ use portcullis_types::ErrorCode;
 
 use crate::error::ApiError;
 
-/// The whole application; tests call it without a socket.
+/// The whole application with the default HTTP limits; tests call it without a socket.
 pub fn app(reg: Arc<Registry>) -> Router {
+    let limits = limits::HttpLimits {
+        trust_proxy_headers: reg.settings.trust_proxy_headers,
+        ..Default::default()
+    };
+    app_with_limits(reg, limits)
+}
+
+/// The whole application.
+pub fn app_with_limits(reg: Arc<Registry>, http: limits::HttpLimits) -> Router {
     let routes = Router::new()
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
@@ -37,6 +47,10 @@ pub fn app(reg: Arc<Registry>) -> Router {
         // the Harbor API) keep a modest limit.
         .layer(DefaultBodyLimit::max(8 * 1024 * 1024))
         .layer(axum::middleware::map_request(host_from_authority))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            limits::panic_response,
+        ))
+        .layer(limits::LimitsLayer::new(http))
         .layer(RequestIdLayer)
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(reg);

@@ -144,12 +144,48 @@ fn compile_selector(s: &Selector, matches: &str, excludes: &str) -> Result<(Glob
     if s.pattern.is_empty() {
         return Err(bad("a selector needs a pattern"));
     }
+    check_pattern_size(&s.pattern)?;
     let glob = globset::GlobBuilder::new(&s.pattern)
         .literal_separator(true)
         .backslash_escape(true)
         .build()
         .map_err(|e| bad(format!("invalid pattern {:?}: {e}", s.pattern)))?;
     Ok((glob.compile_matcher(), include))
+}
+
+/// Longest selector pattern accepted, in bytes.
+const MAX_PATTERN_LEN: usize = 1024;
+/// Deepest nesting of `{…}` alternatives accepted.
+const MAX_ALTERNATE_DEPTH: usize = 8;
+
+/// Refuses patterns whose compilation would cost unbounded stack or memory: the glob
+/// compiler recurses once per nested `{`, and a few hundred levels overflow the stack,
+/// which aborts the whole process rather than failing the request.
+fn check_pattern_size(pattern: &str) -> Result<()> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(bad(format!(
+            "pattern is longer than {MAX_PATTERN_LEN} bytes"
+        )));
+    }
+    let (mut depth, mut deepest, mut escaped) = (0usize, 0usize, false);
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_ALTERNATE_DEPTH {
+        return Err(bad(format!(
+            "pattern nests {{…}} {deepest} deep; at most {MAX_ALTERNATE_DEPTH} levels are allowed"
+        )));
+    }
+    Ok(())
 }
 
 /// A rule ready to match.
@@ -258,5 +294,30 @@ mod tests {
             bad_kind.validated().unwrap_err().to_string(),
             "invalid selector kind \"regexp\": the only kind is \"doublestar\""
         );
+    }
+
+    #[test]
+    fn deeply_nested_or_huge_patterns_are_refused_not_compiled() {
+        let nested = format!("{}a{}", "{".repeat(300), "}".repeat(300));
+        let err = rule(("repoMatches", "**"), ("matches", &nested))
+            .validated()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("300 deep"), "{err}");
+        let long = "a".repeat(2000);
+        assert!(
+            rule(("repoMatches", &long), ("matches", "**"))
+                .validated()
+                .is_err()
+        );
+        // Escaped braces are literal and do not nest.
+        let escaped = format!("{}x", "\\{".repeat(20));
+        assert!(
+            rule(("repoMatches", "**"), ("matches", &escaped))
+                .validated()
+                .is_ok()
+        );
+        let fine = rule(("repoMatches", "**"), ("matches", "{v1,{v2,v3}}"));
+        assert!(fine.validated().is_ok());
     }
 }

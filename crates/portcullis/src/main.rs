@@ -2,6 +2,7 @@
 
 mod config;
 mod gate;
+mod listener;
 mod maintenance;
 mod scanning;
 mod serve;

@@ -100,7 +100,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let vulndb_watch = crate::scanning::start(&scanning, &jobs, &cfg)
         .await
         .context("starting scanning")?;
-    let app = portcullis_api::app(reg.clone());
+    let app = portcullis_api::app_with_limits(
+        reg.clone(),
+        portcullis_api::limits::HttpLimits {
+            requests_per_client: cfg.settings.max_requests_per_client,
+            body_timeout: Duration::from_secs(cfg.settings.body_timeout_seconds),
+            trust_proxy_headers: cfg.settings.trust_proxy_headers,
+        },
+    );
 
     let listener = std::net::TcpListener::bind(&cfg.settings.listen)
         .with_context(|| format!("binding {}", cfg.settings.listen))?;
@@ -121,21 +128,42 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         reg.settings.storage_name
     );
     let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let header_timeout = Duration::from_secs(cfg.settings.header_timeout_seconds);
+    let guard = crate::listener::Guard::new(
+        crate::listener::connections_that_fit(cfg.settings.max_connections),
+        Duration::from_secs(cfg.settings.send_timeout_seconds),
+        cfg.tls.is_none(),
+    );
+    let refused = |peer: Option<&std::net::SocketAddr>, e: &std::io::Error| {
+        tracing::debug!(?peer, error = %e, "connection not served");
+    };
     match &cfg.tls {
         Some((cert, key)) => {
             let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .context("loading TLS certificate and key")?;
-            axum_server::from_tcp_rustls(listener, tls)?
-                .handle(handle)
-                .serve(service)
-                .await?;
+            let mut server = axum_server::from_tcp_rustls(listener, tls)?
+                .map(|tls| tls.acceptor(guard))
+                .first_request_timeout(header_timeout)
+                .accept_error_handler(refused)
+                .handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            server.serve(service).await?;
         }
         None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(service)
-                .await?
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(guard)
+                .first_request_timeout(header_timeout)
+                .accept_error_handler(refused)
+                .handle(handle);
+            server
+                .http_builder()
+                .http1()
+                .header_read_timeout(header_timeout);
+            server.serve(service).await?;
         }
     }
     vulndb_watch.cancel();

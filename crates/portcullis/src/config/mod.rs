@@ -133,6 +133,11 @@ impl Config {
         s.webhook_timeout_seconds = s.webhook_timeout_seconds.max(1);
         s.webhook_backlog = s.webhook_backlog.max(1);
         s.scan_workers = s.scan_workers.max(1);
+        // A zero deadline would close every connection at once: one second is the least.
+        s.header_timeout_seconds = s.header_timeout_seconds.max(1);
+        s.body_timeout_seconds = s.body_timeout_seconds.max(1);
+        s.send_timeout_seconds = s.send_timeout_seconds.max(1);
+        s.max_connections = s.max_connections.max(1);
         Ok(Config {
             settings: s,
             database_url,

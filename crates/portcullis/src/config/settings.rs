@@ -228,6 +228,24 @@ settings! {
         /// Behind a reverse proxy: take the client address from X-Forwarded-For / X-Real-IP
         #[arg(long, env = "PORTCULLIS_TRUST_PROXY_HEADERS")]
         pub trust_proxy_headers: Option<bool> = false,
+        /// Connections open at once; more are answered 503 and closed (lowered to fit the
+        /// open-file limit)
+        #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS")]
+        pub max_connections: Option<usize> = 4096,
+        /// Requests one client address may have in flight, downloads counted until their
+        /// last byte; more are answered 429 (0: no limit)
+        #[arg(long, env = "PORTCULLIS_MAX_REQUESTS_PER_CLIENT")]
+        pub max_requests_per_client: Option<usize> = 256,
+        /// Seconds a connection may take to send a request's headers, and may stay idle
+        /// between requests
+        #[arg(long, env = "PORTCULLIS_HEADER_TIMEOUT_SECONDS")]
+        pub header_timeout_seconds: Option<u64> = 30,
+        /// Seconds a request body may send nothing before the request fails
+        #[arg(long, env = "PORTCULLIS_BODY_TIMEOUT_SECONDS")]
+        pub body_timeout_seconds: Option<u64> = 60,
+        /// Seconds a client may accept no byte of a response before the connection closes
+        #[arg(long, env = "PORTCULLIS_SEND_TIMEOUT_SECONDS")]
+        pub send_timeout_seconds: Option<u64> = 60,
         /// Let anyone create a user account through the Harbor API
         #[arg(long, env = "PORTCULLIS_SELF_REGISTRATION")]
         pub self_registration: Option<bool> = false,
