@@ -27,12 +27,14 @@ pub struct Settings {
     pub storage_name: String,
     /// Whether anyone may create their own account (`POST /api/v2.0/users` unauthenticated).
     pub self_registration: bool,
-    /// Failed logins per username within `login_window` before `429`.
-    pub login_failures_per_user: u32,
+    /// Failed logins per account and client address within `login_window` before `429`.
+    pub login_failures_per_account: u32,
     /// Failed logins per client address within `login_window` before `429`.
     pub login_failures_per_address: u32,
     /// The sliding window of the login rate limits.
     pub login_window: Duration,
+    /// Client addresses never throttled (an administrator's network).
+    pub login_exempt: Vec<ipnet::IpNet>,
     /// Audit entries older than this many days are purged daily; 0 keeps them forever.
     pub audit_retention_days: u32,
     /// Take the client address from `X-Forwarded-For` / `X-Real-IP` (behind a proxy).
@@ -62,9 +64,10 @@ impl Default for Settings {
             cache_ttl: Duration::from_secs(2),
             storage_name: "filesystem".into(),
             self_registration: false,
-            login_failures_per_user: 10,
+            login_failures_per_account: 10,
             login_failures_per_address: 50,
             login_window: Duration::from_secs(300),
+            login_exempt: Vec::new(),
             audit_retention_days: 365,
             trust_proxy_headers: false,
             https: false,
@@ -171,9 +174,10 @@ impl Registry {
             audit_log.clone(),
             crate::access::AccessSettings {
                 cache_ttl: settings.cache_ttl,
-                login_failures_per_user: settings.login_failures_per_user,
+                login_failures_per_account: settings.login_failures_per_account,
                 login_failures_per_address: settings.login_failures_per_address,
                 login_window: settings.login_window,
+                login_exempt: settings.login_exempt.clone(),
             },
         ));
         let events = Arc::new(crate::events::EventBus::new());

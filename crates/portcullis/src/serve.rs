@@ -65,6 +65,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             None => Default::default(),
         },
         quota_warning_percent: cfg.settings.quota_warning_percent,
+        login_failures_per_account: cfg.settings.login_failures_per_account,
+        login_failures_per_address: cfg.settings.login_failures_per_address,
+        login_exempt: cfg.login_exempt.clone(),
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),

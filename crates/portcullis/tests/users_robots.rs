@@ -307,13 +307,34 @@ async fn login_limits_and_audit(b: Backends) {
         statuses.push(resp.status().as_u16());
     }
     assert!(statuses[..10].iter().all(|s| *s == 401), "{statuses:?}");
-    let resp = client()
-        .get(s.url("/v2/"))
-        .header("authorization", basic("mallory", PW))
-        .send()
+    assert!(statuses[10..].iter().all(|s| *s == 429), "{statuses:?}");
+    let from = |ip: &'static str| {
+        client()
+            .get(s.url("/v2/"))
+            .header("authorization", basic("mallory", PW))
+            .header("x-forwarded-for", ip)
+    };
+    // The guessing address is refused even the right password ...
+    expect_error(from("203.0.113.9").send().await.unwrap(), 429, "TOOMANYREQUESTS").await;
+    // ... but the account is not locked for its owner elsewhere.
+    assert_eq!(from("198.51.100.7").send().await.unwrap().status(), 200);
+    // Parallel guesses from a new address: the limit holds although all arrive at once.
+    create_user(&s, "trudy", PW).await;
+    let guesses = (0..60).map(|_| {
+        client()
+            .get(s.url("/v2/"))
+            .header("authorization", basic("trudy", "Not-The-Pass-1"))
+            .header("x-forwarded-for", "203.0.113.10")
+            .send()
+    });
+    let statuses: Vec<u16> = futures::future::join_all(guesses)
         .await
-        .unwrap();
-    expect_error(resp, 429, "TOOMANYREQUESTS").await;
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect();
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, 10, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 50);
     // Push, pull, delete, member and project changes are all on record.
     s.create_project("audited", false).await;
     let (digest, _) = push_image(&s, "audited/app", "v1", "x").await;

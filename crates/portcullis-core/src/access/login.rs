@@ -17,57 +17,141 @@ use crate::error::{Error, Result};
 /// The prefix of every robot account name.
 pub const ROBOT_PREFIX: &str = "robot$";
 
-/// Counts failed logins per key in a sliding window.
+/// Failed logins in a sliding window, counted per (account, client address) and per
+/// client address — never per account alone, so that nobody can lock another person
+/// out by failing on purpose from elsewhere. Checking and counting are one step under
+/// one lock: an attempt takes its place before the password is verified, so that
+/// parallel guesses cannot all slip through before the first failure is counted.
 pub struct LoginLimiter {
-    per_user: u32,
+    per_account: u32,
     per_address: u32,
     window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    exempt: Vec<ipnet::IpNet>,
+    keys: Mutex<HashMap<String, Tally>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    failures: VecDeque<Instant>,
+    /// Attempts being verified now; they count as failures until they are decided.
+    pending: u32,
+}
+
+/// An attempt that has its place in the counts; report how it ended, or drop it.
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    keys: Option<[String; 2]>,
 }
 
 impl LoginLimiter {
-    /// At most `per_user` failures per username and `per_address` per client address
-    /// within `window`; 0 disables a limit.
-    pub fn new(per_user: u32, per_address: u32, window: Duration) -> Self {
+    /// At most `per_account` failures per account and address and `per_address` per
+    /// address within `window` (0 disables a limit); addresses in `exempt` are never
+    /// throttled.
+    pub fn new(
+        per_account: u32,
+        per_address: u32,
+        window: Duration,
+        exempt: Vec<ipnet::IpNet>,
+    ) -> Self {
         LoginLimiter {
-            per_user,
+            per_account,
             per_address,
             window,
-            failures: Mutex::new(HashMap::new()),
+            exempt,
+            keys: Mutex::new(HashMap::new()),
         }
     }
 
-    fn count(&self, map: &mut HashMap<String, VecDeque<Instant>>, key: &str) -> u32 {
-        let Some(q) = map.get_mut(key) else { return 0 };
-        while q.front().is_some_and(|t| t.elapsed() > self.window) {
-            q.pop_front();
+    fn keys(user: &str, address: &str) -> [String; 2] {
+        [format!("{user}\n{address}"), format!("\n{address}")]
+    }
+
+    /// Takes a place for one attempt of `user` from `address`, or `None` while either
+    /// count is at its limit.
+    pub fn begin(&self, user: &str, address: &str) -> Option<Attempt<'_>> {
+        let ip = address.parse::<std::net::IpAddr>().ok();
+        if ip.is_some_and(|ip| self.exempt.iter().any(|n| n.contains(&ip))) {
+            return Some(Attempt {
+                limiter: self,
+                keys: None,
+            });
         }
-        u32::try_from(q.len()).unwrap_or(u32::MAX)
-    }
-
-    /// Whether another attempt for `user` from `address` must be refused now.
-    pub fn blocked(&self, user: &str, address: &str) -> bool {
-        let mut map = self.failures.lock();
-        (self.per_user > 0 && self.count(&mut map, &format!("u:{user}")) >= self.per_user)
-            || (self.per_address > 0
-                && self.count(&mut map, &format!("a:{address}")) >= self.per_address)
-    }
-
-    /// Notes a failed attempt.
-    pub fn failed(&self, user: &str, address: &str) {
-        let mut map = self.failures.lock();
+        let keys = Self::keys(user, address);
+        let mut map = self.keys.lock();
         if map.len() > 100_000 {
-            map.clear();
+            // Bounded memory: forget what has left the window, and if that is not
+            // enough, everything not being verified right now.
+            let window = self.window;
+            map.retain(|_, t| {
+                t.pending > 0 || t.failures.back().is_some_and(|at| at.elapsed() <= window)
+            });
+            if map.len() > 100_000 {
+                map.retain(|_, t| t.pending > 0);
+            }
         }
+        for (key, limit) in keys.iter().zip([self.per_account, self.per_address]) {
+            let Some(t) = map.get_mut(key) else { continue };
+            while t
+                .failures
+                .front()
+                .is_some_and(|at| at.elapsed() > self.window)
+            {
+                t.failures.pop_front();
+            }
+            let used = t.failures.len().saturating_add(t.pending as usize);
+            if limit > 0 && used >= limit as usize {
+                return None;
+            }
+        }
+        for key in &keys {
+            map.entry(key.clone()).or_default().pending += 1;
+        }
+        Some(Attempt {
+            limiter: self,
+            keys: Some(keys),
+        })
+    }
+
+    /// Ends an attempt: a failure is counted on both keys; a success forgets the
+    /// failures of that account from that address.
+    fn end(&self, keys: &[String; 2], failed: Option<bool>) {
+        let mut map = self.keys.lock();
         let now = Instant::now();
-        for key in [format!("u:{user}"), format!("a:{address}")] {
-            map.entry(key).or_default().push_back(now);
+        for (i, key) in keys.iter().enumerate() {
+            let Some(t) = map.get_mut(key) else { continue };
+            t.pending = t.pending.saturating_sub(1);
+            match failed {
+                Some(true) => t.failures.push_back(now),
+                Some(false) if i == 0 => t.failures.clear(),
+                _ => {}
+            }
+            if t.pending == 0 && t.failures.is_empty() {
+                map.remove(key);
+            }
+        }
+    }
+}
+
+impl Attempt<'_> {
+    pub fn failed(mut self) {
+        if let Some(keys) = self.keys.take() {
+            self.limiter.end(&keys, Some(true));
         }
     }
 
-    /// Forgets the username's failures after a successful login.
-    pub fn succeeded(&self, user: &str) {
-        self.failures.lock().remove(&format!("u:{user}"));
+    pub fn succeeded(mut self) {
+        if let Some(keys) = self.keys.take() {
+            self.limiter.end(&keys, Some(false));
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    /// An attempt that ended in an error (the database was down) counts as neither.
+    fn drop(&mut self) {
+        if let Some(keys) = self.keys.take() {
+            self.limiter.end(&keys, None);
+        }
     }
 }
 
@@ -167,14 +251,14 @@ impl Access {
             username: username.to_string(),
             client_ip: client_ip.to_string(),
         };
-        if self.login_limiter.blocked(username, client_ip) {
+        let Some(attempt) = self.login_limiter.begin(username, client_ip) else {
             self.audit_log
                 .action(&actor, "login", "user", username, None, false);
             return Err(Error::new(
                 ErrorCode::TooManyRequests,
-                "too many failed login attempts; try again later",
+                "too many failed login attempts from this address; try again later",
             ));
-        }
+        };
         let found = if username.starts_with(ROBOT_PREFIX) {
             self.verify_robot(username, password).await?
         } else {
@@ -183,8 +267,8 @@ impl Access {
                 .map(Principal::User)
         };
         match &found {
-            Some(_) => self.login_limiter.succeeded(username),
-            None => self.login_limiter.failed(username, client_ip),
+            Some(_) => attempt.succeeded(),
+            None => attempt.failed(),
         }
         self.audit_log
             .action(&actor, "login", "user", username, None, found.is_some());
@@ -261,24 +345,65 @@ impl Access {
 mod tests {
     use super::*;
 
+    fn fail(l: &LoginLimiter, user: &str, address: &str) {
+        l.begin(user, address).expect("not throttled yet").failed();
+    }
+
     #[test]
-    fn limits_count_failures_per_user_and_address() {
-        let l = LoginLimiter::new(3, 5, Duration::from_secs(60));
+    fn failures_count_per_account_and_address_and_per_address() {
+        let l = LoginLimiter::new(3, 5, Duration::from_secs(60), vec![]);
         for _ in 0..3 {
-            assert!(!l.blocked("alice", "10.0.0.1"));
-            l.failed("alice", "10.0.0.1");
+            fail(&l, "admin", "10.0.0.66");
         }
-        assert!(l.blocked("alice", "10.0.0.9"));
-        assert!(!l.blocked("bob", "10.0.0.2"));
-        l.failed("bob", "10.0.0.1");
-        l.failed("carol", "10.0.0.1");
-        assert!(l.blocked("dave", "10.0.0.1"));
-        l.succeeded("alice");
-        assert!(!l.blocked("alice", "10.0.0.3"));
-        let short = LoginLimiter::new(1, 0, Duration::from_millis(1));
-        short.failed("x", "y");
+        assert!(l.begin("admin", "10.0.0.66").is_none());
+        // The attacker's failures do not lock the account for anyone else.
+        l.begin("admin", "10.0.0.1").unwrap().succeeded();
+        // Per address: two more accounts' failures reach the address limit of 5.
+        fail(&l, "bob", "10.0.0.66");
+        fail(&l, "carol", "10.0.0.66");
+        assert!(l.begin("dave", "10.0.0.66").is_none());
+        assert!(l.begin("dave", "10.0.0.2").is_some());
+        let short = LoginLimiter::new(1, 0, Duration::from_millis(1), vec![]);
+        fail(&short, "x", "y");
         std::thread::sleep(Duration::from_millis(5));
-        assert!(!short.blocked("x", "y"));
+        assert!(short.begin("x", "y").is_some());
+    }
+
+    #[test]
+    fn attempts_in_flight_take_their_place_before_they_are_decided() {
+        let l = LoginLimiter::new(10, 50, Duration::from_secs(60), vec![]);
+        let held: Vec<_> = (0..300)
+            .filter_map(|_| l.begin("admin", "10.0.0.66"))
+            .collect();
+        assert_eq!(
+            held.len(),
+            10,
+            "parallel guesses beyond the limit were let through"
+        );
+        held.into_iter().for_each(Attempt::failed);
+        assert!(l.begin("admin", "10.0.0.66").is_none());
+        // An attempt that ended in an error gives its place back.
+        let l = LoginLimiter::new(1, 0, Duration::from_secs(60), vec![]);
+        drop(l.begin("a", "b").unwrap());
+        assert!(l.begin("a", "b").is_some());
+    }
+
+    #[test]
+    fn a_success_forgets_that_addresses_failures_and_exempt_addresses_pass() {
+        let l = LoginLimiter::new(
+            2,
+            0,
+            Duration::from_secs(60),
+            vec!["10.9.0.0/16".parse().unwrap()],
+        );
+        fail(&l, "u", "10.0.0.1");
+        l.begin("u", "10.0.0.1").unwrap().succeeded();
+        fail(&l, "u", "10.0.0.1");
+        assert!(l.begin("u", "10.0.0.1").is_some());
+        for _ in 0..10 {
+            fail(&l, "admin", "10.9.1.1");
+        }
+        assert!(l.begin("admin", "10.9.1.1").is_some());
     }
 
     #[test]

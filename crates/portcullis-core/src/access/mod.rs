@@ -151,9 +151,10 @@ pub struct Access {
 pub struct AccessSettings {
     /// How long a cached project or role may be served.
     pub cache_ttl: Duration,
-    pub login_failures_per_user: u32,
+    pub login_failures_per_account: u32,
     pub login_failures_per_address: u32,
     pub login_window: Duration,
+    pub login_exempt: Vec<ipnet::IpNet>,
 }
 
 impl Access {
@@ -171,9 +172,10 @@ impl Access {
             role_cache: Projects::new(s.cache_ttl),
             robot_credentials: login::RobotCredentials::new(Duration::from_secs(60)),
             login_limiter: login::LoginLimiter::new(
-                s.login_failures_per_user,
+                s.login_failures_per_account,
                 s.login_failures_per_address,
                 s.login_window,
+                s.login_exempt,
             ),
             audit_log,
         }

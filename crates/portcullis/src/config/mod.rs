@@ -32,6 +32,8 @@ pub struct Config {
     pub admission: portcullis_core::admission::AdmissionSettings,
     /// Per-kind limits given by the operator (they win over the defaults).
     pub job_concurrency: BTreeMap<String, usize>,
+    /// Networks the login limits never throttle.
+    pub login_exempt: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -138,6 +140,7 @@ impl Config {
         s.body_timeout_seconds = s.body_timeout_seconds.max(1);
         s.send_timeout_seconds = s.send_timeout_seconds.max(1);
         s.max_connections = s.max_connections.max(1);
+        let login_exempt = parse_networks(s.login_exempt_networks.as_deref().unwrap_or_default())?;
         Ok(Config {
             settings: s,
             database_url,
@@ -147,6 +150,7 @@ impl Config {
             scanner_adapter_api_key,
             admission,
             job_concurrency,
+            login_exempt,
         })
     }
 }
@@ -187,4 +191,22 @@ mod concurrency_tests {
             assert!(super::parse_concurrency(&[bad.into()]).is_err(), "{bad}");
         }
     }
+}
+
+/// CIDR networks (`10.1.0.0/16`, `::1/128`); a bare address stands for itself alone.
+fn parse_networks(items: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    items
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "login_exempt_networks: {s:?} is not a network such as 10.1.0.0/16"
+                    )
+                })
+        })
+        .collect()
 }

@@ -228,6 +228,18 @@ settings! {
         /// Behind a reverse proxy: take the client address from X-Forwarded-For / X-Real-IP
         #[arg(long, env = "PORTCULLIS_TRUST_PROXY_HEADERS")]
         pub trust_proxy_headers: Option<bool> = false,
+        /// Failed logins of one account from one client address within five minutes
+        /// before that address is refused for it (429)
+        #[arg(long, env = "PORTCULLIS_LOGIN_FAILURES_PER_ACCOUNT")]
+        pub login_failures_per_account: Option<u32> = 10,
+        /// Failed logins from one client address, any account, within five minutes before
+        /// the address is refused (429)
+        #[arg(long, env = "PORTCULLIS_LOGIN_FAILURES_PER_ADDRESS")]
+        pub login_failures_per_address: Option<u32> = 50,
+        /// Client networks never throttled by the login limits, comma-separated CIDRs
+        /// (e.g. an administrators' network) [default: none].
+        #[arg(long, env = "PORTCULLIS_LOGIN_EXEMPT_NETWORKS", value_delimiter = ',')]
+        pub login_exempt_networks: Option<Vec<String>>,
         /// Connections open at once; more are answered 503 and closed (lowered to fit the
         /// open-file limit)
         #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS")]
