@@ -315,7 +315,12 @@ async fn login_limits_and_audit(b: Backends) {
             .header("x-forwarded-for", ip)
     };
     // The guessing address is refused even the right password ...
-    expect_error(from("203.0.113.9").send().await.unwrap(), 429, "TOOMANYREQUESTS").await;
+    expect_error(
+        from("203.0.113.9").send().await.unwrap(),
+        429,
+        "TOOMANYREQUESTS",
+    )
+    .await;
     // ... but the account is not locked for its owner elsewhere.
     assert_eq!(from("198.51.100.7").send().await.unwrap().status(), 200);
     // Parallel guesses from a new address: the limit holds although all arrive at once.

@@ -180,19 +180,6 @@ fn parse_concurrency(list: &[String]) -> anyhow::Result<BTreeMap<String, usize>>
     Ok(out)
 }
 
-#[cfg(test)]
-mod concurrency_tests {
-    #[test]
-    fn kind_limits() {
-        let m = super::parse_concurrency(&["scan=3".into(), " webhook = 8 ".into()]).unwrap();
-        assert_eq!(m["scan"], 3);
-        assert_eq!(m["webhook"], 8);
-        for bad in ["scan", "scan=0", "=2", "scan=x"] {
-            assert!(super::parse_concurrency(&[bad.into()]).is_err(), "{bad}");
-        }
-    }
-}
-
 /// CIDR networks (`10.1.0.0/16`, `::1/128`); a bare address stands for itself alone.
 fn parse_networks(items: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
     items
@@ -209,4 +196,17 @@ fn parse_networks(items: &[String]) -> anyhow::Result<Vec<ipnet::IpNet>> {
                 })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod concurrency_tests {
+    #[test]
+    fn kind_limits() {
+        let m = super::parse_concurrency(&["scan=3".into(), " webhook = 8 ".into()]).unwrap();
+        assert_eq!(m["scan"], 3);
+        assert_eq!(m["webhook"], 8);
+        for bad in ["scan", "scan=0", "=2", "scan=x"] {
+            assert!(super::parse_concurrency(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
 }
