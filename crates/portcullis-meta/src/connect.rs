@@ -47,6 +47,9 @@ async fn connect_sqlite(url: &str) -> Result<MetaStore> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     if !in_memory {
         create_parent_dir(base.get_filename()).await?;
+        owner_only_file(base.get_filename())
+            .await
+            .map_err(|e| Error::Database(sqlx::Error::Io(e)))?;
     }
     let writer_options = base
         .clone()
@@ -76,13 +79,50 @@ async fn connect_sqlite(url: &str) -> Result<MetaStore> {
     })
 }
 
+/// Directories the database file needs are created for the owner alone.
 async fn create_parent_dir(file: &Path) -> Result<()> {
     match file.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| Error::Database(sqlx::Error::Io(e))),
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            let mut builder = tokio::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            builder.mode(0o700);
+            builder
+                .create(dir)
+                .await
+                .map_err(|e| Error::Database(sqlx::Error::Io(e)))
+        }
         _ => Ok(()),
     }
+}
+
+/// The database holds password hashes and robot secrets' hashes: its file is the
+/// owner's alone. A new file is created so (SQLite gives its WAL and shared-memory files
+/// the database file's mode); an existing one readable by others is tightened.
+async fn owner_only_file(file: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match tokio::fs::metadata(file).await {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                let mode = m.permissions().mode() & 0o700;
+                tracing::warn!(file = %file.display(), "database file was readable by others; now mode {mode:o}");
+                tokio::fs::set_permissions(file, std::fs::Permissions::from_mode(mode)).await?;
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut opts = std::fs::OpenOptions::new();
+                opts.write(true).create_new(true).mode(0o600);
+                match opts.open(file) {
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 async fn connect_postgres(url: &str) -> Result<MetaStore> {
@@ -102,6 +142,31 @@ async fn connect_postgres(url: &str) -> Result<MetaStore> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_new_directories_are_the_owners_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/meta.db");
+        let store = MetaStore::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        store.health().await.unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&db), 0o600);
+        assert_eq!(mode(&dir.path().join("state")), 0o700);
+        let wal = dir.path().join("state/meta.db-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600);
+        }
+        drop(store);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        MetaStore::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        assert_eq!(mode(&db), 0o600);
+    }
 
     #[tokio::test]
     async fn sqlite_runs_wal_with_full_sync_and_foreign_keys() {

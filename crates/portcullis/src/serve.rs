@@ -25,7 +25,13 @@ fn init_logging(json: bool) {
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     init_logging(cfg.settings.log_json);
-    std::fs::create_dir_all(&cfg.settings.data_dir)
+    // The data directory holds the database, the token key and the blobs: the owner's.
+    let mut data_dir = std::fs::DirBuilder::new();
+    data_dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut data_dir, 0o700);
+    data_dir
+        .create(&cfg.settings.data_dir)
         .with_context(|| format!("creating {}", cfg.settings.data_dir.display()))?;
     let meta = MetaStore::connect(&cfg.database_url)
         .await
