@@ -66,6 +66,9 @@ impl std::fmt::Debug for MemoryBudget {
 }
 
 impl MemoryBudget {
+    /// The server's budget unless configured otherwise (`scan_memory_budget_mb`).
+    pub const DEFAULT_MIB: u64 = 512;
+
     /// A budget of `bytes`.
     pub fn new(bytes: u64) -> Self {
         MemoryBudget {

@@ -133,6 +133,7 @@ impl Config {
         s.webhook_timeout_seconds = s.webhook_timeout_seconds.max(1);
         s.webhook_backlog = s.webhook_backlog.max(1);
         s.scan_workers = s.scan_workers.max(1);
+        s.scan_memory_budget_mb = s.scan_memory_budget_mb.max(1);
         Ok(Config {
             settings: s,
             database_url,
