@@ -169,6 +169,7 @@ async fn main() -> anyhow::Result<()> {
             vulndb: holder,
             layer_cache: true,
             limits,
+            budget: portcullis_scan::MemoryBudget::unlimited(),
         },
         settings: ScanSettings::default(),
     };

@@ -208,6 +208,7 @@ impl Registry {
             meta.clone(),
             access.clone(),
             audit_log.clone(),
+            scan.engine.budget.clone(),
         ));
         let epoch = crate::cache::GateEpoch::new();
         let scanning = Arc::new(crate::scanning::Scanning::new(

@@ -3,25 +3,62 @@
 
 use std::io;
 
-/// A configured bound that a layer or image exceeded.
+/// A configured bound that a layer or image exceeded. Each message names the bound (a
+/// field of [`crate::Limits`] or the budget's setting), since that is what a user who
+/// sees it in a scan log has to look up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LimitError {
-    #[error("layer decompresses to more than {limit} bytes")]
+    #[error("layer decompresses to more than {limit} bytes (limit max_layer_bytes)")]
     LayerTooLarge { limit: u64 },
-    #[error("file {path} is {size} bytes, more than the {limit}-byte limit for one file")]
-    FileTooLarge { path: String, size: u64, limit: u64 },
-    #[error("layer has more than {limit} entries")]
+    #[error(
+        "file {path} is {size} bytes, more than the {limit}-byte limit for one file \
+         (limit {bound})"
+    )]
+    FileTooLarge {
+        path: String,
+        size: u64,
+        limit: u64,
+        /// Which field of [`crate::Limits`] applies to this kind of file.
+        bound: &'static str,
+    },
+    #[error("layer has more than {limit} entries (limit max_entries)")]
     TooManyEntries { limit: u64 },
-    #[error("path of {len} bytes is longer than the {limit}-byte limit")]
+    #[error("path of {len} bytes is longer than the {limit}-byte limit (limit max_path_len)")]
     PathTooLong { len: usize, limit: usize },
     #[error("entry name {path:?} climbs out of the layer root")]
     PathTraversal { path: String },
     #[error("entry name {path:?} is absolute")]
     AbsolutePath { path: String },
-    #[error("symbolic links from {path} loop or chain more than {limit} times")]
+    #[error(
+        "symbolic links from {path} loop or chain more than {limit} times \
+         (limit max_symlink_hops)"
+    )]
     SymlinkLoop { path: String, limit: u32 },
-    #[error("manifest or config blob is larger than {limit} bytes")]
+    #[error("manifest or config blob is larger than {limit} bytes (limit max_document_size)")]
     DocumentTooLarge { limit: u64 },
+    /// `what` is the file (`dpkg status file var/lib/dpkg/status`), the layer or the image.
+    #[error("{what} has more than {limit} packages (limit max_packages)")]
+    TooManyPackages { what: String, limit: u64 },
+    #[error("{path} has a line or value longer than {limit} bytes (limit max_line_len)")]
+    LineTooLong { path: String, limit: usize },
+    #[error(
+        "scan needs {} MiB of memory at once, more than the whole scan memory budget of \
+         {} MiB (setting scan_memory_budget_mb)",
+        mib(*needed),
+        mib(*budget)
+    )]
+    OverBudget { needed: u64, budget: u64 },
+    #[error(
+        "scan memory budget of {} MiB is held by concurrent scans that all wait for more; \
+         scan again later (setting scan_memory_budget_mb)",
+        mib(*budget)
+    )]
+    BudgetBusy { budget: u64 },
+}
+
+/// Mebibytes, rounded up, for messages.
+fn mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
 }
 
 /// Everything that can stop a scan.

@@ -5,7 +5,9 @@
 //! Layers are read as streams (gzip, zstd or plain tar, told by media type and magic
 //! bytes) and never unpacked: each entry's path decides whether a detector wants it, and
 //! only those files are read into memory. Every read is bounded by [`Limits`]; a hostile
-//! layer stops with a [`LimitError`]. Blobs come from an [`OciLayout`], a
+//! layer stops with a [`LimitError`]. What the scans of a process hold together is
+//! bounded by a [`MemoryBudget`]: each scan reserves from it ([`ScanOptions::memory`])
+//! before it reads a file into memory or grows its inventory. Blobs come from an [`OciLayout`], a
 //! [`DockerArchive`], or the registry's blob store through [`BlobSource`].
 //!
 //! # For the registry
@@ -26,6 +28,7 @@
 //! # Command line
 //! [`cli::ScanArgs`] and [`cli::run`] are `portcullis scan`.
 
+pub mod budget;
 pub mod cli;
 mod db;
 pub mod detect;
@@ -41,12 +44,13 @@ pub mod report;
 pub mod sbom;
 pub mod scan;
 
+pub use budget::{MemoryBudget, ScanMemory};
 pub use error::{LimitError, ScanError};
 pub use image::{BlobSource, DockerArchive, OciLayout, PlatformFilter};
 pub use inventory::{
     Catalog, FileContent, INVENTORY_VERSION, LayerFile, LayerInventory, Package, PackageType,
 };
-pub use layer::inventory_of_layer;
+pub use layer::{inventory_of_layer, inventory_of_layer_within};
 pub use limits::Limits;
 pub use matching::{Advisories, Advisory, CvssScore, ScanResult, ScanStatus, Vulnerability};
 pub use merge::{ImageInventory, ImagePackage};

@@ -4,13 +4,23 @@
 use serde::{Deserialize, Serialize};
 
 /// Bounds applied while reading layers. Every read is checked against them; a violation
-/// stops the layer with a [`crate::LimitError`].
+/// stops the layer with a [`crate::LimitError`]. What the scans of a process hold
+/// together is bounded by a [`crate::MemoryBudget`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Decompressed bytes one layer may produce (tar headers and contents together).
     pub max_layer_bytes: u64,
-    /// Largest package-metadata file read into memory (status files, lock files, rpmdb).
+    /// Largest binary package database read into memory (`rpmdb.sqlite`, whose headers
+    /// carry file lists and changelogs and so run larger than text databases).
     pub max_file_size: u64,
+    /// Largest text package database or manifest read into memory (dpkg status, apk
+    /// installed, lock files, METADATA, …). Real ones stay under 10 MB.
+    pub max_package_db_size: u64,
+    /// Packages one file, one layer or one image may list. Big real images list fewer
+    /// than 10,000.
+    pub max_packages: u64,
+    /// Length of a line of a text package database, and of a value taken from one.
+    pub max_line_len: usize,
     /// Largest binary or archive (ELF, jar) inspected; larger ones are skipped with a note.
     pub max_artifact_size: u64,
     /// Tar entries in one layer.
@@ -30,6 +40,9 @@ impl Default for Limits {
         Limits {
             max_layer_bytes: 16 << 30,
             max_file_size: 128 << 20,
+            max_package_db_size: 32 << 20,
+            max_packages: 200_000,
+            max_line_len: 64 << 10,
             max_artifact_size: 512 << 20,
             max_entries: 2_000_000,
             max_path_len: 4096,

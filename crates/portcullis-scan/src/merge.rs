@@ -126,7 +126,8 @@ const OS_PATHS: [&str; 5] = [
 ];
 
 impl ImageInventory {
-    /// Applies `layers` bottom to top. Only link resolution can fail (a loop).
+    /// Applies `layers` bottom to top. Fails on a link loop, or when the image lists more
+    /// than `max_packages` packages.
     pub fn from_layers<L: std::borrow::Borrow<LayerInventory>>(
         layers: &[L],
         limits: &Limits,
@@ -166,6 +167,15 @@ impl ImageInventory {
                 );
             }
             notes.extend(layer.notes.iter().cloned());
+        }
+
+        let listed: usize = view.values().map(|s| package_list(s.content).len()).sum();
+        if listed as u64 > limits.max_packages {
+            return Err(LimitError::TooManyPackages {
+                what: "image".into(),
+                limit: limits.max_packages,
+            }
+            .into());
         }
 
         let mut os_texts = Vec::new();

@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use portcullis_types::{Descriptor, Digest, ParsedManifest, Platform};
 use serde::{Deserialize, Serialize};
 
+use crate::budget::{MemoryBudget, ScanMemory, inventory_cost};
 use crate::error::ScanError;
 use crate::image::{BlobSource, PlatformFilter, ResolvedImage, resolve_images};
 use crate::inventory::LayerInventory;
-use crate::layer::inventory_of_layer;
+use crate::layer::inventory_of_layer_within;
 use crate::limits::Limits;
 use crate::matching::{Advisories, ScanResult, match_packages};
 use crate::merge::ImageInventory;
@@ -49,6 +50,10 @@ pub struct ScanOptions<'a> {
     pub cache: Option<&'a dyn LayerCache>,
     /// Called as layers are read (from several threads).
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// This scan's share of the process's memory budget. Everything the scan reads into
+    /// memory or keeps is counted here until the options are dropped, so keep them as
+    /// long as the inventories and results they produced.
+    pub memory: ScanMemory,
 }
 
 impl Default for ScanOptions<'_> {
@@ -59,6 +64,7 @@ impl Default for ScanOptions<'_> {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cache: None,
             progress: None,
+            memory: MemoryBudget::unlimited().account(),
         }
     }
 }
@@ -106,9 +112,21 @@ pub fn layer_inventory(
     opts: &ScanOptions<'_>,
 ) -> Result<LayerInventory, ScanError> {
     match opts.cache.and_then(|c| c.get(&layer.digest)) {
-        Some(inv) => Ok(inv),
+        Some(inv) => {
+            charge_cached(&inv, &opts.memory)?;
+            Ok(inv)
+        }
         None => read_layer(source, layer, opts),
     }
+}
+
+/// A cached inventory is already in memory when it is counted; what it holds is charged
+/// so that the rest of the scan stays within the budget.
+fn charge_cached(inv: &LayerInventory, memory: &ScanMemory) -> Result<(), ScanError> {
+    let digest = inv.digest.as_ref().map_or("", |d| d.as_str());
+    memory
+        .charge(inventory_cost(inv))
+        .map_err(|e| ScanError::from(e).in_layer(digest))
 }
 
 /// Reads one layer blob and stores its inventory in the cache.
@@ -124,11 +142,12 @@ fn read_layer(
         inner: reader,
         progress: opts.progress,
     };
-    let inv = inventory_of_layer(
+    let inv = inventory_of_layer_within(
         reader,
         Some(&layer.media_type),
         Some(layer.digest.clone()),
         &opts.limits,
+        &opts.memory,
     )
     .map_err(|e| e.in_layer(layer.digest.as_str()))?;
     if let Some(c) = opts.cache {
@@ -149,6 +168,9 @@ pub fn layer_inventories(
         .iter()
         .map(|l| opts.cache.and_then(|c| c.get(&l.digest)))
         .collect();
+    for inv in cached.iter().flatten() {
+        charge_cached(inv, &opts.memory)?;
+    }
     if let Some(p) = opts.progress {
         let todo: Vec<_> = layers
             .iter()
@@ -168,6 +190,7 @@ pub fn layer_inventories(
     std::thread::scope(|s| {
         for _ in 0..opts.threads.clamp(1, todo.len().max(1)) {
             s.spawn(|| {
+                let _worker = opts.memory.worker();
                 while let Some(&i) = todo.get(next.fetch_add(1, Ordering::SeqCst)) {
                     if failed.load(Ordering::SeqCst) {
                         break;

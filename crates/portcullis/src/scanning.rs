@@ -36,6 +36,7 @@ pub fn setup(meta: &MetaStore, blobs: &BlobStore, cfg: &Config) -> ScanSetup {
             vulndb: Arc::new(VulnDbHolder::new(&cfg.settings.data_dir)),
             layer_cache: cfg.settings.scan_layer_cache,
             limits: portcullis_scan::Limits::default(),
+            budget: portcullis_scan::MemoryBudget::mib(cfg.settings.scan_memory_budget_mb),
         },
         settings: ScanSettings {
             layer_cache: cfg.settings.scan_layer_cache,

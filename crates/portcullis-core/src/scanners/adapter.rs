@@ -226,10 +226,12 @@ impl Scanners {
             tag: req.artifact.tag.clone(),
             mime_type: req.artifact.mime_type.clone(),
         };
+        let memory = self.scan_budget.account();
         let scanned = tokio::task::spawn_blocking(move || {
             let opts = ScanOptions {
                 limits,
                 threads: 2,
+                memory,
                 ..ScanOptions::default()
             };
             portcullis_scan::scan_image(&image, &image.manifest, Some(&image.digest), &opts, &*db)

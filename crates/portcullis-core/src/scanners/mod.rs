@@ -131,6 +131,8 @@ pub struct Scanners {
     pub(crate) meta: portcullis_meta::MetaStore,
     pub(crate) access: std::sync::Arc<crate::access::Access>,
     pub(crate) audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
+    /// The memory budget the built-in engine's scans draw from, shared with them.
+    pub(crate) scan_budget: portcullis_scan::MemoryBudget,
 }
 
 impl Scanners {
@@ -141,6 +143,7 @@ impl Scanners {
         meta: portcullis_meta::MetaStore,
         access: std::sync::Arc<crate::access::Access>,
         audit_log: std::sync::Arc<crate::audit::AuditRecorder>,
+        scan_budget: portcullis_scan::MemoryBudget,
     ) -> Self {
         Scanners {
             client: AdapterClient::new(),
@@ -156,6 +159,7 @@ impl Scanners {
             meta,
             access,
             audit_log,
+            scan_budget,
         }
     }
 

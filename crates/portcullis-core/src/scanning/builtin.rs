@@ -14,8 +14,8 @@ use portcullis_meta::MetaStore;
 use portcullis_scan::report::{HarborArtifact, HarborReport, harbor_report};
 use portcullis_scan::sbom::{SbomSubject, spdx};
 use portcullis_scan::{
-    BlobSource, INVENTORY_VERSION, LayerCache, LayerInventory, Limits, ScanOptions, ScanResult,
-    ScanStatus, match_inventory,
+    BlobSource, INVENTORY_VERSION, LayerCache, LayerInventory, LimitError, Limits, MemoryBudget,
+    ScanOptions, ScanResult, ScanStatus, match_inventory,
 };
 use portcullis_types::{Digest, ParsedManifest};
 use portcullis_vulndb::VulnDb;
@@ -127,6 +127,8 @@ pub struct BuiltinEngine {
     /// Cache layer inventories (and so allow rescans without reading layers).
     pub layer_cache: bool,
     pub limits: Limits,
+    /// Memory all scans of the process share (the scanner adapter's too).
+    pub budget: MemoryBudget,
 }
 
 /// Harbor's report for one image scanned (or rejudged) by the built-in engine.
@@ -200,11 +202,12 @@ impl BuiltinEngine {
             EngineError::permanent(format!("unreadable manifest: {e}"), log.clone())
         })?;
         let layer_digests: Vec<Digest> = parsed.layers.iter().map(|l| l.digest.clone()).collect();
-        let (blobs, meta, limits, use_cache) = (
+        let (blobs, meta, limits, use_cache, budget) = (
             self.blobs.clone(),
             self.meta.clone(),
             self.limits.clone(),
             self.layer_cache,
+            self.budget.clone(),
         );
         let rt = Handle::current();
         let db_for_task = db.clone();
@@ -218,6 +221,7 @@ impl BuiltinEngine {
                 limits: limits.clone(),
                 threads: 2,
                 cache: use_cache.then_some(&cache as &dyn LayerCache),
+                memory: budget.account(),
                 ..ScanOptions::default()
             };
             let layers = portcullis_scan::scan::layer_inventories(&source, &parsed, &opts)?;
@@ -231,7 +235,16 @@ impl BuiltinEngine {
             }
             r = task => r
                 .map_err(|e| EngineError::retryable(format!("scan task failed: {e}"), log.clone()))?
-                .map_err(|e| EngineError::permanent(e.to_string(), log.clone()))?,
+                .map_err(|e| {
+                    log.push_str(&format!("{e}\n"));
+                    // Scans holding the budget between them is no fault of this image:
+                    // the job is tried again later.
+                    if matches!(e.limit(), Some(LimitError::BudgetBusy { .. })) {
+                        EngineError::retryable(e.to_string(), log.clone())
+                    } else {
+                        EngineError::permanent(e.to_string(), log.clone())
+                    }
+                })?,
         };
         log.push_str(&format!(
             "layers: {} ({} from the inventory cache)\npackages: {}\n",

@@ -92,6 +92,9 @@ impl ScanSetup {
                 vulndb: Arc::new(VulnDbHolder::new(data_dir)),
                 layer_cache: true,
                 limits: portcullis_scan::Limits::default(),
+                budget: portcullis_scan::MemoryBudget::mib(
+                    portcullis_scan::MemoryBudget::DEFAULT_MIB,
+                ),
             },
             settings: ScanSettings::default(),
         }

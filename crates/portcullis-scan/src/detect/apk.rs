@@ -1,14 +1,15 @@
 //! Alpine's `lib/apk/db/installed`: one paragraph per package, one-letter keys.
 
+use crate::detect::Found;
+use crate::error::LimitError;
 use crate::inventory::{Package, PackageType};
 
-pub(crate) fn parse(text: &str) -> Vec<Package> {
-    let mut out = Vec::new();
+pub(crate) fn parse(text: &str, found: &mut Found<'_, '_>) -> Result<(), LimitError> {
     for para in text.split("\n\n") {
         let (mut name, mut version, mut origin, mut arch, mut license) =
             (None, None, None, None, None);
         for line in para.lines() {
-            let Some((k, v)) = line.split_once(':') else {
+            let Some((k, v)) = found.line(line)?.split_once(':') else {
                 continue;
             };
             match k {
@@ -28,9 +29,9 @@ pub(crate) fn parse(text: &str) -> Vec<Package> {
         p.source_version = Some(version.to_string());
         p.arch = arch.map(str::to_string);
         p.license = license.filter(|l| !l.is_empty()).map(str::to_string);
-        out.push(p);
+        found.push(p)?;
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -40,7 +41,7 @@ mod tests {
     #[test]
     fn parses_installed() {
         let db = "C:Q1abc=\nP:libcrypto1.1\nV:1.1.1d-r2\nA:x86_64\nL:OpenSSL\no:openssl\n\nP:musl\nV:1.1.24-r0\n\n";
-        let p = parse(db);
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| parse(db, f)).unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].source_name.as_deref(), Some("openssl"));
         assert_eq!(p[0].version, "1.1.1d-r2");

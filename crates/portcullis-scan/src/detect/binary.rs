@@ -2,7 +2,8 @@
 
 use object::{Object, ObjectSection};
 
-use crate::detect::{golang, rust};
+use crate::detect::{Found, golang, rust};
+use crate::error::LimitError;
 use crate::inventory::{Catalog, FileContent};
 
 pub(crate) fn is_executable_magic(head: &[u8]) -> bool {
@@ -14,20 +15,34 @@ pub(crate) fn is_executable_magic(head: &[u8]) -> bool {
         )
 }
 
-pub(crate) fn parse(data: &[u8]) -> Option<FileContent> {
-    let file = object::File::parse(data).ok()?;
+pub(crate) fn parse(
+    data: &[u8],
+    mut found: Found<'_, '_>,
+) -> Result<Option<FileContent>, LimitError> {
+    let Ok(file) = object::File::parse(data) else {
+        return Ok(None);
+    };
     if let Some(info) = golang::build_info(&file) {
-        return Some(FileContent::Packages {
+        golang::packages_of(&info, &mut found)?;
+        return Ok(Some(FileContent::Packages {
             catalog: Catalog::GoBinary,
-            packages: golang::packages_of(&info),
-        });
+            packages: found.into_packages(),
+        }));
     }
-    let section = [".dep-v0", "__dep_v0"]
+    let Some(section) = [".dep-v0", "__dep_v0"]
         .iter()
-        .find_map(|n| file.section_by_name(n))?;
-    let packages = rust::parse_auditable(section.data().ok()?)?;
-    Some(FileContent::Packages {
+        .find_map(|n| file.section_by_name(n))
+    else {
+        return Ok(None);
+    };
+    let Ok(bytes) = section.data() else {
+        return Ok(None);
+    };
+    if !rust::parse_auditable(bytes, &mut found)? {
+        return Ok(None);
+    }
+    Ok(Some(FileContent::Packages {
         catalog: Catalog::RustBinary,
-        packages,
-    })
+        packages: found.into_packages(),
+    }))
 }

@@ -8,6 +8,8 @@
 
 use object::{Object, ObjectSection};
 
+use crate::detect::Found;
+use crate::error::LimitError;
 use crate::inventory::{Package, PackageType};
 
 const MAGIC: &[u8] = b"\xff Go buildinf:";
@@ -119,14 +121,14 @@ pub(crate) fn build_info(file: &object::File<'_>) -> Option<BuildInfo> {
 }
 
 /// The Go standard library and the modules a binary was built from.
-pub(crate) fn packages_of(info: &BuildInfo) -> Vec<Package> {
-    let mut out = Vec::new();
+pub(crate) fn packages_of(info: &BuildInfo, out: &mut Found<'_, '_>) -> Result<(), LimitError> {
     if let Some(v) = info.go_version.strip_prefix("go") {
         // "go1.21.3 X:boringcrypto" and the like: the version is the first word.
         let v = v.split_whitespace().next().unwrap_or(v);
-        out.push(Package::new(PackageType::Golang, "stdlib", v));
+        out.push(Package::new(PackageType::Golang, "stdlib", v))?;
     }
     for line in info.modinfo.lines() {
+        let line = out.line(line)?;
         let cols: Vec<&str> = line.split('\t').collect();
         match cols.as_slice() {
             ["mod", path, version, ..] | ["dep", path, version, ..] => {
@@ -137,7 +139,7 @@ pub(crate) fn packages_of(info: &BuildInfo) -> Vec<Package> {
                     PackageType::Golang,
                     *path,
                     version.trim_start_matches('v'),
-                ));
+                ))?;
             }
             // A replacement applies to the dependency just above it.
             ["=>", path, version, ..] => {
@@ -151,15 +153,14 @@ pub(crate) fn packages_of(info: &BuildInfo) -> Vec<Package> {
             _ => {}
         }
     }
-    out
+    Ok(())
 }
 
 /// `require` lines of a `go.mod`, single-line and block form.
-pub(crate) fn parse_go_mod(text: &str) -> Vec<Package> {
-    let mut out = Vec::new();
+pub(crate) fn parse_go_mod(text: &str, out: &mut Found<'_, '_>) -> Result<(), LimitError> {
     let mut in_block = false;
     for line in text.lines() {
-        let line = line.split("//").next().unwrap_or("").trim();
+        let line = out.line(line)?.split("//").next().unwrap_or("").trim();
         let spec = if in_block {
             if line == ")" {
                 in_block = false;
@@ -182,10 +183,10 @@ pub(crate) fn parse_go_mod(text: &str) -> Vec<Package> {
                 PackageType::Golang,
                 path,
                 version.trim_start_matches('v'),
-            ));
+            ))?;
         }
     }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
@@ -195,7 +196,8 @@ mod tests {
     #[test]
     fn go_mod() {
         let m = "module example.com/app\n\ngo 1.20\n\nrequire golang.org/x/text v0.3.7\nrequire (\n\tgithub.com/gin-gonic/gin v1.7.0 // indirect\n)\n";
-        let p = parse_go_mod(m);
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| parse_go_mod(m, f))
+            .unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].name, "github.com/gin-gonic/gin");
         assert_eq!(p[1].version, "1.7.0");
@@ -236,7 +238,8 @@ mod tests {
         let file = object::File::parse(&bytes[..]).unwrap();
         let info = build_info(&file).unwrap();
         assert_eq!(info.go_version, "go1.16.15");
-        let p = packages_of(&info);
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| packages_of(&info, f))
+            .unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(
             (p[1].name.as_str(), p[1].version.as_str()),
@@ -250,7 +253,8 @@ mod tests {
             go_version: "go1.20.1".into(),
             modinfo: "path\texample.com/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.0.1\th1:x\n=>\tgolang.org/x/net\tv0.7.0\th1:y\nbuild\t-compiler=gc\n".into(),
         };
-        let p = packages_of(&info);
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| packages_of(&info, f))
+            .unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(
             (p[0].name.as_str(), p[0].version.as_str()),

@@ -3,10 +3,33 @@
 
 use std::io::{Cursor, Read};
 
+use crate::detect::{Ctx, Found};
+use crate::error::LimitError;
 use crate::inventory::{Package, PackageType};
-use crate::limits::Limits;
 
 const SMALL_FILE: u64 = 64 * 1024;
+
+/// Memory the zip reader takes per central directory entry (its record, name and
+/// bookkeeping), and the smallest such entry in the file.
+const ENTRY_COST: u64 = 320;
+const MIN_CD_ENTRY: u64 = 46;
+
+/// What opening `data` as a zip costs: the reader parses the whole central directory
+/// up front, so a hostile archive of tiny entries costs far more than its size. The
+/// directory's size comes from the end-of-central-directory record; without one (or
+/// with ZIP64) the whole file is taken as directory.
+fn index_cost(data: &[u8]) -> u64 {
+    let tail = data.len().saturating_sub(u16::MAX as usize + 22);
+    let cd_size = data[tail..]
+        .windows(4)
+        .rposition(|w| w == b"PK\x05\x06")
+        .and_then(|i| data.get(tail + i + 12..tail + i + 16))
+        .map(|b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+        .filter(|&n| n != u64::from(u32::MAX))
+        .unwrap_or(data.len() as u64)
+        .min(data.len() as u64);
+    cd_size / MIN_CD_ENTRY * ENTRY_COST
+}
 
 pub(crate) fn is_archive_name(name: &str) -> bool {
     // Byte-wise: names come from untrusted archives and need not end on ASCII.
@@ -44,30 +67,36 @@ fn parse_pom_properties(text: &str) -> Option<Package> {
 pub(crate) fn parse(
     path: &str,
     data: Vec<u8>,
-    limits: &Limits,
+    ctx: &Ctx<'_>,
     notes: &mut Vec<String>,
-) -> Vec<Package> {
-    let mut out = Vec::new();
-    walk(path, data, 0, limits, notes, &mut out);
+) -> Result<Vec<Package>, LimitError> {
+    let mut found = ctx.found("Java archive", path);
+    walk(path, data, 0, ctx, notes, &mut found)?;
+    let mut out = found.into_packages();
     out.sort_by(|a, b| (&a.name, &a.version).cmp(&(&b.name, &b.version)));
     out.dedup();
-    out
+    Ok(out)
+}
+
+fn note(ctx: &Ctx<'_>, notes: &mut Vec<String>, text: String) -> Result<(), LimitError> {
+    ctx.keep(&text)?;
+    notes.push(text);
+    Ok(())
 }
 
 fn walk(
     path: &str,
     data: Vec<u8>,
     depth: u32,
-    limits: &Limits,
+    ctx: &Ctx<'_>,
     notes: &mut Vec<String>,
-    out: &mut Vec<Package>,
-) {
+    out: &mut Found<'_, '_>,
+) -> Result<(), LimitError> {
+    let limits = ctx.limits;
+    let _index = ctx.memory.reserve(index_cost(&data))?;
     let mut zip = match zip::ZipArchive::new(Cursor::new(data)) {
         Ok(z) => z,
-        Err(e) => {
-            notes.push(format!("{path}: unreadable archive: {e}"));
-            return;
-        }
+        Err(e) => return note(ctx, notes, format!("{path}: unreadable archive: {e}")),
     };
     for i in 0..zip.len() {
         let Ok(mut entry) = zip.by_index(i) else {
@@ -87,36 +116,38 @@ fn walk(
             limits.max_artifact_size
         };
         if entry.size() > cap {
-            notes.push(format!(
-                "{path}!/{name}: {} bytes, not inspected",
-                entry.size()
-            ));
+            let size = entry.size();
+            note(
+                ctx,
+                notes,
+                format!("{path}!/{name}: {size} bytes, not inspected"),
+            )?;
             continue;
         }
+        // The declared size may lie: no more than it is inflated.
+        let size = entry.size();
+        let _buf = ctx.memory.reserve(size)?;
         let mut buf = Vec::new();
-        // The declared size may lie; the bound applies to what is actually inflated.
-        if entry.by_ref().take(cap).read_to_end(&mut buf).is_err() {
-            notes.push(format!("{path}!/{name}: unreadable entry"));
+        if entry.by_ref().take(size).read_to_end(&mut buf).is_err() {
+            note(ctx, notes, format!("{path}!/{name}: unreadable entry"))?;
             continue;
         }
         if is_pom {
             if let Some(p) = parse_pom_properties(&String::from_utf8_lossy(&buf)) {
-                out.push(p);
+                out.push(p)?;
             }
         } else if depth + 1 >= limits.max_archive_depth {
-            notes.push(format!("{path}!/{name}: nested too deep, not inspected"));
+            note(
+                ctx,
+                notes,
+                format!("{path}!/{name}: nested too deep, not inspected"),
+            )?;
         } else {
             drop(entry);
-            walk(
-                &format!("{path}!/{name}"),
-                buf,
-                depth + 1,
-                limits,
-                notes,
-                out,
-            );
+            walk(&format!("{path}!/{name}"), buf, depth + 1, ctx, notes, out)?;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -147,15 +178,19 @@ mod tests {
                 b"version=1.0\ngroupId=com.example\nartifactId=app\n",
             ),
         ]);
+        let limits = crate::Limits::default();
+        let budget = crate::MemoryBudget::unlimited();
+        let memory = budget.account();
+        let ctx = Ctx::new(&limits, &memory);
         let mut notes = Vec::new();
-        let p = parse("app.jar", outer, &Limits::default(), &mut notes);
+        let p = parse("app.jar", outer, &ctx, &mut notes).unwrap();
         let names: Vec<_> = p.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(
             names,
             ["com.example:app", "org.apache.logging.log4j:log4j-core"]
         );
         assert!(notes.is_empty());
-        parse("bad.jar", b"nope".to_vec(), &Limits::default(), &mut notes);
+        parse("bad.jar", b"nope".to_vec(), &ctx, &mut notes).unwrap();
         assert_eq!(notes.len(), 1);
     }
 

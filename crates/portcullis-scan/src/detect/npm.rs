@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use crate::detect::{Fail, Found};
 use crate::inventory::{Package, PackageType};
 
 /// `…/node_modules/<name>/package.json` or `…/node_modules/@scope/<name>/package.json`.
@@ -26,22 +27,21 @@ fn license_of(v: &Value) -> Option<String> {
     }
 }
 
-pub(crate) fn parse_package_json(data: &[u8]) -> Result<Option<Package>, String> {
+pub(crate) fn parse_package_json(data: &[u8], out: &mut Found<'_, '_>) -> Result<(), Fail> {
     let v: Value = serde_json::from_slice(data).map_err(|e| format!("invalid JSON: {e}"))?;
     let (Some(name), Some(version)) = (
         v.get("name").and_then(Value::as_str),
         v.get("version").and_then(Value::as_str),
     ) else {
-        return Ok(None);
+        return Ok(());
     };
     let mut p = Package::new(PackageType::Npm, name, version);
     p.license = license_of(&v);
-    Ok(Some(p))
+    Ok(out.push(p)?)
 }
 
-pub(crate) fn parse_lock(data: &[u8]) -> Result<Vec<Package>, String> {
+pub(crate) fn parse_lock(data: &[u8], out: &mut Found<'_, '_>) -> Result<(), Fail> {
     let v: Value = serde_json::from_slice(data).map_err(|e| format!("invalid JSON: {e}"))?;
-    let mut out = Vec::new();
     if let Some(packages) = v.get("packages").and_then(Value::as_object) {
         for (key, entry) in packages {
             if key.is_empty() || entry.get("link").and_then(Value::as_bool) == Some(true) {
@@ -55,7 +55,7 @@ pub(crate) fn parse_lock(data: &[u8]) -> Result<Vec<Package>, String> {
             if let (Some(name), Some(version)) = (name, version) {
                 let mut p = Package::new(PackageType::Npm, name, version);
                 p.license = license_of(entry);
-                out.push(p);
+                out.push(p)?;
             }
         }
     } else if let Some(deps) = v.get("dependencies").and_then(Value::as_object) {
@@ -66,7 +66,7 @@ pub(crate) fn parse_lock(data: &[u8]) -> Result<Vec<Package>, String> {
                 if let Some(version) = entry.get("version").and_then(Value::as_str)
                     && !version.starts_with("file:")
                 {
-                    out.push(Package::new(PackageType::Npm, name, version));
+                    out.push(Package::new(PackageType::Npm, name, version))?;
                 }
                 if let Some(inner) = entry.get("dependencies").and_then(Value::as_object) {
                     stack.push(inner);
@@ -74,7 +74,7 @@ pub(crate) fn parse_lock(data: &[u8]) -> Result<Vec<Package>, String> {
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -90,20 +90,20 @@ mod tests {
             "node_modules/@babel/core/package.json"
         ));
         assert!(!is_installed_package_json("app/package.json"));
-        let p = parse_package_json(br#"{"name":"lodash","version":"4.17.15","license":"MIT"}"#)
-            .unwrap()
-            .unwrap();
-        assert_eq!(p.version, "4.17.15");
-        assert!(parse_package_json(b"{").is_err());
+        let json = |d: &[u8]| {
+            crate::detect::testing::parse_with(&Default::default(), |f| parse_package_json(d, f))
+        };
+        let lock = |d: &[u8]| {
+            crate::detect::testing::parse_with(&Default::default(), |f| parse_lock(d, f)).unwrap()
+        };
+        let p = json(br#"{"name":"lodash","version":"4.17.15","license":"MIT"}"#).unwrap();
+        assert_eq!(p[0].version, "4.17.15");
+        assert!(matches!(json(b"{"), Err(Fail::Note(_))));
         let v3 = br#"{"lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/minimist":{"version":"1.2.5"},"node_modules/a/node_modules/@s/b":{"version":"2.0.0"},"node_modules/l":{"link":true}}}"#;
-        let mut names: Vec<_> = parse_lock(v3)
-            .unwrap()
-            .into_iter()
-            .map(|p| p.name)
-            .collect();
+        let mut names: Vec<_> = lock(v3).into_iter().map(|p| p.name).collect();
         names.sort();
         assert_eq!(names, ["@s/b", "minimist"]);
         let v1 = br#"{"lockfileVersion":1,"dependencies":{"a":{"version":"1.0.0","dependencies":{"b":{"version":"2.0.0"}}}}}"#;
-        assert_eq!(parse_lock(v1).unwrap().len(), 2);
+        assert_eq!(lock(v1).len(), 2);
     }
 }

@@ -2,11 +2,11 @@
 
 use serde_json::Value;
 
+use crate::detect::{Fail, Found};
 use crate::inventory::{Package, PackageType};
 
-pub(crate) fn parse(data: &[u8]) -> Result<Vec<Package>, String> {
+pub(crate) fn parse(data: &[u8], out: &mut Found<'_, '_>) -> Result<(), Fail> {
     let v: Value = serde_json::from_slice(data).map_err(|e| format!("invalid JSON: {e}"))?;
-    let mut out = Vec::new();
     for section in ["packages", "packages-dev"] {
         for entry in v
             .get(section)
@@ -32,10 +32,10 @@ pub(crate) fn parse(data: &[u8]) -> Result<Vec<Package>, String> {
                 .and_then(|l| l.first())
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            out.push(p);
+            out.push(p)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -43,7 +43,8 @@ mod tests {
     #[test]
     fn reads_lock() {
         let lock = br#"{"packages":[{"name":"guzzlehttp/guzzle","version":"7.4.0"}],"packages-dev":[{"name":"symfony/yaml","version":"v5.4.1"}]}"#;
-        let p = super::parse(lock).unwrap();
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| super::parse(lock, f))
+            .unwrap();
         assert_eq!(p.len(), 2);
         assert_eq!(p[1].version, "5.4.1");
     }

@@ -2,6 +2,7 @@
 //! row holds one rpm header blob, parsed here. BerkeleyDB and NDB are reported as formats
 //! the scanner cannot read, never as an empty database.
 
+use crate::detect::{Fail, Found};
 use crate::inventory::{Catalog, FileContent, Package, PackageType};
 
 const TAG_NAME: i32 = 1000;
@@ -23,9 +24,9 @@ pub(crate) fn unsupported(format: &str) -> FileContent {
     }
 }
 
-/// Reads the packages of an `rpmdb.sqlite` file held in memory.
-pub(crate) fn parse_sqlite(data: &[u8]) -> Result<Vec<Package>, String> {
-    let mut bytes = data.to_vec();
+/// Reads the packages of an `rpmdb.sqlite` file held in memory (patched in place, so
+/// that no second copy is made besides SQLite's own).
+pub(crate) fn parse_sqlite(mut bytes: Vec<u8>, out: &mut Found<'_, '_>) -> Result<(), Fail> {
     // A database left in WAL mode cannot be opened from memory; its header bytes 18–19
     // say so. Marking it as a rollback-journal database reads the same pages.
     if bytes.len() >= 20 && bytes[18] == 2 && bytes[19] == 2 {
@@ -36,21 +37,21 @@ pub(crate) fn parse_sqlite(data: &[u8]) -> Result<Vec<Package>, String> {
     let mut conn = rusqlite::Connection::open_in_memory().map_err(|e| e.to_string())?;
     conn.deserialize_read_exact(rusqlite::MAIN_DB, &bytes[..], len, true)
         .map_err(|e| format!("not an SQLite database: {e}"))?;
+    drop(bytes);
     let mut stmt = conn
         .prepare("SELECT blob FROM Packages")
         .map_err(|e| format!("no Packages table: {e}"))?;
     let rows = stmt
         .query_map([], |row| row.get::<_, Vec<u8>>(0))
         .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
     for blob in rows {
         let blob = blob.map_err(|e| e.to_string())?;
         let pkg = parse_header(&blob)?;
         if pkg.name != "gpg-pubkey" {
-            out.push(pkg);
+            out.push(pkg)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn be_u32(b: &[u8], at: usize) -> Option<u32> {
@@ -207,9 +208,12 @@ pub(crate) mod tests {
         conn.execute("INSERT INTO Packages (blob) VALUES (?1)", [&blob])
             .unwrap();
         drop(conn);
-        let pkgs = parse_sqlite(&std::fs::read(&path).unwrap()).unwrap();
+        let read = |d: Vec<u8>| {
+            crate::detect::testing::parse_with(&Default::default(), |f| parse_sqlite(d, f))
+        };
+        let pkgs = read(std::fs::read(&path).unwrap()).unwrap();
         assert_eq!(pkgs.len(), 1);
         assert_eq!(pkgs[0].version, "5.1.8-6.el9");
-        assert!(parse_sqlite(b"not a database at all, just some text....").is_err());
+        assert!(read(b"not a database at all, just some text....".to_vec()).is_err());
     }
 }

@@ -1,5 +1,7 @@
 //! Ruby: installed gems' `specifications/<name>-<version>.gemspec`.
 
+use crate::detect::Found;
+use crate::error::LimitError;
 use crate::inventory::{Package, PackageType};
 
 fn assigned<'a>(text: &'a str, field: &str) -> Option<&'a str> {
@@ -14,7 +16,21 @@ fn assigned<'a>(text: &'a str, field: &str) -> Option<&'a str> {
 
 /// Reads `s.name` and `s.version` from the generated gemspec; the file name
 /// (`name-version[-platform].gemspec`) stands in when they are missing.
-pub(crate) fn parse_gemspec(file_name: &str, text: &str) -> Option<Package> {
+pub(crate) fn parse_gemspec(
+    file_name: &str,
+    text: &str,
+    found: &mut Found<'_, '_>,
+) -> Result<(), LimitError> {
+    for line in text.lines() {
+        found.line(line)?;
+    }
+    match from_text(file_name, text) {
+        Some(p) => found.push(p),
+        None => Ok(()),
+    }
+}
+
+fn from_text(file_name: &str, text: &str) -> Option<Package> {
     if let (Some(n), Some(v)) = (assigned(text, "name"), assigned(text, "version")) {
         return Some(Package::new(PackageType::Gem, n, v));
     }
@@ -34,12 +50,12 @@ mod tests {
     #[test]
     fn reads_gemspec() {
         let text = "Gem::Specification.new do |s|\n  s.name = \"rack\".freeze\n  s.version = \"2.2.3\"\nend\n";
-        let p = parse_gemspec("rack-2.2.3.gemspec", text).unwrap();
+        let p = from_text("rack-2.2.3.gemspec", text).unwrap();
         assert_eq!((p.name.as_str(), p.version.as_str()), ("rack", "2.2.3"));
-        let p = parse_gemspec("net-http-0.1.1.gemspec", "").unwrap();
+        let p = from_text("net-http-0.1.1.gemspec", "").unwrap();
         assert_eq!((p.name.as_str(), p.version.as_str()), ("net-http", "0.1.1"));
-        let p = parse_gemspec("nokogiri-1.13.10-x86_64-linux.gemspec", "").unwrap();
+        let p = from_text("nokogiri-1.13.10-x86_64-linux.gemspec", "").unwrap();
         assert_eq!(p.version, "1.13.10");
-        assert!(parse_gemspec("weird.gemspec", "").is_none());
+        assert!(from_text("weird.gemspec", "").is_none());
     }
 }

@@ -5,22 +5,23 @@ use std::io::Read;
 
 use serde::Deserialize;
 
+use crate::detect::Found;
+use crate::error::LimitError;
 use crate::inventory::{Package, PackageType};
 
 /// Reads `[[package]]` tables of a `Cargo.lock`. Only packages from a registry are kept:
 /// path and git dependencies have no crates.io advisories.
-pub(crate) fn parse_cargo_lock(text: &str) -> Vec<Package> {
-    let mut out = Vec::new();
+pub(crate) fn parse_cargo_lock(text: &str, found: &mut Found<'_, '_>) -> Result<(), LimitError> {
     let mut current: Option<(Option<String>, Option<String>, bool)> = None;
-    let mut flush = |c: Option<(Option<String>, Option<String>, bool)>| {
-        if let Some((Some(n), Some(v), true)) = c {
-            out.push(Package::new(PackageType::Cargo, n, v));
-        }
-    };
+    let flush =
+        |c: Option<(Option<String>, Option<String>, bool)>, found: &mut Found<'_, '_>| match c {
+            Some((Some(n), Some(v), true)) => found.push(Package::new(PackageType::Cargo, n, v)),
+            _ => Ok(()),
+        };
     for line in text.lines() {
-        let line = line.trim();
+        let line = found.line(line)?.trim();
         if line.starts_with('[') {
-            flush(current.take());
+            flush(current.take(), found)?;
             if line == "[[package]]" {
                 current = Some((None, None, false));
             }
@@ -40,8 +41,7 @@ pub(crate) fn parse_cargo_lock(text: &str) -> Vec<Package> {
             _ => {}
         }
     }
-    flush(current);
-    out
+    flush(current, found)
 }
 
 #[derive(Deserialize)]
@@ -57,23 +57,31 @@ struct AuditablePackage {
     source: String,
 }
 
-const MAX_AUDIT_JSON: u64 = 8 << 20;
+pub(crate) const MAX_AUDIT_JSON: u64 = 8 << 20;
 
-/// Decodes a `.dep-v0` section.
-pub(crate) fn parse_auditable(section: &[u8]) -> Option<Vec<Package>> {
+/// Decodes a `.dep-v0` section; `Ok(false)` when it is unreadable.
+pub(crate) fn parse_auditable(
+    section: &[u8],
+    found: &mut Found<'_, '_>,
+) -> Result<bool, LimitError> {
     let mut json = Vec::new();
-    flate2::read::ZlibDecoder::new(section)
+    if flate2::read::ZlibDecoder::new(section)
         .take(MAX_AUDIT_JSON)
         .read_to_end(&mut json)
-        .ok()?;
-    let a: Auditable = serde_json::from_slice(&json).ok()?;
-    Some(
-        a.packages
-            .into_iter()
-            .filter(|p| p.source == "crates.io" || p.source.starts_with("registry"))
-            .map(|p| Package::new(PackageType::Cargo, p.name, p.version))
-            .collect(),
-    )
+        .is_err()
+    {
+        return Ok(false);
+    }
+    let Ok(a) = serde_json::from_slice::<Auditable>(&json) else {
+        return Ok(false);
+    };
+    drop(json);
+    for p in a.packages {
+        if p.source == "crates.io" || p.source.starts_with("registry") {
+            found.push(Package::new(PackageType::Cargo, p.name, p.version))?;
+        }
+    }
+    Ok(true)
 }
 
 #[cfg(test)]
@@ -84,7 +92,9 @@ mod tests {
     #[test]
     fn cargo_lock() {
         let lock = "version = 3\n\n[[package]]\nname = \"app\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"abc\"\n\n[metadata]\n";
-        let p = parse_cargo_lock(lock);
+        let p =
+            crate::detect::testing::parse_with(&Default::default(), |f| parse_cargo_lock(lock, f))
+                .unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(
             (p[0].name.as_str(), p[0].version.as_str()),
@@ -97,9 +107,16 @@ mod tests {
         let json = br#"{"packages":[{"name":"app","version":"0.1.0","source":"local","root":true},{"name":"time","version":"0.1.43","source":"crates.io"}]}"#;
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(json).unwrap();
-        let p = parse_auditable(&z.finish().unwrap()).unwrap();
+        let section = z.finish().unwrap();
+        let p = crate::detect::testing::parse_with(&Default::default(), |f| {
+            parse_auditable(&section, f).map(|_| ())
+        })
+        .unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].name, "time");
-        assert!(parse_auditable(b"garbage").is_none());
+        let read = crate::detect::testing::parse_with(&Default::default(), |f| {
+            parse_auditable(b"garbage", f).map(|ok| assert!(!ok))
+        });
+        assert_eq!(read, Ok(vec![]));
     }
 }

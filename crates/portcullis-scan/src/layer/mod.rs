@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use portcullis_types::Digest;
 
-use crate::detect::{self, Want};
+use crate::budget::{MemoryBudget, ScanMemory};
+use crate::detect::{self, Ctx, Want};
 use crate::error::{LimitError, ScanError};
 use crate::inventory::{FileContent, LayerFile, LayerInventory};
 use crate::limits::Limits;
@@ -23,12 +24,27 @@ const OPAQUE: &str = ".wh..wh..opq";
 /// and returns what it contributes to the image.
 ///
 /// A stream that ends cleanly at an entry boundary without the end-of-archive blocks is
-/// accepted. Every limit of `limits` is enforced while reading.
+/// accepted. Every limit of `limits` is enforced while reading; memory is not counted
+/// against any budget (see [`inventory_of_layer_within`]).
 pub fn inventory_of_layer<R: Read>(
     reader: R,
     media_type: Option<&str>,
     digest: Option<Digest>,
     limits: &Limits,
+) -> Result<LayerInventory, ScanError> {
+    let memory = MemoryBudget::unlimited().account();
+    inventory_of_layer_within(reader, media_type, digest, limits, &memory)
+}
+
+/// [`inventory_of_layer`] for a scan that holds `memory`: files are read only once their
+/// bytes are reserved, and what the inventory keeps is charged to the scan for as long
+/// as `memory` lives.
+pub fn inventory_of_layer_within<R: Read>(
+    reader: R,
+    media_type: Option<&str>,
+    digest: Option<Digest>,
+    limits: &Limits,
+    memory: &ScanMemory,
 ) -> Result<LayerInventory, ScanError> {
     let tar_stream = decompress::decompressed(reader, media_type)?;
     let mut bounded = decompress::Bounded::new(tar_stream, limits.max_layer_bytes);
@@ -36,7 +52,7 @@ pub fn inventory_of_layer<R: Read>(
         digest,
         ..LayerInventory::default()
     };
-    read_entries(&mut bounded, limits, &mut inv)?;
+    read_entries(&mut bounded, &Ctx::new(limits, memory), &mut inv)?;
     inv.bytes = bounded.count();
     Ok(inv)
 }
@@ -77,9 +93,10 @@ impl<R: Read> Read for PadTail<R> {
 
 fn read_entries<R: Read>(
     reader: &mut R,
-    limits: &Limits,
+    ctx: &Ctx<'_>,
     inv: &mut LayerInventory,
 ) -> Result<(), ScanError> {
+    let limits = ctx.limits;
     let data_end = Rc::new(Cell::new(0));
     let mut archive = tar::Archive::new(PadTail {
         inner: reader,
@@ -102,6 +119,7 @@ fn read_entries<R: Read>(
         };
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path.as_str()));
         if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
+            ctx.keep(&path)?;
             if name == OPAQUE {
                 inv.opaque_dirs.push(dir.to_string());
             } else if dir.is_empty() {
@@ -130,6 +148,8 @@ fn read_entries<R: Read>(
                 let Some(target) = normalize(target.as_bytes(), limits)? else {
                     continue;
                 };
+                ctx.keep(&path)?;
+                ctx.keep(&target)?;
                 inv.files.push(LayerFile {
                     path,
                     content: FileContent::Link {
@@ -138,6 +158,8 @@ fn read_entries<R: Read>(
                     },
                 });
             } else if detect::link_matters(&path) {
+                ctx.keep(&path)?;
+                ctx.keep(&target)?;
                 inv.files.push(LayerFile {
                     path,
                     content: FileContent::Link { target, hard },
@@ -151,16 +173,19 @@ fn read_entries<R: Read>(
         let content = match detect::classify(&path, mode) {
             None => None,
             Some(Want::Metadata(k)) => {
-                if size > limits.max_file_size {
+                let (limit, bound) = k.max_size(limits);
+                if size > limit {
                     return Err(LimitError::FileTooLarge {
                         path,
                         size,
-                        limit: limits.max_file_size,
+                        limit,
+                        bound,
                     }
                     .into());
                 }
+                let _held = ctx.reserve_file(k, size)?;
                 let data = read_exact_size(&mut entry, size)?;
-                detect::parse_metadata(k, &path, &data, &mut inv.notes)
+                detect::parse_metadata(k, &path, data, ctx, &mut inv.notes)?
             }
             Some(Want::Binary) => {
                 if size < 64 {
@@ -172,34 +197,71 @@ fn read_entries<R: Read>(
                     continue;
                 }
                 if size > limits.max_artifact_size {
-                    inv.notes.push(format!(
-                        "{path}: executable of {size} bytes not inspected (limit {})",
+                    let note = format!(
+                        "{path}: executable of {size} bytes not inspected (limit {} of \
+                         max_artifact_size)",
                         limits.max_artifact_size
-                    ));
+                    );
+                    keep_note(ctx, inv, note)?;
                     continue;
                 }
+                let Some(_held) = reserve_artifact(ctx, inv, &path, size + detect::BINARY_EXTRA)?
+                else {
+                    continue;
+                };
                 let mut data = Vec::with_capacity(size as usize);
                 data.extend_from_slice(&head);
                 entry.by_ref().take(size - 4).read_to_end(&mut data)?;
-                detect::parse_binary(&data)
+                detect::parse_binary(&path, &data, ctx)?
             }
             Some(Want::Jar) => {
                 if size > limits.max_artifact_size {
-                    inv.notes.push(format!(
-                        "{path}: archive of {size} bytes not inspected (limit {})",
+                    let note = format!(
+                        "{path}: archive of {size} bytes not inspected (limit {} of \
+                         max_artifact_size)",
                         limits.max_artifact_size
-                    ));
+                    );
+                    keep_note(ctx, inv, note)?;
                     continue;
                 }
+                let Some(_held) = reserve_artifact(ctx, inv, &path, size)? else {
+                    continue;
+                };
                 let data = read_exact_size(&mut entry, size)?;
-                detect::parse_jar(&path, data, limits, &mut inv.notes)
+                detect::parse_jar(&path, data, ctx, &mut inv.notes)?
             }
         };
         if let Some(content) = content {
+            ctx.keep(&path)?;
             inv.files.push(LayerFile { path, content });
         }
     }
     Ok(())
+}
+
+fn keep_note(ctx: &Ctx<'_>, inv: &mut LayerInventory, note: String) -> Result<(), LimitError> {
+    ctx.keep(&note)?;
+    inv.notes.push(note);
+    Ok(())
+}
+
+/// Reserves the memory to inspect an executable or archive. One larger than the whole
+/// budget is skipped with a note, as one larger than `max_artifact_size` is: either
+/// way the packages it may hold are not seen, and the note says so.
+fn reserve_artifact<'m>(
+    ctx: &Ctx<'m>,
+    inv: &mut LayerInventory,
+    path: &str,
+    bytes: u64,
+) -> Result<Option<crate::budget::Reservation<'m>>, LimitError> {
+    match ctx.memory.reserve(bytes) {
+        Ok(r) => Ok(Some(r)),
+        Err(e @ LimitError::OverBudget { .. }) => {
+            keep_note(ctx, inv, format!("{path}: not inspected: {e}"))?;
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn read_exact_size<R: Read>(r: &mut R, size: u64) -> Result<Vec<u8>, ScanError> {
@@ -243,6 +305,10 @@ pub(crate) fn normalize(raw: &[u8], limits: &Limits) -> Result<Option<String>, L
     }
     Ok(if out.is_empty() { None } else { Some(out) })
 }
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod budget_tests;
 
 #[cfg(test)]
 mod tests {

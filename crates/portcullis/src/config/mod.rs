@@ -141,6 +141,7 @@ impl Config {
         s.send_timeout_seconds = s.send_timeout_seconds.max(1);
         s.max_connections = s.max_connections.max(1);
         let login_exempt = parse_networks(s.login_exempt_networks.as_deref().unwrap_or_default())?;
+        s.scan_memory_budget_mb = s.scan_memory_budget_mb.max(1);
         Ok(Config {
             settings: s,
             database_url,

@@ -339,6 +339,10 @@ settings! {
         /// UTC)
         #[arg(long, env = "PORTCULLIS_VULNDB_UPDATE_CRON")]
         pub vulndb_update_cron: Option<String> = "0 0 4 * * *",
+        /// Memory all scans of this node may hold together, in MiB; a scan waits while
+        /// others hold it, and an image needing more than all of it ends in error
+        #[arg(long, env = "PORTCULLIS_SCAN_MEMORY_BUDGET_MB")]
+        pub scan_memory_budget_mb: Option<u64> = 512,
     }
 }
 

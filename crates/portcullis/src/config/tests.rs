@@ -70,6 +70,7 @@ fn defaults_when_no_layer_sets_them() {
     assert_eq!(s.scan_workers, 2);
     assert!(s.scan_layer_cache);
     assert_eq!(s.vulndb_update_cron, "0 0 4 * * *");
+    assert_eq!(s.scan_memory_budget_mb, 512);
     assert_eq!(s.vulndb_update_url, None);
     assert_eq!(
         c.database_url,
