@@ -18,7 +18,28 @@ pub fn routes() -> Router<Arc<Registry>> {
     Router::new().route("/metrics", get(metrics))
 }
 
-async fn metrics(State(reg): State<Arc<Registry>>) -> Response {
+/// Whether the request presents the configured metrics token (constant-time compare).
+fn authorized(reg: &Registry, headers: &axum::http::HeaderMap) -> bool {
+    let Some(expected) = &reg.settings.metrics_token else {
+        return true;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    subtle::ConstantTimeEq::ct_eq(presented.as_bytes(), expected.as_bytes()).into()
+}
+
+async fn metrics(State(reg): State<Arc<Registry>>, headers: axum::http::HeaderMap) -> Response {
+    if !authorized(&reg, &headers) {
+        return crate::error::ApiError::new(
+            portcullis_types::ErrorCode::Unauthorized,
+            "a bearer token is required for /metrics",
+        )
+        .challenge("Bearer realm=\"metrics\"".into())
+        .into_response();
+    }
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -54,6 +54,8 @@ pub struct Settings {
     pub admission: crate::admission::AdmissionSettings,
     /// Usage, in percent of a project's storage limit, from which pushes raise QUOTA_WARNING.
     pub quota_warning_percent: u8,
+    /// The bearer token `/metrics` requires; open to anyone without one.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Settings {
@@ -77,6 +79,7 @@ impl Default for Settings {
             trusted: Default::default(),
             admission: Default::default(),
             quota_warning_percent: 85,
+            metrics_token: None,
         }
     }
 }

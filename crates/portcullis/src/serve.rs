@@ -74,6 +74,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         login_failures_per_account: cfg.settings.login_failures_per_account,
         login_failures_per_address: cfg.settings.login_failures_per_address,
         login_exempt: cfg.login_exempt.clone(),
+        metrics_token: cfg.settings.metrics_token.clone().filter(|t| !t.is_empty()),
         storage_name: match cfg.storage {
             Storage::Filesystem(_) => "filesystem".into(),
             Storage::S3(_) => "s3".into(),

@@ -262,7 +262,8 @@ async fn system_endpoints(b: Backends) {
             .iter()
             .all(|x| x["status"] == "healthy")
     );
-    let info: serde_json::Value = c
+    // Anonymous callers learn how to sign in, and nothing about versions or backends.
+    let anonymous: serde_json::Value = c
         .get(s.url("/api/v2.0/systeminfo"))
         .send()
         .await
@@ -270,6 +271,24 @@ async fn system_endpoints(b: Backends) {
         .json()
         .await
         .unwrap();
+    let mut keys: Vec<&str> = anonymous
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "auth_mode",
+            "banner_message",
+            "primary_auth_mode",
+            "self_registration"
+        ],
+        "{anonymous}"
+    );
+    let info = admin_json(&s, "/api/v2.0/systeminfo").await;
     assert_eq!(info["external_url"], s.base.as_str());
     assert_eq!(info["registry_url"], s.addr.as_str());
     let expected_db = if b == Backends::Embedded {

@@ -210,3 +210,46 @@ async fn connections_over_the_cap_hear_503_and_the_rest_are_served() {
     }
     assert!(served, "no connection was served after the others closed");
 }
+
+#[tokio::test]
+async fn metrics_can_require_a_token_and_secrets_on_disk_are_private() {
+    let s = Server::start_with(Backends::Embedded, &["--metrics-token", "scrape-me"]).await;
+    let metrics = |auth: Option<&'static str>| {
+        let mut req = client().get(s.url("/metrics"));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        req.send()
+    };
+    let refused = metrics(None).await.unwrap();
+    assert!(refused.headers().contains_key("www-authenticate"));
+    expect_error(refused, 401, "UNAUTHORIZED").await;
+    expect_error(
+        metrics(Some("Bearer scrape-m")).await.unwrap(),
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let ok = metrics(Some("Bearer scrape-me")).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(
+        ok.text()
+            .await
+            .unwrap()
+            .contains("portcullis_events_emitted_total")
+    );
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |name: &str| {
+            std::fs::metadata(s.dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("portcullis.db"), 0o600);
+        assert_eq!(mode("token.key"), 0o600);
+    }
+}

@@ -116,14 +116,7 @@ async fn push_on_auto_scan_project_is_scanned(b: Backends) {
     .await;
 
     // The database version is in systeminfo; queue depth and durations in /metrics.
-    let info: Value = client()
-        .get(s.url("/api/v2.0/systeminfo"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info: Value = admin_json(&s, "/api/v2.0/systeminfo").await;
     assert!(
         info["vulnerability_database"]["generation"]
             .as_u64()

@@ -38,7 +38,23 @@ pub async fn health(State(reg): State<Arc<Registry>>) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) -> Response {
+/// `GET /api/v2.0/systeminfo`. Like Harbor, anonymous callers learn only how to sign in
+/// (auth mode, self-registration, banner); versions, URLs, storage and database
+/// backends are for signed-in callers.
+pub async fn systeminfo(
+    State(reg): State<Arc<Registry>>,
+    super::Caller(p): super::Caller,
+    headers: HeaderMap,
+) -> Response {
+    let mut info = serde_json::json!({
+        "auth_mode": "db_auth",
+        "primary_auth_mode": false,
+        "self_registration": reg.settings.self_registration,
+        "banner_message": "",
+    });
+    if p.is_anonymous() {
+        return axum::Json(info).into_response();
+    }
     let external = base_url(&reg, &headers);
     let registry_url = external
         .split("://")
@@ -51,16 +67,14 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
             "updated_at": super::harbor_time(s.updated_at),
         })
     });
-    axum::Json(serde_json::json!({
+    let protected = serde_json::json!({
         "vulnerability_database": vulndb,
-        "auth_mode": "db_auth",
-        "primary_auth_mode": false,
         // Any signed-in user may create projects (robots and anonymous callers may not).
         "project_creation_restriction": "everyone",
-        "self_registration": reg.settings.self_registration,
         "has_ca_root": false,
         "harbor_version": concat!("v2.16.0-portcullis-", env!("CARGO_PKG_VERSION")),
         "portcullis_version": env!("CARGO_PKG_VERSION"),
+        "current_time": super::harbor_time(time::OffsetDateTime::now_utc()),
         "registry_url": registry_url,
         "external_url": external,
         "registry_storage_provider_name": reg.settings.storage_name,
@@ -68,10 +82,12 @@ pub async fn systeminfo(State(reg): State<Arc<Registry>>, headers: HeaderMap) ->
         "read_only": false,
         "with_chartmuseum": false,
         "notification_enable": true,
-        "banner_message": "",
         "max_manifest_size": reg.settings.max_manifest_size,
-    }))
-    .into_response()
+    });
+    if let (Some(info), serde_json::Value::Object(more)) = (info.as_object_mut(), protected) {
+        info.extend(more);
+    }
+    axum::Json(info).into_response()
 }
 
 /// `GET /api/v2.0/jobservice/queues` (system admins): Harbor's job queues, one per job

@@ -240,6 +240,10 @@ settings! {
         /// (e.g. an administrators' network) [default: none].
         #[arg(long, env = "PORTCULLIS_LOGIN_EXEMPT_NETWORKS", value_delimiter = ',')]
         pub login_exempt_networks: Option<Vec<String>>,
+        /// A bearer token that scrapers of /metrics must present [default: /metrics is
+        /// open].
+        #[arg(long, env = "PORTCULLIS_METRICS_TOKEN", hide_env_values = true)]
+        pub metrics_token: Option<String>,
         /// Connections open at once; more are answered 503 and closed (lowered to fit the
         /// open-file limit)
         #[arg(long, env = "PORTCULLIS_MAX_CONNECTIONS")]
