@@ -450,9 +450,11 @@ impl Scanners {
         self.client
             .metadata(&AdapterEndpoint::of(r))
             .await
+            // The adapter is a service this one depends on: its failure is "unavailable",
+            // not an internal error of the registry (which would read as a bug to fix).
             .map_err(|e| {
                 Error::new(
-                    ErrorCode::Internal,
+                    ErrorCode::ServiceUnavailable,
                     format!("failed to get the metadata of scanner {}: {e}", r.name),
                 )
             })

@@ -136,7 +136,14 @@ async fn registrations_through_the_api(b: Backends) {
         None,
     )
     .await;
-    expect_error(resp, 500, "INTERNAL_SERVER_ERROR").await;
+    let body = expect_error(resp, 503, "SERVICE_UNAVAILABLE").await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("failed to get the metadata of scanner"),
+        "{body}"
+    );
     let resp = api(
         &s,
         Method::POST,
