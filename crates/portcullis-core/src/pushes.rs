@@ -164,6 +164,7 @@ impl Registry {
             .repositories()
             .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
             .await?;
+        check_descriptors(&self.meta, repository.id, &parsed).await?;
         // Stored first: a manifest row never points at missing bytes. A crash between the
         // two leaves only an unreferenced blob, which garbage collection removes.
         if self.blobs.stat(&digest).await?.is_none() {
@@ -279,4 +280,72 @@ impl Registry {
         }
         serde_json::Value::Object(out)
     }
+}
+
+/// Refuses descriptors that misstate what the repository holds: a blob size other than
+/// the stored blob's (clients trust it to allocate and verify), or an index entry that
+/// calls an image manifest an index or the reverse. Missing references are left to the
+/// commit, which reports them as `MANIFEST_BLOB_UNKNOWN`.
+async fn check_descriptors(
+    meta: &portcullis_meta::MetaStore,
+    repository: portcullis_meta::RepositoryId,
+    parsed: &ParsedManifest,
+) -> Result<()> {
+    let blobs: Vec<_> = parsed.required_blobs().collect();
+    let children: Vec<_> = parsed.required_children().collect();
+    let digests = |ds: &[&portcullis_types::Descriptor]| {
+        ds.iter().map(|d| d.digest.clone()).collect::<Vec<_>>()
+    };
+    let stored = meta
+        .artifacts()
+        .stored_references(repository, &digests(&blobs), &digests(&children))
+        .await?;
+    let invalid = |msg: String, d: &portcullis_types::Descriptor| {
+        Error::new(
+            ErrorCode::ManifestInvalid,
+            format!("manifest invalid: {msg}"),
+        )
+        .with_detail(serde_json::json!({ "digest": d.digest.as_str() }))
+    };
+    for d in &blobs {
+        if let Some(&size) = stored.blob_sizes.get(d.digest.as_str())
+            && size != d.size
+        {
+            return Err(invalid(
+                format!(
+                    "the descriptor of {} says {} bytes; the blob has {size}",
+                    d.digest, d.size
+                ),
+                d,
+            ));
+        }
+    }
+    for d in &children {
+        let Some((media_type, size)) = stored.children.get(d.digest.as_str()) else {
+            continue;
+        };
+        if *size != d.size {
+            return Err(invalid(
+                format!(
+                    "the descriptor of {} says {} bytes; the manifest has {size}",
+                    d.digest, d.size
+                ),
+                d,
+            ));
+        }
+        let claimed = portcullis_types::ManifestKind::from_media_type(&d.media_type);
+        let actual = portcullis_types::ManifestKind::from_media_type(media_type);
+        if let (Some(claimed), Some(actual)) = (claimed, actual)
+            && claimed.is_index() != actual.is_index()
+        {
+            return Err(invalid(
+                format!(
+                    "the descriptor of {} says {}; the manifest is {media_type}",
+                    d.digest, d.media_type
+                ),
+                d,
+            ));
+        }
+    }
+    Ok(())
 }

@@ -64,6 +64,7 @@ mod policy;
 mod projects;
 mod pulls;
 mod put;
+pub use put::StoredReferences;
 mod repositories;
 mod robots;
 mod rows;

@@ -9,7 +9,7 @@ use crate::dbtime::{DbTime, now};
 use crate::outbox::insert_event_writes;
 use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{ARTIFACT_COLUMNS, ArtifactRow, parse_digest, to_i64, to_json};
-use crate::sql::{Arg, Sql, bind_args, in_tx};
+use crate::sql::{Arg, Sql, bind_args, in_tx, with_pool};
 use crate::{Artifacts, Error, PutManifest, PutOutcome, Result};
 
 impl Artifacts<'_> {
@@ -251,6 +251,64 @@ fn dedup<'a>(digests: impl Iterator<Item = &'a Digest>) -> Vec<Digest> {
 }
 
 /// Those of `wanted` that are not in `present`.
+/// What the repository holds of a manifest's references, to check its descriptors by.
+#[derive(Debug, Default)]
+pub struct StoredReferences {
+    /// Size of each blob linked to the repository, by digest.
+    pub blob_sizes: std::collections::HashMap<String, u64>,
+    /// Media type and size of each child manifest in the repository, by digest.
+    pub children: std::collections::HashMap<String, (String, u64)>,
+}
+
+impl Artifacts<'_> {
+    /// Sizes of the `blobs`, and media types and sizes of the `children`, that
+    /// `repository` holds (absent ones are left out: [`Self::put_manifest`] reports them).
+    pub async fn stored_references(
+        self,
+        repository: crate::RepositoryId,
+        blobs: &[Digest],
+        children: &[Digest],
+    ) -> Result<StoredReferences> {
+        let mut out = StoredReferences::default();
+        if !blobs.is_empty() {
+            let mut q = Sql::new(
+                "SELECT b.digest, b.size FROM repository_blobs rb \
+                 JOIN blobs b ON b.digest = rb.digest WHERE rb.repository_id = ",
+            );
+            q.bind(Arg::I64(repository.0))
+                .push(" AND rb.digest IN ")
+                .bind_list(blobs.iter().map(|d| Arg::Text(d.to_string())));
+            let rows: Vec<(String, i64)> = with_pool!(self, read, |pool| {
+                bind_args!(sqlx::query_as(AssertSqlSafe(q.text)), q.args)
+                    .fetch_all(pool)
+                    .await?
+            });
+            for (digest, size) in rows {
+                out.blob_sizes.insert(digest, crate::rows::to_u64(size));
+            }
+        }
+        if !children.is_empty() {
+            let mut q = Sql::new(
+                "SELECT a.digest, a.media_type, b.size FROM artifacts a \
+                 JOIN blobs b ON b.digest = a.digest WHERE a.repository_id = ",
+            );
+            q.bind(Arg::I64(repository.0))
+                .push(" AND a.digest IN ")
+                .bind_list(children.iter().map(|d| Arg::Text(d.to_string())));
+            let rows: Vec<(String, String, i64)> = with_pool!(self, read, |pool| {
+                bind_args!(sqlx::query_as(AssertSqlSafe(q.text)), q.args)
+                    .fetch_all(pool)
+                    .await?
+            });
+            for (digest, media_type, size) in rows {
+                out.children
+                    .insert(digest, (media_type, crate::rows::to_u64(size)));
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn absent(wanted: &[Digest], present: &[String]) -> Vec<Digest> {
     let present: HashSet<&str> = present.iter().map(String::as_str).collect();
     wanted

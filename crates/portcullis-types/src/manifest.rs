@@ -55,7 +55,7 @@ impl ManifestKind {
         matches!(self, ManifestKind::OciIndex | ManifestKind::DockerList)
     }
 
-    fn from_media_type(mt: &str) -> Option<Self> {
+    pub fn from_media_type(mt: &str) -> Option<Self> {
         Some(match mt {
             media::OCI_MANIFEST => ManifestKind::OciImage,
             media::OCI_INDEX => ManifestKind::OciIndex,
@@ -166,6 +166,13 @@ impl ParsedManifest {
 
     /// Parses `bytes` pushed with `content_type` (the request's Content-Type, if any).
     pub fn parse(bytes: &[u8], content_type: Option<&str>) -> Result<Self, ManifestError> {
+        // JSON is UTF-8; the decoder skips unknown fields without looking at their bytes,
+        // so without this check invalid text would be stored and served as a manifest.
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(ManifestError::Invalid(
+                "the manifest is not UTF-8 text".into(),
+            ));
+        }
         let raw: Raw =
             serde_json::from_slice(bytes).map_err(|e| ManifestError::Json(e.to_string()))?;
         // Content-Type may carry parameters; only the type itself matters.

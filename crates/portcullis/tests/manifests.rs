@@ -196,6 +196,61 @@ async fn manifest_errors(b: Backends) {
     .await
     .unwrap();
     expect_error(resp, 400, "MANIFEST_INVALID").await;
+
+    // Descriptors that misstate what the repository holds.
+    let mut image: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    image["layers"][0]["size"] = serde_json::json!(999_999);
+    let resp = put(
+        "/v2/library/app/manifests/v3".into(),
+        OCI_MANIFEST,
+        serde_json::to_vec(&image).unwrap(),
+    )
+    .await
+    .unwrap();
+    let body = expect_error(resp, 400, "MANIFEST_INVALID").await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("999999 bytes"),
+        "{body}"
+    );
+    let index = |media_type: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_INDEX,
+            "manifests": [{ "mediaType": media_type, "digest": sha256(&bytes), "size": bytes.len() }],
+        }))
+        .unwrap()
+    };
+    let resp = put(
+        "/v2/library/app/manifests/idx".into(),
+        OCI_INDEX,
+        index(OCI_INDEX),
+    )
+    .await
+    .unwrap();
+    expect_error(resp, 400, "MANIFEST_INVALID").await;
+    let resp = put(
+        "/v2/library/app/manifests/idx".into(),
+        OCI_INDEX,
+        index(OCI_MANIFEST),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status(), 201);
+    // Bytes that are not UTF-8, hidden in a field the decoder would skip.
+    let mut not_text = bytes.clone();
+    let at = not_text.len() - 1;
+    not_text.splice(at..at, b",\"x\":\"\xff\"".iter().copied());
+    let resp = put(
+        "/v2/library/app/manifests/v4".into(),
+        OCI_MANIFEST,
+        not_text,
+    )
+    .await
+    .unwrap();
+    expect_error(resp, 400, "MANIFEST_INVALID").await;
+
     let get = c
         .get(s.url("/v2/library/app/manifests/nosuchtag"))
         .send_as_admin()
