@@ -255,7 +255,7 @@ impl Registry {
         );
         let labels = crate::labels::Labels::new(meta.clone(), access.clone(), audit_log.clone());
         Arc::new(Registry {
-            uploads: crate::uploads::Uploads::new(meta.clone(), blobs.clone()),
+            uploads: crate::uploads::Uploads::new(meta.clone(), blobs.clone(), policy.clone()),
             projects,
             labels,
             audit,

@@ -25,7 +25,15 @@ impl Registry {
         let digest = Digest::sha256_of(&data);
         let size = data.len() as u64;
         self.uploads
-            .put_blob(project, repo, &digest, futures::stream::iter([Ok(data)]))
+            .put_blob(
+                &crate::uploads::Uploader {
+                    project,
+                    operator: "system",
+                },
+                repo,
+                &digest,
+                futures::stream::iter([Ok(data)]),
+            )
             .await?;
         Ok((digest, size))
     }

@@ -10,15 +10,31 @@ use portcullis_types::{Digest, ErrorCode, RepoName};
 use crate::access::ProjectInfo;
 use crate::error::{Error, Result};
 
+/// Who uploads: the project it goes into and the account acting, for quota events.
+pub struct Uploader<'a> {
+    pub project: &'a ProjectInfo,
+    pub operator: &'a str,
+}
+
 /// The blob and upload service of `/v2/`.
 pub struct Uploads {
     meta: MetaStore,
     blobs: BlobStore,
+    /// Quota events of uploads (a refusal, a warning threshold crossed).
+    policy: std::sync::Arc<crate::policy::Policy>,
 }
 
 impl Uploads {
-    pub fn new(meta: MetaStore, blobs: BlobStore) -> Self {
-        Uploads { meta, blobs }
+    pub fn new(
+        meta: MetaStore,
+        blobs: BlobStore,
+        policy: std::sync::Arc<crate::policy::Policy>,
+    ) -> Self {
+        Uploads {
+            meta,
+            blobs,
+            policy,
+        }
     }
 
     /// Size of a blob visible in `repo`.
@@ -65,9 +81,12 @@ impl Uploads {
             })
     }
 
+    /// Links a stored blob to `repo`, counting it against the project's quota when it
+    /// is new there (Harbor's QUOTA_EXCEED and QUOTA_WARNING events follow, as for a
+    /// manifest); a blob that does not fit is refused and stays unlinked.
     async fn adopt_blob(
         &self,
-        project: &ProjectInfo,
+        who: &Uploader<'_>,
         repo: &RepoName,
         digest: &Digest,
         size: u64,
@@ -75,17 +94,40 @@ impl Uploads {
         let r = self
             .meta
             .repositories()
-            .ensure_repository(portcullis_meta::ProjectId(project.id), repo)
+            .ensure_repository(portcullis_meta::ProjectId(who.project.id), repo)
             .await?;
         self.meta.blobs().record_blob(digest, size, None).await?;
-        self.meta.blobs().link_blob(r.id, digest).await?;
-        Ok(())
+        let commit = crate::policy::quota::Commit {
+            project: who.project,
+            repo,
+            digest: digest.as_str(),
+            tag: None,
+            operator: who.operator,
+        };
+        match self.meta.blobs().link_blob(r.id, digest).await {
+            Ok(usage) => {
+                if let Some(u) = usage {
+                    self.policy.quota_outcome(&commit, Ok(u));
+                }
+                Ok(())
+            }
+            Err(portcullis_meta::Error::QuotaExceeded {
+                hard,
+                used,
+                requested,
+            }) => {
+                self.policy
+                    .quota_outcome(&commit, Err((hard, used, requested)));
+                Err(crate::error::quota_exceeded_error(hard, used, requested))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Cross-repository mount: `Ok(true)` when the blob now belongs to `repo`.
     pub async fn mount(
         &self,
-        project: &ProjectInfo,
+        who: &Uploader<'_>,
         repo: &RepoName,
         from: &RepoName,
         digest: &Digest,
@@ -96,14 +138,14 @@ impl Uploads {
         if self.blobs.stat(digest).await?.is_none() {
             return Ok(false);
         }
-        self.adopt_blob(project, repo, digest, b.size).await?;
+        self.adopt_blob(who, repo, digest, b.size).await?;
         Ok(true)
     }
 
     /// Monolithic upload in one request.
     pub async fn put_blob<S>(
         &self,
-        project: &ProjectInfo,
+        who: &Uploader<'_>,
         repo: &RepoName,
         digest: &Digest,
         body: S,
@@ -112,7 +154,7 @@ impl Uploads {
         S: Stream<Item = std::io::Result<Bytes>> + Send + Unpin,
     {
         let size = self.blobs.put_stream(digest, body).await?;
-        self.adopt_blob(project, repo, digest, size).await?;
+        self.adopt_blob(who, repo, digest, size).await?;
         Ok(size)
     }
 
@@ -146,14 +188,14 @@ impl Uploads {
 
     pub async fn complete_upload(
         &self,
-        project: &ProjectInfo,
+        who: &Uploader<'_>,
         repo: &RepoName,
         id: &UploadId,
         digest: &Digest,
     ) -> Result<u64> {
         self.upload_status(repo, id).await?;
         let size = self.blobs.upload_complete(id, digest).await?;
-        self.adopt_blob(project, repo, digest, size).await?;
+        self.adopt_blob(who, repo, digest, size).await?;
         Ok(size)
     }
 

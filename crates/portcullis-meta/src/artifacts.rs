@@ -183,7 +183,8 @@ impl Artifacts<'_> {
     }
 
     /// Deletes the artifact with its tags, its blob links and the children it lists
-    /// (the repository keeps seeing the blobs). False when there was no such artifact.
+    /// (the repository keeps its blob links, but blobs no other artifact of the project
+    /// stands on leave the project: they are no longer counted nor served). False when there was no such artifact.
     /// [`Error::Referenced`] while an index of the repository still lists it.
     /// Referrers of the artifact are left alone: that policy belongs to the caller.
     pub async fn delete_artifact(
@@ -235,6 +236,12 @@ impl Artifacts<'_> {
                     .collect::<Result<_>>()?;
                 return Err(Error::Referenced(parents));
             }
+            let mut stood_on: Vec<String> =
+                sqlx::query_scalar("SELECT digest FROM artifact_blobs WHERE artifact_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            stood_on.push(digest.to_string());
             // Tags, blob links and child references go with it (ON DELETE CASCADE).
             let deleted = sqlx::query("DELETE FROM artifacts WHERE id = $1")
                 .bind(id)
@@ -242,6 +249,10 @@ impl Artifacts<'_> {
                 .await?
                 .rows_affected()
                 > 0;
+            let release = crate::policy::release_sql(project, &stood_on);
+            bind_args!(sqlx::query(AssertSqlSafe(release.text)), release.args)
+                .execute(&mut *tx)
+                .await?;
             settle_usage!(tx, project, locked, t, false);
             if deleted {
                 insert_event_writes!(tx, events, t);

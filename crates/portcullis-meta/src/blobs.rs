@@ -4,6 +4,7 @@ use portcullis_types::Digest;
 
 use crate::dbtime::{DbTime, now};
 use crate::model::RepoKey;
+use crate::policy::{lock_quota, settle_usage};
 use crate::rows::{BlobRow, to_i64};
 use crate::sql::{in_tx, with_pool};
 use crate::{BlobRecord, Blobs, Error, RepositoryId, Result};
@@ -49,21 +50,27 @@ impl Blobs<'_> {
 
     /// Lets the repository (and so its project) see a recorded blob; linking twice is a
     /// no-op. [`Error::NotFound`] when the repository or the blob record does not exist.
-    pub async fn link_blob(self, repository: RepositoryId, digest: &Digest) -> Result<()> {
-        in_tx!(self, |tx| {
+    /// A blob new to the project counts against its quota from here on:
+    /// [`Error::QuotaExceeded`] (and nothing linked) when it would grow usage past the
+    /// limit, as Harbor refuses an upload that does not fit.
+    /// Returns how the quota changed when the blob is new to the project.
+    pub async fn link_blob(
+        self,
+        repository: RepositoryId,
+        digest: &Digest,
+    ) -> Result<Option<crate::QuotaUsage>> {
+        let usage = in_tx!(self, |tx| {
             let project: Option<i64> =
                 sqlx::query_scalar("SELECT project_id FROM repositories WHERE id = $1")
                     .bind(repository.0)
                     .fetch_optional(&mut *tx)
                     .await?;
             let project = project.ok_or(Error::NotFound)?;
-            let known: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
+            let size: Option<i64> = sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
                 .bind(digest.as_str())
                 .fetch_optional(&mut *tx)
                 .await?;
-            if known.is_none() {
-                return Err(Error::NotFound);
-            }
+            let size = size.ok_or(Error::NotFound)?;
             sqlx::query(
                 "INSERT INTO repository_blobs (repository_id, digest) VALUES ($1, $2) \
                  ON CONFLICT DO NOTHING",
@@ -72,16 +79,50 @@ impl Blobs<'_> {
             .bind(digest.as_str())
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO project_blobs (project_id, digest) VALUES ($1, $2) \
-                 ON CONFLICT DO NOTHING",
+            let associated: Option<i64> = sqlx::query_scalar(
+                "SELECT project_id FROM project_blobs WHERE project_id = $1 AND digest = $2",
             )
             .bind(project)
             .bind(digest.as_str())
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            if associated.is_none() {
+                let t = DbTime(now());
+                // The quota row is locked before the association is added, so concurrent
+                // uploads into one project are counted one after another.
+                let (hard, used) = lock_quota!(tx, project, t);
+                let after = used.saturating_add(size);
+                if hard >= 0 && after > hard {
+                    return Err(Error::QuotaExceeded {
+                        hard,
+                        used,
+                        requested: after,
+                    });
+                }
+                sqlx::query(
+                    "INSERT INTO project_blobs (project_id, digest) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(project)
+                .bind(digest.as_str())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE quotas SET used = $2, update_time = $3 WHERE project_id = $1")
+                    .bind(project)
+                    .bind(after)
+                    .bind(t)
+                    .execute(&mut *tx)
+                    .await?;
+                Some(crate::QuotaUsage {
+                    hard,
+                    before: used,
+                    after,
+                })
+            } else {
+                None
+            }
         });
-        Ok(())
+        Ok(usage)
     }
 
     /// The blob, if the repository may see it (`HEAD`/`GET /v2/<name>/blobs/<digest>`):
@@ -91,12 +132,17 @@ impl Blobs<'_> {
         repository: impl Into<RepoKey<'a>>,
         digest: &Digest,
     ) -> Result<Option<BlobRecord>> {
+        // Linked to the repository and still the project's: a blob the project let go
+        // (its last artifact deleted) is not served, so it cannot be kept uncounted.
         const BY_ID: &str = "SELECT b.digest, b.size, b.media_type, b.creation_time \
-             FROM repository_blobs rb JOIN blobs b ON b.digest = rb.digest \
+             FROM repository_blobs rb JOIN repositories r ON r.id = rb.repository_id \
+             JOIN project_blobs pb ON pb.project_id = r.project_id AND pb.digest = rb.digest \
+             JOIN blobs b ON b.digest = rb.digest \
              WHERE rb.repository_id = $1 AND rb.digest = $2";
         const BY_NAME: &str = "SELECT b.digest, b.size, b.media_type, b.creation_time \
              FROM repositories r \
              JOIN repository_blobs rb ON rb.repository_id = r.id \
+             JOIN project_blobs pb ON pb.project_id = r.project_id AND pb.digest = rb.digest \
              JOIN blobs b ON b.digest = rb.digest \
              WHERE r.name = $1 AND rb.digest = $2";
         let row = match repository.into() {
@@ -119,10 +165,20 @@ impl Blobs<'_> {
     }
 
     /// Hides the blob from the repository (`DELETE /v2/<name>/blobs/<digest>`); the project
-    /// stops counting it once none of its repositories links it. False when it was not
-    /// linked. Manifests already pushed keep their own record of the blob.
+    /// stops counting it once none of its repositories links it and none of its artifacts
+    /// stands on it. False when it was not linked.
     pub async fn unlink_blob(self, repository: RepositoryId, digest: &Digest) -> Result<bool> {
         let removed = in_tx!(self, |tx| {
+            let project: Option<i64> =
+                sqlx::query_scalar("SELECT project_id FROM repositories WHERE id = $1")
+                    .bind(repository.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some(project) = project else {
+                return Ok(false);
+            };
+            let t = DbTime(now());
+            let locked = lock_quota!(tx, project, t);
             let removed = sqlx::query(
                 "DELETE FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
             )
@@ -134,16 +190,20 @@ impl Blobs<'_> {
                 > 0;
             if removed {
                 sqlx::query(
-                    "DELETE FROM project_blobs WHERE digest = $2 \
-                     AND project_id = (SELECT project_id FROM repositories WHERE id = $1) \
+                    "DELETE FROM project_blobs WHERE project_id = $1 AND digest = $2 \
                      AND NOT EXISTS (SELECT 1 FROM repository_blobs rb \
                          JOIN repositories r ON r.id = rb.repository_id \
-                         WHERE r.project_id = project_blobs.project_id AND rb.digest = $2)",
+                         WHERE r.project_id = $1 AND rb.digest = $2) \
+                     AND NOT EXISTS (SELECT 1 FROM artifact_blobs ab \
+                         JOIN artifacts a ON a.id = ab.artifact_id \
+                         JOIN repositories r ON r.id = a.repository_id \
+                         WHERE r.project_id = $1 AND ab.digest = $2)",
                 )
-                .bind(repository.0)
+                .bind(project)
                 .bind(digest.as_str())
                 .execute(&mut *tx)
                 .await?;
+                settle_usage!(tx, project, locked, t, false);
             }
             removed
         });

@@ -160,6 +160,19 @@ impl Artifacts<'_> {
                 bind_args!(sqlx::query(AssertSqlSafe(q.text)), q.args)
                     .execute(&mut *tx)
                     .await?;
+                // A blob the repository links but the project had let go (its last
+                // artifact deleted) is the project's again, and counted.
+                let mut q = Sql::new("INSERT INTO project_blobs (project_id, digest) VALUES ");
+                q.args.push(Arg::I64(project));
+                for (i, d) in blobs.iter().enumerate() {
+                    q.push(if i == 0 { "($1, " } else { ", ($1, " })
+                        .bind(Arg::Text(d.to_string()))
+                        .push(")");
+                }
+                q.push(" ON CONFLICT DO NOTHING");
+                bind_args!(sqlx::query(AssertSqlSafe(q.text)), q.args)
+                    .execute(&mut *tx)
+                    .await?;
             }
             if !children.is_empty() {
                 let mut q = Sql::new(

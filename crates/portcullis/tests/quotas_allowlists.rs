@@ -78,7 +78,8 @@ async fn quota_refusal_leaves_nothing(b: Backends) {
     let size1 = image_size(&m1, "one");
     assert_eq!(used(&s, "small").await, size1);
 
-    // Lower the limit below what a second image needs: its manifest is refused.
+    // Lower the limit below what a second image needs: its first blob upload is refused,
+    // as Harbor refuses it (blobs count from upload on, referenced or not).
     let id = q["id"].as_i64().unwrap();
     let resp = client()
         .put(s.url(&format!("/api/v2.0/quotas/{id}")))
@@ -87,8 +88,32 @@ async fn quota_refusal_leaves_nothing(b: Backends) {
         .await;
     assert_eq!(resp.status(), 200);
     let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]},"seed":"two"}"#;
-    let cd = push_blob(&s, "small/app", config).await;
-    let ld = push_blob(&s, "small/app", b"layer of two").await;
+    let cd = sha256(config);
+    let resp = client()
+        .post(s.url(&format!("/v2/small/app/blobs/uploads/?digest={cd}")))
+        .body(config.to_vec())
+        .send_as_admin()
+        .await;
+    let body = expect_error(resp, 403, "DENIED").await;
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "Quota exceeded when processing the request of adding {}B of storage resource, \
+             which when updated to current usage of {size1}B will exceed the configured \
+             upper limit of {}B.",
+            config.len(),
+            size1 + 10
+        )
+    );
+    assert_eq!(body["errors"][0]["detail"]["hard"]["storage"], size1 + 10);
+    // The refused blob is not served, and a manifest naming it is refused too.
+    let resp = client()
+        .head(s.url(&format!("/v2/small/app/blobs/{cd}")))
+        .send_as_admin()
+        .await;
+    assert_eq!(resp.status(), 404);
+    let ld = sha256(b"layer of two");
     let manifest = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -102,21 +127,7 @@ async fn quota_refusal_leaves_nothing(b: Backends) {
         .body(manifest.clone())
         .send_as_admin()
         .await;
-    let body = expect_error(resp, 403, "DENIED").await;
-    let message = body["errors"][0]["message"].as_str().unwrap();
-    assert!(
-        message.starts_with("Quota exceeded when processing the request of adding "),
-        "{message}"
-    );
-    assert!(
-        message.ends_with(&format!(
-            "of storage resource, which when updated to current usage of {size1}B will \
-             exceed the configured upper limit of {}B.",
-            size1 + 10
-        )),
-        "{message}"
-    );
-    assert_eq!(body["errors"][0]["detail"]["hard"]["storage"], size1 + 10);
+    expect_error(resp, 400, "MANIFEST_BLOB_UNKNOWN").await;
 
     // Nothing half-written: no tag, no artifact, usage unchanged.
     let resp = client()
@@ -164,6 +175,8 @@ async fn quota_refusal_leaves_nothing(b: Backends) {
         .send_as_admin()
         .await;
     assert_eq!(resp.status(), 200);
+    push_blob(&s, "small/app", config).await;
+    push_blob(&s, "small/app", b"layer of two").await;
     let resp = client()
         .put(s.url("/v2/small/app/manifests/two"))
         .header("content-type", "application/vnd.oci.image.manifest.v1+json")
@@ -211,42 +224,37 @@ async fn quota_events_reach_webhooks(b: Backends) {
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
 
     // A small image stays under 85 %: no event. A large layer then pushes usage past the
-    // warning threshold, and one more is refused.
+    // warning threshold, and the next layer's upload is refused, as in Harbor.
     push_image(&s, "watched/app", "small", "s").await;
-    let push_sized = |tag: &'static str, size: usize| {
+    let upload = |data: Vec<u8>| {
         let s = &s;
         async move {
-            let layer = vec![tag.as_bytes()[0]; size];
-            let ld = push_blob(s, "watched/app", &layer).await;
-            let config = format!(r#"{{"os":"linux","architecture":"amd64","tag":"{tag}"}}"#);
-            let cd = push_blob(s, "watched/app", config.as_bytes()).await;
-            let manifest = serde_json::to_vec(&serde_json::json!({
-                "schemaVersion": 2,
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": { "mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len() },
-                "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": ld, "size": size }],
-            }))
-            .unwrap();
             client()
-                .put(s.url(&format!("/v2/watched/app/manifests/{tag}")))
-                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
-                .body(manifest)
+                .post(s.url(&format!(
+                    "/v2/watched/app/blobs/uploads/?digest={}",
+                    sha256(&data)
+                )))
+                .body(data)
                 .send_as_admin()
                 .await
         }
     };
-    assert_eq!(push_sized("warn", 1_200).await.status(), 201);
-    let resp = push_sized("over", 1_000).await;
-    expect_error(resp, 403, "DENIED").await;
+    assert_eq!(upload(vec![b'w'; 1_600]).await.status(), 201);
+    let over = vec![b'o'; 1_000];
+    let over_digest = sha256(&over);
+    expect_error(upload(over).await, 403, "DENIED").await;
 
-    let seen = rx.wait_for("two quota events", |r| r.len() >= 2).await;
-    // Deliveries run as separate jobs: their order is not guaranteed.
-    let mut kinds: Vec<String> = seen
+    let seen = rx
+        .wait_for("a warning and a refusal", |r| {
+            let has = |t: &str| r.iter().any(|x| x.json()["type"] == t);
+            has("QUOTA_EXCEED") && has("QUOTA_WARNING")
+        })
+        .await;
+    let warnings = seen
         .iter()
-        .map(|r| r.json()["type"].as_str().unwrap().to_string())
-        .collect();
-    kinds.sort();
-    assert_eq!(kinds, ["QUOTA_EXCEED", "QUOTA_WARNING"]);
+        .filter(|r| r.json()["type"] == "QUOTA_WARNING")
+        .count();
+    assert_eq!(warnings, 1, "one upload crossed the threshold");
     let exceed = seen
         .iter()
         .map(|r| r.json())
@@ -256,10 +264,10 @@ async fn quota_events_reach_webhooks(b: Backends) {
         .as_str()
         .unwrap();
     assert!(
-        details.starts_with("Quota exceeded when processing the request of adding "),
+        details.starts_with("Quota exceeded when processing the request of adding 1000B"),
         "{exceed}"
     );
-    assert_eq!(exceed["event_data"]["resources"][0]["tag"], "over");
+    assert_eq!(exceed["event_data"]["resources"][0]["digest"], over_digest);
     assert_eq!(exceed["operator"], "admin");
     assert_eq!(
         exceed["event_data"]["repository"]["repo_full_name"],

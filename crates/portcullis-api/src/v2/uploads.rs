@@ -164,7 +164,7 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
             && ctx
                 .reg
                 .uploads
-                .mount(&project, repo, &from, &digest)
+                .mount(&uploader(ctx, &project), repo, &from, &digest)
                 .await?
         {
             return created(ctx, repo, &digest);
@@ -177,7 +177,7 @@ pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<R
             .unwrap_or_else(|| Box::pin(futures::stream::empty()));
         ctx.reg
             .uploads
-            .put_blob(&project, repo, &digest, body)
+            .put_blob(&uploader(ctx, &project), repo, &digest, body)
             .await?;
         return created(ctx, repo, &digest);
     }
@@ -252,7 +252,7 @@ pub(super) async fn finish(
     }
     ctx.reg
         .uploads
-        .complete_upload(&project, repo, &id, &digest)
+        .complete_upload(&uploader(ctx, &project), repo, &id, &digest)
         .await?;
     created(ctx, repo, &digest)
 }
@@ -262,4 +262,15 @@ pub(super) async fn cancel(ctx: &Ctx, repo: &RepoName, id: &str) -> ApiResult<Re
     let id = upload_id(id)?;
     ctx.reg.uploads.cancel_upload(repo, &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The project and the account an upload counts for, named in its quota events.
+fn uploader<'a>(
+    ctx: &'a Ctx,
+    project: &'a portcullis_core::ProjectInfo,
+) -> portcullis_core::uploads::Uploader<'a> {
+    portcullis_core::uploads::Uploader {
+        project,
+        operator: ctx.principal.username().unwrap_or("anonymous"),
+    }
 }

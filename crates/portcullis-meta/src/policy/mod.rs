@@ -7,4 +7,4 @@ pub(crate) mod quotas;
 pub use allowlists::CveAllowlist;
 pub use immutable::ImmutableRuleRecord;
 pub use quotas::{Quota, QuotaId, QuotaQuery, QuotaSort, QuotaUsage};
-pub(crate) use quotas::{lock_quota, settle_usage};
+pub(crate) use quotas::{lock_quota, release_sql, settle_usage};

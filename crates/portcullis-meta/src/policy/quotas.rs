@@ -60,15 +60,39 @@ pub struct QuotaQuery {
     pub sort: Option<(QuotaSort, bool)>,
 }
 
-/// Usage of project `$1`: every distinct digest its artifacts stand on, counted once.
-pub(crate) const USAGE_SQL: &str = "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b \
-     WHERE b.digest IN (\
-       SELECT ab.digest FROM artifact_blobs ab \
-       JOIN artifacts a ON a.id = ab.artifact_id \
-       JOIN repositories r ON r.id = a.repository_id WHERE r.project_id = $1 \
-       UNION \
-       SELECT a.digest FROM artifacts a \
-       JOIN repositories r ON r.id = a.repository_id WHERE r.project_id = $1)";
+/// Usage of project `$1`: the size of every blob associated with it, counted once. A blob
+/// is associated when it is uploaded or mounted into one of the project's repositories
+/// (as Harbor counts it, so that blobs no manifest references yet cannot fill storage
+/// past the limit) and while an artifact of the project references it; deleting the
+/// last such artifact ends the association.
+pub(crate) const USAGE_SQL: &str = "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) \
+     FROM project_blobs pb JOIN blobs b ON b.digest = pb.digest WHERE pb.project_id = $1";
+
+/// After an artifact of `project` was deleted: the statement ending the associations of
+/// `digests` that no artifact of the project still stands on. Their repository links
+/// stay, as Distribution keeps them, until the blob is deleted or collected; without the
+/// association they are neither counted nor served.
+pub(crate) fn release_sql(project: i64, digests: &[String]) -> crate::sql::Sql {
+    let mut q = Sql::new("DELETE FROM project_blobs WHERE project_id = ");
+    q.bind(Arg::I64(project))
+        .push(" AND digest IN ")
+        .bind_list(digests.iter().map(|d| Arg::Text(d.clone())))
+        .push(
+            " AND NOT EXISTS (SELECT 1 FROM artifact_blobs ab \
+             JOIN artifacts a ON a.id = ab.artifact_id \
+             JOIN repositories r ON r.id = a.repository_id \
+             WHERE ab.digest = project_blobs.digest AND r.project_id = ",
+        )
+        .bind(Arg::I64(project))
+        .push(
+            ") AND NOT EXISTS (SELECT 1 FROM artifacts a \
+             JOIN repositories r ON r.id = a.repository_id \
+             WHERE a.digest = project_blobs.digest AND r.project_id = ",
+        )
+        .bind(Arg::I64(project))
+        .push(")");
+    q
+}
 
 /// Inside a transaction: locks the project's quota row (creating it, unlimited, if a
 /// project predates it) and yields `(hard, used)`. Commits in one project are thereby

@@ -483,3 +483,73 @@ pub async fn pulls_are_recorded_in_batches(store: MetaStore) {
         5
     );
 }
+
+/// Blobs count from upload on, as Harbor counts them: an upload that does not fit is
+/// refused and not served; deleting the last artifact standing on a blob gives its size
+/// back and stops serving it.
+pub async fn uploads_count_against_the_quota(store: MetaStore) {
+    let p = project(&store, "small").await;
+    let r = repo(&store, &p, "app").await;
+    store.quotas().set_quota_limit(p.id, 3_000).await.unwrap();
+    let used = || async {
+        store
+            .quotas()
+            .project_quota(p.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .used
+    };
+    let image = push_image(&store, r.id, "a", Some("v1")).await;
+    // "config a" and "layer a": 800 and 700 bytes, and the 500-byte manifest.
+    assert_eq!(used().await, 2_000);
+    let big = digest("too big for what is left");
+    store.blobs().record_blob(&big, 1_001, None).await.unwrap();
+    match store.blobs().link_blob(r.id, &big).await {
+        Err(portcullis_meta::Error::QuotaExceeded {
+            hard,
+            used,
+            requested,
+        }) => {
+            assert_eq!((hard, used, requested), (3_000, 2_000, 3_001));
+        }
+        other => panic!("expected QuotaExceeded, got {other:?}"),
+    }
+    assert!(
+        store
+            .blobs()
+            .blob_in_repository(r.id, &big)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(used().await, 2_000);
+    // Linked but unreferenced blobs count too, once.
+    let fits = digest("fits");
+    store.blobs().record_blob(&fits, 1_000, None).await.unwrap();
+    store.blobs().link_blob(r.id, &fits).await.unwrap();
+    store.blobs().link_blob(r.id, &fits).await.unwrap();
+    assert_eq!(used().await, 3_000);
+    store
+        .artifacts()
+        .delete_artifact(r.id, &image.digest, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        used().await,
+        1_000,
+        "the uploaded, unreferenced blob still counts"
+    );
+    let layer = digest("layer a");
+    assert!(
+        store
+            .blobs()
+            .blob_in_repository(r.id, &layer)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Deleting the unreferenced blob gives its size back.
+    assert!(store.blobs().unlink_blob(r.id, &fits).await.unwrap());
+    assert_eq!(used().await, 0);
+}

@@ -93,6 +93,7 @@ backend_suite!(
     artifacts::put_manifest_records_and_resolves,
     artifacts::put_manifest_again_keeps_the_row,
     artifacts::put_manifest_missing_blob_writes_nothing,
+    artifacts::uploads_count_against_the_quota,
     artifacts::tags_move_and_page,
     references::referrers_filter_by_artifact_type,
     references::index_children_block_deletion,

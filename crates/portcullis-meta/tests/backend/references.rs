@@ -208,13 +208,22 @@ pub async fn index_children_block_deletion(store: MetaStore) {
             .await
             .unwrap()
     );
-    // The repository still sees the deleted artifact's blobs (GC decides about them).
+    // The deleted artifact's blobs leave the project: neither served nor counted. The
+    // repository keeps its link (GC decides about the bytes), so deleting the blob, as
+    // clients do after deleting a manifest, still finds it.
     assert!(
         store
             .blobs()
             .blob_in_repository(r.id, &digest("layer amd64"))
             .await
             .unwrap()
-            .is_some()
+            .is_none()
+    );
+    assert!(
+        store
+            .blobs()
+            .unlink_blob(r.id, &digest("layer amd64"))
+            .await
+            .unwrap()
     );
 }
