@@ -14,6 +14,9 @@ use tokio::net::{TcpSocket, TcpStream};
 /// test can play several client addresses.
 async fn connect_from(s: &Server, from: &str) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
+    // A small receive window, so that a client that stops reading stalls the server's
+    // writes after a few megabytes whatever the machine's TCP autotuning allows.
+    socket.set_recv_buffer_size(16 << 10).unwrap();
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     socket.connect(s.addr.parse().unwrap()).await.unwrap()
 }

@@ -144,6 +144,11 @@ pub(crate) fn parse_digest(s: &str) -> ApiResult<Digest> {
 }
 
 pub async fn dispatch(State(reg): State<Arc<Registry>>, req: Request) -> Response {
+    // Only methods that carry bodies need their leftovers drained; reads (the hot path)
+    // skip the wrapper and its lock.
+    if !matches!(req.method(), &Method::PUT | &Method::POST | &Method::PATCH) {
+        return handle(reg, req).await;
+    }
     let version = req.version();
     let leftover = drain::Leftover::default();
     let req = req.map(|b| leftover.track(b));
