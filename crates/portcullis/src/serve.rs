@@ -23,6 +23,11 @@ fn init_logging(json: bool) {
     }
 }
 
+/// Bytes hyper buffers per HTTP/1 connection for reading and for a response waiting to
+/// be written: one read chunk of a blob, so that a download nobody reads holds one
+/// chunk here and one read ahead (hyper's default, about 400 KiB, held three).
+const HTTP1_BUFFER: usize = 128 << 10;
+
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     init_logging(cfg.settings.log_json);
     // The data directory holds the database, the token key and the blobs: the owner's.
@@ -160,7 +165,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .max_buf_size(HTTP1_BUFFER);
             server.serve(service).await?;
         }
         None => {
@@ -172,7 +178,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             server
                 .http_builder()
                 .http1()
-                .header_read_timeout(header_timeout);
+                .header_read_timeout(header_timeout)
+                .max_buf_size(HTTP1_BUFFER);
             server.serve(service).await?;
         }
     }

@@ -19,7 +19,7 @@ use crate::{BlobError, BlobInfo, BlobReader, FsConfig, hashing, layout};
 
 /// Reads are streamed in pieces of this size: big enough that a thread hand-off per chunk
 /// is noise, small enough that a stalled download holds little (see `read_stream`).
-const READ_CHUNK: usize = 256 << 10;
+const READ_CHUNK: usize = 128 << 10;
 
 pub(crate) struct FsBackend {
     root: PathBuf,
