@@ -5,6 +5,8 @@
 
 pub mod digest;
 pub mod error;
+#[cfg(test)]
+mod fuzz_targets;
 pub mod manifest;
 pub mod name;
 pub mod range;
