@@ -18,6 +18,9 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The fuzz harnesses (docs/fuzzing.md) run inside cargo test: their corpus, then random
+# inputs for this long per target.
+export BOLERO_RANDOM_TEST_TIME_MS="${BOLERO_RANDOM_TEST_TIME_MS:-1000}"
 echo "== cargo test (SQLite + filesystem, PostgreSQL + S3)"
 cargo test --workspace --locked -- --test-threads "${PORTCULLIS_TEST_THREADS:-4}"
 # The server binary the end-to-end tests built, for the compatibility checks below.

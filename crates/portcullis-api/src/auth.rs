@@ -2,7 +2,6 @@
 //! bearer token. Absent credentials mean the anonymous principal.
 
 use axum::http::{HeaderMap, header};
-use base64::Engine as _;
 use portcullis_core::{Principal, Registry};
 
 /// Credentials were presented but are not valid, or login attempts are rate limited.
@@ -46,16 +45,7 @@ pub fn client_ip(
 /// Splits `Basic …` into username and password.
 pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, rest) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(rest.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (u, p) = text.split_once(':')?;
-    Some((u.to_string(), p.to_string()))
+    portcullis_core::auth::parse_basic(value)
 }
 
 /// The caller of a request from `client_ip`: anonymous, a user or robot (Basic), or a

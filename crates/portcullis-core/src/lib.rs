@@ -14,6 +14,8 @@ pub mod cache;
 pub mod context;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz_targets;
 pub mod jobservice;
 pub mod labels;
 pub mod manifests;

@@ -197,7 +197,7 @@ impl Registry {
             artifact_type: parsed.effective_artifact_type().map(str::to_string),
             config_media_type: parsed.config.as_ref().map(|c| c.media_type.clone()),
             manifest_size: body.len() as u64,
-            size: body.len() as u64 + parsed.referenced_size(),
+            size: (body.len() as u64).saturating_add(parsed.referenced_size()),
             subject: parsed.subject.as_ref().map(|s| s.digest.clone()),
             annotations: parsed.annotations.clone(),
             extra_attrs,

@@ -167,11 +167,21 @@ fn check_pattern_size(pattern: &str) -> Result<()> {
             "pattern is longer than {MAX_PATTERN_LEN} bytes"
         )));
     }
-    let (mut depth, mut deepest, mut escaped) = (0usize, 0usize, false);
-    for c in pattern.chars() {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
         match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
+            '\\' => {
+                chars.next();
+            }
+            // A class is skipped the way globset reads it (a `]` right after `[` or `[!`
+            // is a member, backslashes are literal), so that a `}` inside one, as in
+            // `{[}]`, cannot hide a level of nesting.
+            '[' => {
+                chars.next_if(|&c| c == '!' || c == '^');
+                chars.next_if_eq(&']');
+                chars.by_ref().find(|&c| c == ']');
+            }
             '{' => {
                 depth += 1;
                 deepest = deepest.max(depth);
@@ -319,5 +329,32 @@ mod tests {
         );
         let fine = rule(("repoMatches", "**"), ("matches", "{v1,{v2,v3}}"));
         assert!(fine.validated().is_ok());
+    }
+
+    /// A `}` inside a class used to count as closing a group, so `{[}]` repeated nested
+    /// 200 groups past the bound and globset panicked on the regex it built ("regex
+    /// compilation shouldn't fail").
+    #[test]
+    fn braces_inside_classes_do_not_hide_nesting() {
+        let hidden = format!("{}a{}", "{[}]".repeat(200), "}".repeat(200));
+        let err = rule(("repoMatches", "**"), ("matches", &hidden))
+            .validated()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("200 deep"), "{err}");
+        let negated = format!("{}a{}", "{[!]}]".repeat(100), "}".repeat(100));
+        assert!(
+            rule(("repoMatches", "**"), ("matches", &negated))
+                .validated()
+                .is_err()
+        );
+        // A brace that is a class member is literal, as globset reads it.
+        let c = rule(("repoMatches", "**"), ("matches", "v[{}]"))
+            .validated()
+            .unwrap()
+            .compile()
+            .unwrap();
+        assert!(c.protects("app", "v{"));
+        assert!(!c.protects("app", "v["));
     }
 }

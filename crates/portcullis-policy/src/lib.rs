@@ -12,6 +12,8 @@
 //! Nothing here reads a database, a file or the network; callers bring the data.
 
 pub mod allowlist;
+#[cfg(test)]
+mod fuzz_targets;
 pub mod immutable;
 pub mod quota;
 pub mod threshold;

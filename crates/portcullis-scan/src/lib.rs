@@ -33,6 +33,8 @@ pub mod cli;
 mod db;
 pub mod detect;
 pub mod error;
+#[cfg(test)]
+mod fuzz_targets;
 pub mod image;
 pub mod inventory;
 pub mod layer;

@@ -5,12 +5,16 @@
 
 pub mod digest;
 pub mod error;
+#[cfg(test)]
+mod fuzz_targets;
 pub mod manifest;
 pub mod name;
+pub mod range;
 pub mod severity;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error::{ErrorBody, ErrorCode, ErrorEntry};
 pub use manifest::{Descriptor, ManifestError, ManifestKind, ParsedManifest, Platform, media};
 pub use name::{NameError, ProjectName, Reference, RepoName, Tag};
+pub use range::{RangeError, parse_content_range, parse_range};
 pub use severity::Severity;

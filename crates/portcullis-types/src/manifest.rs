@@ -293,12 +293,14 @@ impl ParsedManifest {
 
     /// Sum of the sizes of everything the manifest references, as Harbor reports an
     /// image's size (plus the manifest itself, which the caller adds).
+    ///
+    /// Saturates: sizes are whatever the pusher wrote, and two near `u64::MAX` would
+    /// otherwise overflow.
     pub fn referenced_size(&self) -> u64 {
         self.config
             .iter()
             .chain(self.layers.iter())
-            .map(|d| d.size)
-            .sum()
+            .fold(0u64, |total, d| total.saturating_add(d.size))
     }
 }
 
@@ -327,6 +329,14 @@ mod tests {
         assert_eq!(m.required_blobs().count(), 2);
         assert_eq!(m.effective_artifact_type(), Some(media::OCI_CONFIG));
         assert_eq!(m.referenced_size(), 5);
+    }
+
+    /// Sizes near `u64::MAX` used to overflow the sum (a panic in debug builds).
+    #[test]
+    fn referenced_size_saturates() {
+        let huge = image("").replace(r#""size":2"#, &format!(r#""size":{}"#, u64::MAX));
+        let m = ParsedManifest::parse(huge.as_bytes(), None).unwrap();
+        assert_eq!(m.referenced_size(), u64::MAX);
     }
 
     #[test]

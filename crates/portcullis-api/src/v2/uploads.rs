@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt};
 use portcullis_blob::UploadId;
 use portcullis_core::Actions;
-use portcullis_types::{ErrorCode, RepoName};
+use portcullis_types::{ErrorCode, RangeError, RepoName, parse_content_range};
 
 use super::{Ctx, parse_digest};
 use crate::auth::base_url;
@@ -102,31 +102,20 @@ fn content_range(ctx: &Ctx) -> ApiResult<Option<(u64, u64)>> {
     let Some(v) = ctx.headers.get(header::CONTENT_RANGE) else {
         return Ok(None);
     };
-    let bad = || ApiError::new(ErrorCode::RangeInvalid, "malformed Content-Range");
-    let s = v.to_str().map_err(|_| bad())?.trim();
-    let s = s.strip_prefix("bytes ").unwrap_or(s);
-    let s = s.split('/').next().unwrap_or(s);
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let (a, b): (u64, u64) = (
-        a.trim().parse().map_err(|_| bad())?,
-        b.trim().parse().map_err(|_| bad())?,
-    );
-    if b < a {
-        return Err(bad());
-    }
-    if let Some(len) = ctx
+    let bad = |e: RangeError| {
+        let msg = match e {
+            RangeError::LengthMismatch => "Content-Range does not match Content-Length",
+            RangeError::Malformed | RangeError::Unsatisfiable => "malformed Content-Range",
+        };
+        ApiError::new(ErrorCode::RangeInvalid, msg)
+    };
+    let v = v.to_str().map_err(|_| bad(RangeError::Malformed))?;
+    let len = ctx
         .headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len != b - a + 1
-    {
-        return Err(ApiError::new(
-            ErrorCode::RangeInvalid,
-            "Content-Range does not match Content-Length",
-        ));
-    }
-    Ok(Some((a, b)))
+        .and_then(|v| v.parse::<u64>().ok());
+    parse_content_range(v, len).map(Some).map_err(bad)
 }
 
 pub(super) async fn start(ctx: &Ctx, repo: &RepoName, body: Body) -> ApiResult<Response> {

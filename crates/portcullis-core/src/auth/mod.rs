@@ -1,6 +1,7 @@
 //! Who is calling and what they may do: principals, token scopes, passwords and the
 //! registry bearer tokens of the Docker token flow.
 
+mod basic;
 mod password;
 mod tokens;
 
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
+pub use basic::parse_basic;
 pub use password::{hash_password, random_secret, verify_password};
 pub use tokens::{IssuedToken, TokenService};
 

@@ -11,7 +11,7 @@ mod npm;
 mod os;
 mod php;
 mod python;
-mod rpm;
+pub(crate) mod rpm;
 mod ruby;
 mod rust;
 
