@@ -24,8 +24,9 @@ fn init_logging(json: bool) {
 }
 
 /// Bytes hyper buffers per HTTP/1 connection for reading and for a response waiting to
-/// be written: one read chunk of a blob, so that a download nobody reads holds one
-/// chunk here and one read ahead (hyper's default, about 400 KiB, held three).
+/// be written: past this it stops taking chunks from the body, so a download nobody
+/// reads holds one chunk here and one read ahead (hyper's default, about 400 KiB, took
+/// three small chunks).
 const HTTP1_BUFFER: usize = 128 << 10;
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {

@@ -2,10 +2,11 @@
 //! monolithic uploads staged in `root/tmp` (same filesystem, so publishing is a rename).
 
 mod io;
+mod read;
 mod upload;
 
 use std::fs::File;
-use std::io::{ErrorKind, SeekFrom};
+use std::io::ErrorKind;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -16,10 +17,6 @@ use portcullis_types::{Algorithm, Digest, Hasher};
 
 use crate::session::Sessions;
 use crate::{BlobError, BlobInfo, BlobReader, FsConfig, hashing, layout};
-
-/// Reads are streamed in pieces of this size: big enough that a thread hand-off per chunk
-/// is noise, small enough that a stalled download holds little (see `read_stream`).
-const READ_CHUNK: usize = 128 << 10;
 
 pub(crate) struct FsBackend {
     root: PathBuf,
@@ -100,10 +97,10 @@ impl FsBackend {
         };
         let size = file.metadata()?.len();
         let stream = match range {
-            None => read_stream(file, 0, size),
+            None => read::read_stream(file, 0, size),
             Some(r) => {
                 crate::check_range(&r, size)?;
-                read_stream(file, r.start, r.end - r.start)
+                read::read_stream(file, r.start, r.end - r.start)
             }
         };
         Ok(BlobReader { size, stream })
@@ -234,82 +231,4 @@ fn modified_before(p: &Path, cutoff: std::time::SystemTime) -> bool {
     std::fs::metadata(p)
         .and_then(|m| m.modified())
         .is_ok_and(|t| t < cutoff)
-}
-
-/// Streams `len` bytes of `file` from `start`, reading each chunk on a blocking thread
-/// only when the previous one has been taken, with one chunk read ahead. A client that
-/// stops reading therefore holds no thread and at most two chunks: hundreds of stalled
-/// downloads cost memory, never the blocking pool every other transfer needs.
-fn read_stream(
-    file: std::fs::File,
-    start: u64,
-    len: u64,
-) -> futures::stream::BoxStream<'static, std::io::Result<Bytes>> {
-    let mut reader = ChunkReader {
-        file: std::sync::Arc::new(file),
-        pos: start,
-        left: len,
-        next: None,
-    };
-    reader.read_ahead();
-    futures::stream::unfold(reader, |mut r| async move {
-        let chunk = match r.next.take()?.await {
-            Ok(Ok(chunk)) => chunk,
-            Ok(Err(e)) => return Some((Err(e), r.stopped())),
-            Err(e) => return Some((Err(std::io::Error::other(e)), r.stopped())),
-        };
-        r.read_ahead();
-        Some((Ok(Bytes::from(chunk)), r))
-    })
-    .boxed()
-}
-
-struct ChunkReader {
-    file: std::sync::Arc<std::fs::File>,
-    pos: u64,
-    left: u64,
-    next: Option<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>>,
-}
-
-impl ChunkReader {
-    /// Starts reading the next chunk, if any is left.
-    fn read_ahead(&mut self) {
-        if self.left == 0 {
-            return;
-        }
-        let want = self.left.min(READ_CHUNK as u64);
-        let (file, pos) = (self.file.clone(), self.pos);
-        self.next = Some(tokio::task::spawn_blocking(move || {
-            read_chunk(&file, pos, want)
-        }));
-        self.pos += want;
-        self.left -= want;
-    }
-
-    /// After an error the stream ends.
-    fn stopped(mut self) -> Self {
-        self.left = 0;
-        self.next = None;
-        self
-    }
-}
-
-/// `want` bytes of `file` at `pos`; a file that ends sooner is an error (a truncated blob).
-fn read_chunk(file: &std::fs::File, pos: u64, want: u64) -> std::io::Result<Vec<u8>> {
-    use std::io::{Read, Seek};
-    let mut f = file;
-    f.seek(SeekFrom::Start(pos))?;
-    // `read_to_end` on a file fills spare capacity without zeroing it first.
-    let mut buf = Vec::with_capacity(want as usize);
-    loop {
-        match f.take(want - buf.len() as u64).read_to_end(&mut buf) {
-            Ok(0) if (buf.len() as u64) < want => {
-                return Err(ErrorKind::UnexpectedEof.into());
-            }
-            Ok(_) if (buf.len() as u64) < want => {}
-            Ok(_) => return Ok(buf),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
 }
