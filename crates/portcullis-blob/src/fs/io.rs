@@ -82,9 +82,11 @@ fn write_all_vectored(file: &mut File, bufs: &[Bytes]) -> io::Result<()> {
 
 /// Streams `body` to the end of `file` while hashing it, then flushes the file to disk.
 ///
-/// The body is hashed on this task while a blocking thread writes the previous batch, so
-/// hashing and disk writes overlap; frames are not copied except small ones. Returns the
-/// number of bytes written.
+/// Each batch of about [`WRITE_CHUNK`] bytes is written by its own blocking task while
+/// this task hashes the next one, so hashing and disk writes overlap; frames are not
+/// copied except small ones. No thread waits on the client between batches: a slow or
+/// stalled upload holds a file and a batch, never a thread of the blocking pool that
+/// every other transfer needs. Returns the number of bytes written.
 pub(crate) async fn write_stream<S>(
     file: File,
     mut body: S,
@@ -93,15 +95,23 @@ pub(crate) async fn write_stream<S>(
 where
     S: Stream<Item = io::Result<Bytes>> + Send + Unpin,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Bytes>>(4);
-    let writer = tokio::task::spawn_blocking(move || -> io::Result<()> {
-        let mut file = file;
-        while let Some(bufs) = rx.blocking_recv() {
-            write_all_vectored(&mut file, &bufs)?;
+    type Writing = tokio::task::JoinHandle<io::Result<File>>;
+    // The file is with the write in flight, if any; it comes back when that one ends.
+    async fn finished(file: &mut Option<File>, writing: &mut Option<Writing>) -> io::Result<()> {
+        if let Some(w) = writing.take() {
+            *file = Some(w.await.map_err(io::Error::other)??);
         }
-        file.sync_data()
-    });
+        Ok(())
+    }
+    fn start(mut file: File, bufs: Vec<Bytes>) -> Writing {
+        tokio::task::spawn_blocking(move || {
+            write_all_vectored(&mut file, &bufs)?;
+            Ok(file)
+        })
+    }
 
+    let mut file = Some(file);
+    let mut writing: Option<Writing> = None;
     let mut total = 0u64;
     let mut batcher = Batcher::default();
     let mut fed: Result<(), BlobError> = Ok(());
@@ -115,24 +125,25 @@ where
         };
         hasher.update(&frame);
         total += frame.len() as u64;
-        // A closed channel means the writer failed; its error is reported below.
-        if let Some(batch) = batcher.push(frame)
-            && tx.send(batch).await.is_err()
-        {
-            break;
+        if let Some(batch) = batcher.push(frame) {
+            finished(&mut file, &mut writing).await?;
+            if let Some(f) = file.take() {
+                writing = Some(start(f, batch));
+            }
         }
     }
-    let rest = batcher.take();
-    if fed.is_ok() && !rest.is_empty() {
-        // Failure here surfaces as the writer's error.
-        let _ = tx.send(rest).await;
-    }
-    drop(tx);
-    let written = writer
-        .await
-        .map_err(|e| BlobError::Io(io::Error::other(e)))?;
+    finished(&mut file, &mut writing).await?;
     fed?;
-    written?;
+    let rest = batcher.take();
+    let file = file.ok_or_else(|| io::Error::other("the upload's file was lost"))?;
+    blocking(move || {
+        let mut file = file;
+        if !rest.is_empty() {
+            write_all_vectored(&mut file, &rest)?;
+        }
+        file.sync_data()
+    })
+    .await?;
     Ok(total)
 }
 
