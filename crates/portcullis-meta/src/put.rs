@@ -149,27 +149,13 @@ impl Artifacts<'_> {
 
             // Re-pushes insert nothing new here; the links are the same content's links.
             if !blobs.is_empty() {
-                let mut q = Sql::new("INSERT INTO artifact_blobs (artifact_id, digest) VALUES ");
-                q.args.push(Arg::I64(id));
-                for (i, d) in blobs.iter().enumerate() {
-                    q.push(if i == 0 { "($1, " } else { ", ($1, " })
-                        .bind(Arg::Text(d.to_string()))
-                        .push(")");
-                }
-                q.push(" ON CONFLICT DO NOTHING");
+                let q = digest_rows("artifact_blobs (artifact_id, digest)", id, &blobs);
                 bind_args!(sqlx::query(AssertSqlSafe(q.text)), q.args)
                     .execute(&mut *tx)
                     .await?;
                 // A blob the repository links but the project had let go (its last
                 // artifact deleted) is the project's again, and counted.
-                let mut q = Sql::new("INSERT INTO project_blobs (project_id, digest) VALUES ");
-                q.args.push(Arg::I64(project));
-                for (i, d) in blobs.iter().enumerate() {
-                    q.push(if i == 0 { "($1, " } else { ", ($1, " })
-                        .bind(Arg::Text(d.to_string()))
-                        .push(")");
-                }
-                q.push(" ON CONFLICT DO NOTHING");
+                let q = digest_rows("project_blobs (project_id, digest)", project, &blobs);
                 bind_args!(sqlx::query(AssertSqlSafe(q.text)), q.args)
                     .execute(&mut *tx)
                     .await?;
@@ -320,6 +306,20 @@ impl Artifacts<'_> {
         }
         Ok(out)
     }
+}
+
+/// `INSERT INTO <table> VALUES (owner, d1), (owner, d2), … ON CONFLICT DO NOTHING`: one
+/// row per digest, all for one owner (an artifact, a project).
+fn digest_rows(table: &str, owner: i64, digests: &[Digest]) -> Sql {
+    let mut q = Sql::new(&format!("INSERT INTO {table} VALUES "));
+    q.args.push(Arg::I64(owner));
+    for (i, d) in digests.iter().enumerate() {
+        q.push(if i == 0 { "($1, " } else { ", ($1, " })
+            .bind(Arg::Text(d.to_string()))
+            .push(")");
+    }
+    q.push(" ON CONFLICT DO NOTHING");
+    q
 }
 
 fn absent(wanted: &[Digest], present: &[String]) -> Vec<Digest> {

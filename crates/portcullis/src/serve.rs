@@ -163,11 +163,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .first_request_timeout(header_timeout)
                 .accept_error_handler(refused)
                 .handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(header_timeout)
-                .max_buf_size(HTTP1_BUFFER);
+            http1_limits(server.http_builder(), header_timeout);
             server.serve(service).await?;
         }
         None => {
@@ -176,11 +172,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .first_request_timeout(header_timeout)
                 .accept_error_handler(refused)
                 .handle(handle);
-            server
-                .http_builder()
-                .http1()
-                .header_read_timeout(header_timeout)
-                .max_buf_size(HTTP1_BUFFER);
+            http1_limits(server.http_builder(), header_timeout);
             server.serve(service).await?;
         }
     }
@@ -188,6 +180,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     jobs.shutdown(Duration::from_secs(10)).await;
     reg.flush().await;
     Ok(())
+}
+
+/// The header deadline and buffer bound of HTTP/1 connections, TLS or not.
+fn http1_limits(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    header_timeout: Duration,
+) {
+    builder
+        .http1()
+        .header_read_timeout(header_timeout)
+        .max_buf_size(HTTP1_BUFFER);
 }
 
 async fn shutdown_signal() {
